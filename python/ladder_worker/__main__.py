@@ -1,0 +1,96 @@
+"""Worker entry point: `python -m ladder_worker --endpoint ipc://... --rung NAME`.
+
+Started by the controller in a fresh process per rung, with the rung's environment (allocator
+preload, MALLOC_CONF, threads) already set, so everything measured here runs under it.
+"""
+import argparse
+import ctypes
+import os
+import signal
+import sys
+import time
+import traceback
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    # If the controller is killed outright (SIGKILL, crash) the kernel sends us SIGTERM at once;
+    # heartbeats would notice too, but only after the timeout.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+    if os.getppid() == 1:
+        sys.exit(3)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="ladder_worker")
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--rung", default="adhoc")
+    parser.add_argument("--controller-timeout", type=float, default=float(os.environ.get("LADDER_CONTROLLER_TIMEOUT", "30")))
+    args = parser.parse_args()
+    die_with_parent()
+    started = time.perf_counter()
+
+    # Import the heavy stack before saying hello, so hello reports torch's real thread settings
+    # and so an import failure is reported as the worker failing to start.
+    import torch  # noqa: F401
+
+    from . import backends, models, probe, scenario
+    from .channel import Channel
+    from .errors import UserError
+    from .protocol import message
+
+    chan = Channel(args.endpoint, args.controller_timeout)
+    chan.send(message("hello", **probe.hello_fields(args.rung)))
+    backend = None
+    while True:
+        msg = chan.recv()
+        kind, job = msg["type"], msg.get("job", "")
+        if kind == "shutdown":
+            chan.send(message("bye"))
+            chan.close()
+            return 0
+        chan.set_busy(f"{kind} {job}")
+
+        def progress(**fields):
+            chan.send(message("progress", job=job, **{k: v for k, v in fields.items() if v is not None}))
+
+        try:
+            if kind == "load":
+                t0 = time.perf_counter()
+                info = models.resolve_model(msg["model"], msg["cache_dir"])
+                progress(stage="model", message=info["note"], seconds=time.perf_counter() - t0)
+                t1 = time.perf_counter()
+                backend = backends.get(msg["backend"])
+                effective = backend.load(info, msg["options"])
+                result = {
+                    "model": info,
+                    "effective": effective,
+                    "startup_s": t0 - started,
+                    "resolve_s": t1 - t0,
+                    "load_s": time.perf_counter() - t1,
+                    "threads": probe.threads(),
+                    "allocator": probe.allocator(),
+                    "peak_rss_bytes": probe.peak_rss_bytes(),
+                }
+            elif kind == "bench":
+                if backend is None:
+                    raise UserError("bench before load: no pipeline loaded")
+                result = scenario.run(backend, msg["scenario"], progress)
+                result["peak_rss_bytes"] = probe.peak_rss_bytes()
+            else:
+                raise UserError(f"unexpected job type {kind!r}")
+            chan.send(message("done", job=job, result=result))
+        except Exception as exc:  # report, don't die: the controller decides what to do
+            user = isinstance(exc, (UserError, models.ModelError))
+            chan.send(message("failed", job=job, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                              error_type=type(exc).__name__, user_error=user, traceback=traceback.format_exc()))
+        finally:
+            chan.set_busy(None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

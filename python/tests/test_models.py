@@ -1,0 +1,169 @@
+"""Tests for ladder_worker.models: no network, only the tiny synthetic pipeline is built."""
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ladder_worker import models  # noqa: E402
+from ladder_worker.models import ModelError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """One tiny build shared by the tests of this module (a build takes a few seconds)."""
+    cache = tmp_path_factory.mktemp("model-cache")
+    # Leftover of a build that was killed: must be cleaned, never mistaken for a model.
+    stale = cache / f".synthetic-tiny-b{models.BUILDER_VERSION}.tmp-999999"
+    stale.mkdir()
+    info = models.resolve_model("synthetic:tiny", cache)
+    assert not stale.exists()
+    return cache, info
+
+
+@pytest.fixture
+def empty_hf_cache(tmp_path, monkeypatch):
+    hub = tmp_path / "hf-hub"
+    hub.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    return hub
+
+
+def fake_hub_snapshot(hub: Path, repo_id: str, files) -> Path:
+    """Lay out a repo in HF's cache format (refs/main -> snapshots/<hash>) with empty files."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snap = repo / "snapshots" / commit
+    for f in files:
+        (snap / f).parent.mkdir(parents=True, exist_ok=True)
+        (snap / f).write_text("{}")
+    return snap
+
+
+FULL_SNAPSHOT = [
+    "model_index.json",
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.safetensors",
+    "vae/diffusion_pytorch_model.safetensors",
+    "text_encoder/model.safetensors",
+]
+
+
+def test_tokenizer_gives_real_clip_ids(tmp_path):
+    tok = models.make_clip_tokenizer(tmp_path / "tok")
+    assert tok("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+    assert tok.model_max_length == 77
+    assert tok.pad_token == "<|endoftext|>"
+    assert len(tok) == 49408
+    # The folder has the files of the real SD 1.5 tokenizer (older transformers need them).
+    for name in ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        assert (tmp_path / "tok" / name).is_file()
+
+
+def test_tiny_build_resolve_load_and_generate(tiny):
+    cache, info = tiny
+    assert info["kind"] == "synthetic"
+    assert info["built"] is True
+    assert info["real_weights"] is False
+    assert info["spec"] == "synthetic:tiny"
+    assert Path(info["path"]) == cache / f"synthetic-tiny-b{models.BUILDER_VERSION}"
+    assert (Path(info["path"]) / "model_index.json").is_file()
+    assert list(Path(info["path"]).rglob("*.bin")) == []  # safetensors only
+
+    pipe = models.load_pipeline(info)
+    params = models.component_params(pipe)
+    assert set(params) == {"unet", "vae", "text_encoder", "safety_checker"}
+    assert all(n > 0 for n in params.values())
+    assert pipe.text_encoder.config.vocab_size == 49408
+    assert pipe.tokenizer("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+
+    out = pipe("sailing ship in storm by Rembrandt", height=64, width=64,
+               num_inference_steps=2, output_type="np")
+    assert out.images.shape == (1, 64, 64, 3)
+    assert out.images.dtype.kind == "f"
+
+
+def test_cache_is_reused(tiny):
+    cache, first = tiny
+    again = models.resolve_model("synthetic:tiny", cache)
+    assert again["built"] is False
+    assert again["path"] == first["path"]
+
+
+def test_build_is_deterministic(tiny, tmp_path):
+    _, info = tiny
+    models.build_synthetic("tiny", tmp_path / "again")
+
+    def digest(p):
+        return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+
+    for rel in ("unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"):
+        assert digest(Path(info["path"]) / rel) == digest(tmp_path / "again" / rel)
+
+
+def test_copied_synthetic_folder_is_local_without_real_weights(tiny, tmp_path):
+    _, info = tiny
+    copy = tmp_path / "copy"
+    shutil.copytree(info["path"], copy)
+    got = models.resolve_model(str(copy), tmp_path / "cache")
+    assert got["kind"] == "local"
+    assert got["real_weights"] is False
+    assert got["path"] == str(copy.resolve())
+
+
+def test_auto_picks_synthetic_when_hf_cache_empty(empty_hf_cache):
+    choice = models.decide_auto()
+    assert choice["kind"] == "synthetic"
+    assert choice["name"] == "synthetic:sd15"
+    assert "synthetic:sd15" in choice["note"]
+
+
+def test_auto_picks_cached_real_weights(empty_hf_cache):
+    snap = fake_hub_snapshot(empty_hf_cache, "runwayml/stable-diffusion-v1-5", FULL_SNAPSHOT)
+    choice = models.decide_auto()
+    assert choice["kind"] == "hub"
+    assert choice["name"] == "runwayml/stable-diffusion-v1-5"
+    assert Path(choice["path"]) == snap
+
+    info = models.resolve_model("auto", empty_hf_cache / "unused")
+    assert info["kind"] == "hub" and info["real_weights"] is True and info["built"] is False
+    assert not (empty_hf_cache / "unused").exists()  # nothing was built
+
+
+def test_auto_ignores_partial_snapshot(empty_hf_cache):
+    fake_hub_snapshot(empty_hf_cache, "stable-diffusion-v1-5/stable-diffusion-v1-5", ["model_index.json"])
+    assert models.decide_auto()["kind"] == "synthetic"
+
+
+def test_hub_id_not_cached(empty_hf_cache, tmp_path):
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache"):
+        models.resolve_model("runwayml/stable-diffusion-v1-5", tmp_path / "cache")
+
+
+def test_local_folder_without_model_index(tmp_path):
+    folder = tmp_path / "not-a-pipeline"
+    folder.mkdir()
+    (folder / "unet").mkdir()
+    with pytest.raises(ModelError, match="model_index.json"):
+        models.resolve_model(str(folder), tmp_path / "cache")
+
+
+@pytest.mark.parametrize("spec", ["synthetic:foo", "no such model", "/definitely/not/here",
+                                  "./missing/dir/x", ""])
+def test_unknown_spec(spec, tmp_path):
+    with pytest.raises(ModelError) as err:
+        models.resolve_model(spec, tmp_path / "cache")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_trust_remote_code_refused(tiny):
+    _, info = tiny
+    with pytest.raises(ModelError):
+        models.load_pipeline(info, trust_remote_code=True)

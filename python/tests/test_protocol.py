@@ -1,0 +1,89 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgpack
+import pytest
+import zmq
+
+from ladder_worker import probe, protocol
+from ladder_worker.protocol import ProtocolError, message
+
+PYTHON_DIR = Path(__file__).resolve().parents[1]
+
+
+def test_round_trip_and_version():
+    data = protocol.encode(message("progress", job="bench-1", stage="pass", index=1, total=3, seconds=0.5))
+    assert protocol.decode(data, "worker")["seconds"] == 0.5
+    with pytest.raises(ProtocolError, match="protocol version"):
+        protocol.decode(msgpack.packb({"v": 99, "type": "shutdown"}), "controller")
+
+
+def test_rejects_wrong_sender_missing_and_mistyped_fields():
+    with pytest.raises(ProtocolError, match="may not be sent by the worker"):
+        protocol.encode(message("load", job="j", model="m", cache_dir="/c", backend="torch", options={}))
+    with pytest.raises(ProtocolError, match="missing field 'result'"):
+        protocol.encode(message("done", job="j"))
+    with pytest.raises(ProtocolError, match="expected int"):
+        protocol.encode(message("progress", job="j", stage="pass", index="1"))
+    with pytest.raises(ProtocolError, match="unknown message type"):
+        protocol.encode(message("launch_missiles"))
+    with pytest.raises(ProtocolError, match="undecodable"):
+        protocol.decode(b"\xc1", "controller")
+
+
+def test_hello_fields_are_valid_and_report_real_process_state():
+    msg = message("hello", **probe.hello_fields("t"))
+    protocol.validate(msg, "worker")
+    assert msg["pid"] == os.getpid()
+    assert msg["allocator"]["name"] in ("default", "jemalloc", "tcmalloc", "mimalloc")
+    assert msg["cpu"]["logical_cpus"] >= 1
+
+
+def _start_worker(endpoint, *extra):
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    return subprocess.Popen([sys.executable, "-m", "ladder_worker", "--endpoint", endpoint, "--rung", "pytest", *extra],
+                            env=env, stderr=subprocess.PIPE)
+
+
+def test_worker_says_hello_and_exits_on_shutdown(tmp_path):
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    endpoint = f"ipc://{tmp_path}/ctl.sock"
+    router.bind(endpoint)
+    proc = _start_worker(endpoint)
+    try:
+        assert router.poll(120_000), "no hello"
+        ident, data = router.recv_multipart()
+        hello = protocol.decode(data, "worker")
+        assert hello["type"] == "hello" and hello["pid"] == proc.pid and hello["rung"] == "pytest"
+        assert "torch" in hello["packages"] and hello["threads"]["torch_intra_op"] >= 1
+        router.send_multipart([ident, protocol.encode(message("shutdown"), "controller")])
+        types = []
+        deadline = time.monotonic() + 20
+        while "bye" not in types and time.monotonic() < deadline:
+            if router.poll(1000):
+                types.append(protocol.decode(router.recv_multipart()[1], "worker")["type"])
+        assert "bye" in types
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+        router.close(0)
+
+
+def test_worker_exits_when_controller_goes_silent(tmp_path):
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    endpoint = f"ipc://{tmp_path}/ctl.sock"
+    router.bind(endpoint)
+    proc = _start_worker(endpoint, "--controller-timeout", "2")
+    try:
+        assert router.poll(120_000), "no hello"
+        router.recv_multipart()  # hello; we never answer, not even a heartbeat
+        assert proc.wait(timeout=30) == 3
+        assert b"controller silent" in proc.stderr.read()
+    finally:
+        proc.kill()
+        router.close(0)

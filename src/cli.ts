@@ -1,0 +1,51 @@
+// ladder's command line. Errors end as one line: exit 2 for bad input, 1 for a failed run.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { envsCommand } from './commands/envs.ts';
+import { runCommand } from './commands/run.ts';
+import { RunError, UserError } from './errors.ts';
+import { killAllWorkers } from './worker/session.ts';
+
+function report(err: unknown): number {
+  if (err instanceof UserError) {
+    console.error(`ladder: error: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof RunError) {
+    console.error(`ladder: ${err.message}`);
+    for (const line of err.details.stderrTail ?? []) console.error(`  | ${line}`);
+    return 1;
+  }
+  const e = err as Error;
+  console.error(`ladder: internal error: ${e?.message ?? String(err)}`);
+  if (process.env.LADDER_DEBUG) console.error(e?.stack);
+  return 1;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    killAllWorkers();  // leave no Python process behind
+    console.error(`ladder: interrupted (${sig}); results measured so far are in run.json`);
+    process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
+  });
+}
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('ladder')
+    .usage('$0 <command> [options]\n\nReproduce, verify and extend the Stable Diffusion CPU optimization ladder.')
+    .command(runCommand as never)
+    .command(envsCommand as never)
+    .demandCommand(1, 'name a command (see --help)')
+    .parserConfiguration({ 'duplicate-arguments-array': false })  // a repeated flag: the last one wins
+    .strict()
+    .fail((msg, err) => {
+      throw err ?? new UserError(msg.split('\n')[0] ?? msg);
+    })
+    .help()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .parseAsync();
+} catch (err) {
+  killAllWorkers();
+  process.exitCode = report(err);
+}

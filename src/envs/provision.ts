@@ -1,0 +1,62 @@
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { RunError, TailBuffer } from '../errors.ts';
+import { withLock } from '../lock.ts';
+import { basePython, describeStack, ENVS_DIR, MARKER, type Stack } from './stacks.ts';
+
+export type Log = (line: string) => void;
+
+/** Runs a command, streaming condensed progress; on failure throws with the command and its output tail. */
+async function step(command: string, args: string[], log: Log, env?: Record<string, string>): Promise<void> {
+  const tail = new TailBuffer(25);
+  const child = execa(command, args, { all: true, reject: false, env, stdin: 'ignore' });
+  child.all?.on('data', (chunk: Buffer) => {
+    tail.push(chunk);
+    // pip is chatty: show what it is fetching and installing, nothing else.
+    for (const line of chunk.toString().split('\n')) {
+      if (/^(Collecting|Installing collected|Successfully installed)/.test(line)) log(`  ${line.slice(0, 160)}`);
+    }
+  });
+  const result = await child;
+  if (result.exitCode !== 0) {
+    throw new RunError(`command failed (exit ${result.exitCode ?? result.signal}): ${[command, ...args].join(' ')}`, {
+      command: [command, ...args].join(' '),
+      exitCode: result.exitCode,
+      stderrTail: tail.tail(),
+    });
+  }
+}
+
+/** Ensures the stack's environment exists and is current; returns it ready to use. */
+export async function provision(name: string, log: Log, opts: { force?: boolean } = {}): Promise<Stack> {
+  let stack = await describeStack(name);
+  if (stack.state === 'ready' && !opts.force) return stack;
+  mkdirSync(path.dirname(stack.dir), { recursive: true });
+  return withLock(`${stack.dir}.lock`, async () => {
+    stack = await describeStack(name);  // another process may have built it while we waited
+    if (stack.state === 'ready' && !opts.force) return stack;
+    const started = Date.now();
+    log(`provisioning environment '${name}' in ${stack.dir}${stack.state === 'stale' ? ' (requirements changed)' : ''}`);
+    // A venv is not relocatable, so it is built in place and the marker written last:
+    // a directory without the marker is an interrupted build and is started over.
+    rmSync(stack.dir, { recursive: true, force: true });
+    const pipEnv = { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
+    await step(basePython(), ['-m', 'venv', stack.dir], log);
+    const pip = [stack.python, '-m', 'pip'] as const;
+    await step(pip[0], [...pip.slice(1), 'install', '-r', path.join(ENVS_DIR, name, 'requirements.txt')], log, pipEnv);
+    const nodeps = path.join(ENVS_DIR, name, 'requirements-nodeps.txt');
+    if (existsSync(nodeps)) await step(pip[0], [...pip.slice(1), 'install', '--no-deps', '-r', nodeps], log, pipEnv);
+    const { stdout: freeze } = await execa(pip[0], [...pip.slice(1), 'freeze']);
+    writeFileSync(
+      path.join(stack.dir, MARKER),
+      JSON.stringify({ name, key: stack.key, python: stack.pythonVersion, built: new Date().toISOString(), freeze: freeze.split('\n') }, null, 2),
+    );
+    log(`environment '${name}' ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return describeStack(name);
+  });
+}
+
+export function removeDirs(dirs: string[]): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}

@@ -1,0 +1,66 @@
+// How a worker starts: interpreter, environment (allocator preload, MALLOC_CONF, threads), binding.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.ts';
+import { repoRoot } from '../paths.ts';
+
+export type Allocator = 'default' | 'jemalloc' | 'tcmalloc';
+
+export interface LaunchConfig {
+  allocator: Allocator;
+  /** jemalloc tuning; the article's (with its stray space removed) unless a rung says otherwise. */
+  malloc_conf?: string;
+  /** OMP_NUM_THREADS / MKL_NUM_THREADS; unset leaves each library's own default. */
+  threads?: number;
+  /** Extra environment variables the rung needs. */
+  env?: Record<string, string>;
+}
+
+export interface LaunchPlan {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+// Variables that change what is measured: never inherited from the user's shell, only set by the rung.
+const CONTROLLED = /^(LD_PRELOAD|MALLOC_CONF|OMP_.*|KMP_.*|MKL_.*|GOMP_.*|DNNL_.*|ONEDNN_.*|TORCHINDUCTOR_.*)$/;
+
+export const ALLOCATOR_LIBS: Record<Exclude<Allocator, 'default'>, string[]> = {
+  jemalloc: ['libjemalloc.so.2', 'libjemalloc.so'],
+  tcmalloc: ['libtcmalloc_minimal.so.4', 'libtcmalloc.so.4', 'libtcmalloc.so'],
+};
+export const ALLOCATOR_PACKAGES: Record<Exclude<Allocator, 'default'>, string> = {
+  jemalloc: 'libjemalloc2',
+  tcmalloc: 'libtcmalloc-minimal4',
+};
+const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+
+export function findAllocator(name: Exclude<Allocator, 'default'>): string | undefined {
+  for (const dir of LIB_DIRS) for (const lib of ALLOCATOR_LIBS[name]) {
+    const p = path.join(dir, lib);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export function launchPlan(python: string, cfg: LaunchConfig, endpoint: string, rung: string, base = process.env): LaunchPlan {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !CONTROLLED.test(k)) env[k] = v;
+  env.PYTHONPATH = path.join(repoRoot, 'python');
+  env.PYTHONUNBUFFERED = '1';
+  env.HF_HUB_OFFLINE = '1';  // no hub here: never let a load wait on the network
+  if (cfg.allocator !== 'default') {
+    const lib = findAllocator(cfg.allocator);
+    if (!lib) {
+      throw new UserError(`rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${ALLOCATOR_PACKAGES[cfg.allocator]})`);
+    }
+    env.LD_PRELOAD = lib;
+    if (cfg.allocator === 'jemalloc' && cfg.malloc_conf) env.MALLOC_CONF = cfg.malloc_conf.replace(/\s+/g, '');
+  }
+  if (cfg.threads !== undefined) {
+    env.OMP_NUM_THREADS = String(cfg.threads);
+    env.MKL_NUM_THREADS = String(cfg.threads);
+  }
+  Object.assign(env, cfg.env ?? {});
+  return { command: python, args: ['-m', 'ladder_worker', '--endpoint', endpoint, '--rung', rung], env };
+}

@@ -1,0 +1,12 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Environments and models live outside the checkout so fresh clones (and CI) reuse them. */
+export function cacheRoot(): string {
+  if (process.env.LADDER_CACHE_DIR) return path.resolve(process.env.LADDER_CACHE_DIR);
+  const xdg = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(xdg, 'ladder');
+}

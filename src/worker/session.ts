@@ -1,0 +1,241 @@
+// One worker process and its socket: start, say hello, run jobs, notice death and hangs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import * as zmq from 'zeromq';
+import { RunError, TailBuffer, UserError } from '../errors.ts';
+import type { LaunchPlan } from '../launcher/launch.ts';
+import { decode, encode, HEARTBEAT_INTERVAL_MS, message, type Message } from '../protocol/wire.ts';
+
+export interface SessionOptions {
+  rung: string;
+  /** Builds the launch plan once the private endpoint exists. */
+  plan: (endpoint: string) => LaunchPlan;
+  /** Worker silent for this long = hung (missed heartbeats). */
+  heartbeatTimeoutMs?: number;
+  /** Time allowed from spawn to hello (imports of torch and friends). */
+  startTimeoutMs?: number;
+  /** Echo the worker's stderr as it comes. */
+  verbose?: boolean;
+}
+
+export type ProgressHandler = (msg: Message) => void;
+
+interface PendingJob {
+  id: string;
+  resolve: (result: Record<string, unknown>) => void;
+  reject: (err: Error) => void;
+  onProgress?: ProgressHandler;
+}
+
+const live = new Set<WorkerSession>();
+
+/** Kills every live worker: for Ctrl-C and controller errors, so no Python process is left behind. */
+export function killAllWorkers(): void {
+  for (const s of live) s.kill();
+}
+
+export class WorkerSession {
+  hello!: Message;
+  readonly stderr = new TailBuffer(30);
+  private router = new zmq.Router({ mandatory: true });
+  private identity?: Buffer;
+  private lastSeen = Date.now();
+  private pending?: PendingJob;
+  private jobCounter = 0;
+  private child!: ResultPromise;
+  private dir: string;
+  private timer?: NodeJS.Timeout;
+  private closing = false;
+  private failure?: Error;
+  private failListeners: ((err: Error) => void)[] = [];
+
+  private constructor(private readonly opts: SessionOptions) {
+    // ipc endpoint in a directory only this user can open (mkdtemp makes it 0700).
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'ladder-'));
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  static async start(opts: SessionOptions): Promise<WorkerSession> {
+    const s = new WorkerSession(opts);
+    live.add(s);
+    try {
+      await s.boot();
+      return s;
+    } catch (err) {
+      s.kill();
+      throw err;
+    }
+  }
+
+  private async boot(): Promise<void> {
+    const endpoint = `ipc://${path.join(this.dir, 'ctl.sock')}`;
+    await this.router.bind(endpoint);
+    const plan = this.opts.plan(endpoint);
+    this.child = execa(plan.command, plan.args, {
+      env: plan.env,
+      extendEnv: false,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr.push(chunk);
+      if (this.opts.verbose) process.stderr.write(chunk);
+    });
+    this.child.stdout?.on('data', (chunk: Buffer) => this.stderr.push(chunk));
+    void this.child.then((r) => this.onExit(r.exitCode, r.signal));
+    void this.receiveLoop();
+    const helloTimeout = this.opts.startTimeoutMs ?? 180_000;
+    this.hello = await this.waitFor('hello', helloTimeout);
+    this.lastSeen = Date.now();
+    this.timer = setInterval(() => this.tick(), HEARTBEAT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private helloWaiter?: (m: Message) => void;
+
+  private waitFor(type: 'hello', timeoutMs: number): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => this.fail(new RunError(`worker for rung ${this.opts.rung} did not say hello within ${timeoutMs / 1000} s`, { stderrTail: this.stderr.tail(10) })), timeoutMs);
+      this.onFail((err) => {
+        clearTimeout(t);
+        reject(err);
+      });
+      this.helloWaiter = (m) => {
+        clearTimeout(t);
+        resolve(m);
+      };
+    });
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const [id, data] of this.router) {
+        if (!id || !data) continue;
+        let msg: Message;
+        try {
+          msg = decode(data, 'worker');
+        } catch (err) {
+          this.kill();
+          this.fail(new RunError(`worker for rung ${this.opts.rung} broke the protocol: ${(err as Error).message}`));
+          return;
+        }
+        this.lastSeen = Date.now();
+        this.handle(id, msg);
+      }
+    } catch (err) {
+      if (!this.closing) this.fail(new RunError(`socket for rung ${this.opts.rung} failed: ${(err as Error).message}`));
+    }
+  }
+
+  private handle(id: Buffer, msg: Message): void {
+    switch (msg.type) {
+      case 'hello':
+        this.identity = id;
+        this.helloWaiter?.(msg);
+        return;
+      case 'progress':
+        if (this.pending && msg.job === this.pending.id) this.pending.onProgress?.(msg);
+        return;
+      case 'done':
+      case 'failed': {
+        const job = this.pending;
+        if (!job || msg.job !== job.id) return;
+        this.pending = undefined;
+        if (msg.type === 'done') job.resolve(msg.result as Record<string, unknown>);
+        else {
+          const text = `rung ${this.opts.rung}: ${String(msg.error)}`;
+          const err = msg.user_error ? new UserError(text) : new RunError(text, { stderrTail: String(msg.traceback).trim().split('\n').slice(-8) });
+          job.reject(err);
+        }
+        return;
+      }
+      default:
+        return;  // heartbeat, bye: liveness only
+    }
+  }
+
+  private tick(): void {
+    if (this.failure || this.closing) return;
+    const silent = Date.now() - this.lastSeen;
+    const limit = this.opts.heartbeatTimeoutMs ?? 30_000;
+    if (silent > limit) {
+      this.kill();
+      this.fail(new RunError(`worker for rung ${this.opts.rung} hung: no heartbeat for ${(silent / 1000).toFixed(1)} s`, { stderrTail: this.stderr.tail(10) }));
+      return;
+    }
+    if (this.identity) void this.send(message('heartbeat')).catch(() => undefined);
+  }
+
+  private async send(msg: Message): Promise<void> {
+    if (!this.identity) throw new RunError(`worker for rung ${this.opts.rung} is not connected`);
+    await this.router.send([this.identity, encode(msg, 'controller')]);
+  }
+
+  private onExit(exitCode: number | undefined, signal: string | undefined): void {
+    if (this.closing && exitCode === 0) return;
+    const how = signal ? signal : `exit code ${exitCode}`;
+    const tail = this.stderr.tail(10);
+    const text = this.hello ? `worker for rung ${this.opts.rung} died: ${how}` : `worker for rung ${this.opts.rung} failed to start: ${how}`;
+    this.fail(new RunError(text, { exitCode, signal, stderrTail: tail }));
+  }
+
+  private onFail(listener: (err: Error) => void): void {
+    if (this.failure) listener(this.failure);
+    else this.failListeners.push(listener);
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.pending?.reject(err);
+    this.pending = undefined;
+    for (const l of this.failListeners.splice(0)) l(err);
+    this.cleanup();
+  }
+
+  /** Runs one job (load, bench) and resolves with the worker's result. */
+  async job(type: 'load' | 'bench', fields: Record<string, unknown>, onProgress?: ProgressHandler): Promise<Record<string, unknown>> {
+    if (this.failure) throw this.failure;
+    if (this.pending) throw new Error('one job at a time');
+    const id = `${type}-${++this.jobCounter}`;
+    const result = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.pending = { id, resolve, reject, onProgress };
+    });
+    await this.send(message(type, { job: id, ...fields }));
+    return result;
+  }
+
+  /** Asks the worker to exit and waits for it (killing it if it does not go). */
+  async shutdown(timeoutMs = 10_000): Promise<void> {
+    if (this.failure) return;
+    this.closing = true;
+    try {
+      await this.send(message('shutdown'));
+      const t = setTimeout(() => this.kill(), timeoutMs);
+      await this.child;
+      clearTimeout(t);
+    } finally {
+      this.cleanup();
+    }
+  }
+
+  kill(): void {
+    this.closing = true;
+    if (this.child && this.child.exitCode === null && !this.child.killed) this.child.kill('SIGKILL');
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (!this.router.closed) this.router.close();
+    rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+}

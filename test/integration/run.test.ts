@@ -1,0 +1,116 @@
+// The real thing: the CLI starts a real Python worker over a real ZeroMQ socket on synthetic:tiny.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { alive, ladder, tmpDir, TINY, waitFor } from '../helpers.ts';
+
+describe('ladder run (real worker, synthetic:tiny)', () => {
+  it('measures the baseline and writes a self-describing run.json', async () => {
+    const out = tmpDir();
+    const r = await ladder(['run', 'baseline', ...TINY, '--passes', '3', '--out', out]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/pass 3\/3\s+\d+\.\d+ s/);
+    expect(r.stdout).toMatch(/median \d+\.\d+ s/);
+    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+    expect(run.schema_version).toBe(1);
+    expect(run.machine).toMatchObject({ logical_cpus: expect.any(Number), memory_bytes: expect.any(Number) });
+    const rung = run.rungs[0];
+    expect(rung).toMatchObject({ id: 'baseline', status: 'ok' });
+    expect(rung.samples_s).toHaveLength(3);
+    for (const s of rung.samples_s) expect(s).toBeGreaterThan(0);
+    expect(rung.stats.median_s).toBeGreaterThanOrEqual(rung.stats.min_s);
+    expect(rung.stats.median_s).toBeLessThanOrEqual(rung.stats.max_s);
+    expect(rung.config.scenario).toMatchObject({ steps: 2, height: 64, width: 64, passes: 3, prompt: 'sailing ship in storm by Rembrandt' });
+    // What the worker itself saw, not what we asked for.
+    const eff = rung.effective;
+    expect(eff.scheduler).toBe('PNDMScheduler');
+    expect(eff.allocator.name).toBe('default');
+    expect(eff.model).toMatchObject({ kind: 'synthetic', name: 'synthetic:tiny', real_weights: false });
+    expect(eff.packages.torch).toMatch(/^2\.13\.0/);
+    for (const c of ['unet', 'vae', 'text_encoder', 'safety_checker']) {
+      expect(eff.components[c].params, c).toBeGreaterThan(0);
+      expect(Object.keys(eff.components[c].param_dtypes), c).toEqual(['float32']);
+    }
+    expect(rung.timings.load_s).toBeGreaterThan(0);
+  });
+
+  it('honours --threads inside the worker', async () => {
+    const out = tmpDir();
+    const r = await ladder(['run', 'baseline', ...TINY, '--passes', '1', '--threads', '1', '--out', out]);
+    expect(r.exitCode, r.all).toBe(0);
+    const eff = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).rungs[0].effective;
+    expect(eff.threads).toMatchObject({ OMP_NUM_THREADS: '1', torch_intra_op: 1 });
+  });
+
+  it.each([
+    [['--height', '63'], /height must be a positive multiple of 8 \(got 63\)/],
+    [['--steps', '0'], /steps must be an integer >= 1/],
+    [['--model', 'synthetic:nope'], /unknown model 'synthetic:nope'/],
+    [['--model', 'nobody/not-cached-model'], /not in the local Hugging Face cache/],
+    [['--bogus-flag'], /Unknown argument/],
+  ])('refuses bad input %j with one line and exit 2', async (args, pattern) => {
+    const r = await ladder(['run', 'baseline', ...TINY, '--passes', '1', '--out', tmpDir(), ...args]);
+    expect(r.exitCode, r.all).toBe(2);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.all).not.toMatch(/at .*\.ts:\d+/);  // no stack trace
+  });
+
+  it('refuses an unknown rung and an unknown environment with exit 2', async () => {
+    const a = await ladder(['run', 'nosuch', ...TINY]);
+    expect(a.exitCode).toBe(2);
+    expect(a.stderr).toMatch(/unknown rung 'nosuch'/);
+    const b = await ladder(['envs', 'provision', 'nosuch']);
+    expect(b.exitCode).toBe(2);
+    expect(b.stderr).toMatch(/unknown environment 'nosuch'/);
+  });
+
+  it('reports a worker killed mid-job in one line, exits non-zero and keeps run.json', async () => {
+    const out = tmpDir();
+    const child = ladder(['run', 'baseline', ...TINY, '--passes', '200', '--out', out]);
+    let pid = 0;
+    child.stdout?.on('data', (d: Buffer) => {
+      const m = d.toString().match(/worker pid (\d+)/);
+      if (m) pid = Number(m[1]);
+      if (pid && /pass 2\//.test(d.toString())) process.kill(pid, 'SIGKILL');
+    });
+    const r = await child;
+    expect(pid).toBeGreaterThan(0);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/FAILED: worker for rung baseline died: SIGKILL/);
+    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+    expect(run.rungs[0]).toMatchObject({ status: 'failed', error: 'worker for rung baseline died: SIGKILL' });
+  });
+
+  it('declares a silent worker hung after the heartbeat timeout', async () => {
+    const out = tmpDir();
+    const child = ladder(['run', 'baseline', ...TINY, '--passes', '200', '--heartbeat-timeout', '3', '--out', out]);
+    let pid = 0;
+    child.stdout?.on('data', (d: Buffer) => {
+      const m = d.toString().match(/worker pid (\d+)/);
+      if (m) pid = Number(m[1]);
+      if (pid && /pass 1\//.test(d.toString())) process.kill(pid, 'SIGSTOP');  // alive but silent
+    });
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/worker for rung baseline hung: no heartbeat for \d+\.\d s/);
+    expect(await waitFor(() => !alive(pid), 5000)).toBe(true);
+  });
+
+  it.each([['SIGINT'], ['SIGKILL']] as const)('leaves no Python process behind when the controller gets %s', async (signal) => {
+    const child = ladder(['run', 'baseline', ...TINY, '--passes', '500', '--out', tmpDir()]);
+    let pid = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout?.on('data', (d: Buffer) => {
+        const m = d.toString().match(/worker pid (\d+)/);
+        if (m) pid = Number(m[1]);
+        if (pid && /pass 1\//.test(d.toString())) resolve();
+      });
+    });
+    expect(alive(pid)).toBe(true);
+    child.kill(signal);
+    const r = await child;
+    if (signal === 'SIGINT') expect(r.exitCode).toBe(130);
+    expect(await waitFor(() => !alive(pid), 10_000)).toBe(true);
+  });
+});
