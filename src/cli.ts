@@ -2,7 +2,10 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { envsCommand } from './commands/envs.ts';
+import { doctorCommand } from './commands/doctor.ts';
+import { reproduceCommand } from './commands/reproduce.ts';
 import { runCommand } from './commands/run.ts';
+import { rungsCommand } from './commands/rungs.ts';
 import { RunError, UserError } from './errors.ts';
 import { killAllWorkers } from './worker/session.ts';
 
@@ -22,6 +25,12 @@ function report(err: unknown): number {
   return 1;
 }
 
+// `ladder rungs | head` closes our stdout early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     killAllWorkers();  // leave no Python process behind
@@ -34,7 +43,10 @@ try {
   await yargs(hideBin(process.argv))
     .scriptName('ladder')
     .usage('$0 <command> [options]\n\nReproduce, verify and extend the Stable Diffusion CPU optimization ladder.')
+    .command(reproduceCommand as never)
     .command(runCommand as never)
+    .command(rungsCommand as never)
+    .command(doctorCommand as never)
     .command(envsCommand as never)
     .demandCommand(1, 'name a command (see --help)')
     .parserConfiguration({ 'duplicate-arguments-array': false })  // a repeated flag: the last one wins

@@ -1,4 +1,5 @@
 """What the worker really has, read from inside the process: the proof a toggle took effect."""
+import ctypes
 import importlib.metadata
 import os
 import platform
@@ -27,6 +28,31 @@ def mapped_libraries() -> list[str]:
     return sorted(libs)
 
 
+# jemalloc options read back through mallctl, and their C types: proof MALLOC_CONF was applied.
+JEMALLOC_OPTS = {
+    "oversize_threshold": ctypes.c_size_t,
+    "background_thread": ctypes.c_bool,
+    "metadata_thp": ctypes.c_char_p,
+    "dirty_decay_ms": ctypes.c_ssize_t,
+    "muzzy_decay_ms": ctypes.c_ssize_t,
+}
+
+
+def jemalloc_opts(path: str) -> dict:
+    try:
+        lib = ctypes.CDLL(path)  # already mapped: this only looks up its symbols
+        mallctl = lib.mallctl
+    except (OSError, AttributeError):
+        return {}
+    out = {}
+    for name, ctype in JEMALLOC_OPTS.items():
+        value, size = ctype(), ctypes.c_size_t(ctypes.sizeof(ctype))
+        if mallctl(f"opt.{name}".encode(), ctypes.byref(value), ctypes.byref(size), None, 0) == 0:
+            v = value.value
+            out[name] = v.decode() if isinstance(v, bytes) else (str(v).lower() if isinstance(v, bool) else str(v))
+    return out
+
+
 def allocator() -> dict:
     libs = mapped_libraries()
     found = {name: path for path in libs for name, pat in ALLOCATOR_PATTERNS.items() if pat.search(os.path.basename(path))}
@@ -36,6 +62,7 @@ def allocator() -> dict:
         "mapped": sorted(found.values()),
         "ld_preload": os.environ.get("LD_PRELOAD", ""),
         "malloc_conf": os.environ.get("MALLOC_CONF", ""),
+        "opts": jemalloc_opts(found["jemalloc"]) if name == "jemalloc" else {},
     }
 
 

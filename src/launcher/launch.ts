@@ -1,7 +1,7 @@
 // How a worker starts: interpreter, environment (allocator preload, MALLOC_CONF, threads), binding.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.ts';
+import { RunError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 
 export type Allocator = 'default' | 'jemalloc' | 'tcmalloc';
@@ -14,6 +14,11 @@ export interface LaunchConfig {
   threads?: number;
   /** Extra environment variables the rung needs. */
   env?: Record<string, string>;
+  /** Explicit allocator library to preload instead of the one found in the system paths. */
+  library?: string;
+  /** Pin the worker to `cores` with numactl or taskset. */
+  bind?: 'none' | 'numactl' | 'taskset';
+  cores?: string;
 }
 
 export interface LaunchPlan {
@@ -50,9 +55,10 @@ export function launchPlan(python: string, cfg: LaunchConfig, endpoint: string, 
   env.PYTHONUNBUFFERED = '1';
   env.HF_HUB_OFFLINE = '1';  // no hub here: never let a load wait on the network
   if (cfg.allocator !== 'default') {
-    const lib = findAllocator(cfg.allocator);
+    // An explicit library is preloaded as given: if the loader ignores it, the worker's proof says so.
+    const lib = cfg.library ?? findAllocator(cfg.allocator);
     if (!lib) {
-      throw new UserError(`rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${ALLOCATOR_PACKAGES[cfg.allocator]})`);
+      throw new RunError(`rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${ALLOCATOR_PACKAGES[cfg.allocator]})`);
     }
     env.LD_PRELOAD = lib;
     if (cfg.allocator === 'jemalloc' && cfg.malloc_conf) env.MALLOC_CONF = cfg.malloc_conf.replace(/\s+/g, '');
@@ -62,5 +68,19 @@ export function launchPlan(python: string, cfg: LaunchConfig, endpoint: string, 
     env.MKL_NUM_THREADS = String(cfg.threads);
   }
   Object.assign(env, cfg.env ?? {});
-  return { command: python, args: ['-m', 'ladder_worker', '--endpoint', endpoint, '--rung', rung], env };
+  const worker = [python, '-m', 'ladder_worker', '--endpoint', endpoint, '--rung', rung];
+  const bind = cfg.bind ?? 'none';
+  if (bind === 'none') return { command: worker[0]!, args: worker.slice(1), env };
+  const tool = findTool(bind);
+  if (!tool) throw new RunError(`rung ${rung}: ${bind} not found (install it: apt-get install ${bind === 'numactl' ? 'numactl' : 'util-linux'})`);
+  // Both exec the worker, so it keeps the pid and parent the controller watches.
+  const args = bind === 'numactl' ? ['-C', cfg.cores!, '--', ...worker] : ['-c', cfg.cores!, ...worker];
+  return { command: tool, args, env };
+}
+
+export function findTool(name: string, pathVar = process.env.PATH ?? ''): string | undefined {
+  for (const dir of [...pathVar.split(':'), '/usr/bin', '/usr/sbin', '/bin']) {
+    if (dir && existsSync(path.join(dir, name))) return path.join(dir, name);
+  }
+  return undefined;
 }

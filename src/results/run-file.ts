@@ -17,12 +17,17 @@ export interface RungResult {
   samples_s: number[];
   stats?: Stats;
   timings?: Record<string, number>;
+  compare_to?: string;
+  speedup_vs_baseline?: number;
+  speedup_vs_previous?: number;
+  article?: { seed_s?: number; published_s?: number };
 }
 
 export interface RunFile {
   schema_version: number;
   tool: { name: 'ladder'; version: string; git_revision?: string };
   command: string;
+  ladder?: { name: string; file: string };
   started: string;
   finished?: string;
   machine: Machine;

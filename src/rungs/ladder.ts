@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import type { LaunchConfig } from '../launcher/launch.ts';
 import { repoRoot } from '../paths.ts';
@@ -11,9 +12,34 @@ export interface Rung {
   description: string;
   backend: string;
   launcher: LaunchConfig;
-  options: Record<string, unknown>;
+  options: RungOptions;
+  extends?: string;
+  /** The rung a speedup is measured against: the one it extends, else the ladder's first rung. */
+  compare_to?: string;
   article?: { seed_s?: number; published_s?: number };
 }
+
+/** Backend toggles. Each is proven from inside the worker before a figure is reported. */
+export interface RungOptions {
+  scheduler?: 'default' | 'dpm';
+  dtype?: 'fp32' | 'bf16';
+  channels_last?: boolean;
+  ipex?: boolean;
+  static_shape?: boolean;
+  precision?: 'auto' | 'f32' | 'bf16';
+}
+
+// Allowed values of each option (the first is the neutral one: what leaving it out means),
+// and the backends that understand it.
+export const OPTIONS: Record<keyof RungOptions, { values: unknown[]; backends: string[] }> = {
+  scheduler: { values: ['default', 'dpm'], backends: ['torch', 'ipex', 'openvino'] },
+  dtype: { values: ['fp32', 'bf16'], backends: ['torch', 'ipex'] },
+  channels_last: { values: [false, true], backends: ['torch', 'ipex'] },
+  ipex: { values: [false, true], backends: ['ipex'] },
+  static_shape: { values: [false, true], backends: ['openvino'] },
+  precision: { values: ['auto', 'f32', 'bf16'], backends: ['openvino'] },
+};
+const BINDINGS = ['none', 'numactl', 'taskset'];
 
 export interface Ladder {
   name: string;
@@ -27,6 +53,7 @@ const ALLOCATORS = ['default', 'jemalloc', 'tcmalloc'];
 interface RawRung {
   id?: unknown;
   extends?: unknown;
+  compare_to?: unknown;
   description?: unknown;
   backend?: unknown;
   launcher?: Record<string, unknown>;
@@ -55,15 +82,33 @@ export function loadLadder(file = ARTICLE_LADDER): Ladder {
     }
     const backend = raw.backend ?? parent?.backend;
     if (typeof backend !== 'string') throw bad('backend', 'missing');
+    if (!stackNames().includes(backend)) throw bad('backend', `no environment '${backend}' under envs/ (known: ${stackNames().join(', ')})`);
     const launcher = { allocator: 'default', ...parent?.launcher, ...raw.launcher } as LaunchConfig;
     if (!ALLOCATORS.includes(launcher.allocator)) throw bad('launcher.allocator', `must be one of ${ALLOCATORS.join(', ')}`);
     if (launcher.threads !== undefined && !(Number.isInteger(launcher.threads) && launcher.threads > 0)) throw bad('launcher.threads', 'must be a positive integer');
+    if (launcher.bind !== undefined && !BINDINGS.includes(launcher.bind)) throw bad('launcher.bind', `must be one of ${BINDINGS.join(', ')}`);
+    if (launcher.bind && launcher.bind !== 'none' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(String(launcher.cores ?? ''))) throw bad('launcher.cores', 'a core list like 0-1 or 0,2 is needed with bind');
+    if (launcher.env !== undefined && (typeof launcher.env !== 'object' || Object.values(launcher.env).some((v) => typeof v !== 'string'))) throw bad('launcher.env', 'must map names to strings');
+    const options = { ...parent?.options, ...raw.options } as Record<string, unknown>;
+    for (const [key, value] of Object.entries(options)) {
+      const spec = OPTIONS[key as keyof RungOptions];
+      if (!spec) throw bad(`options.${key}`, `unknown option (known: ${Object.keys(OPTIONS).join(', ')})`);
+      if (!spec.values.includes(value)) throw bad(`options.${key}`, `must be one of ${spec.values.join(', ')} (got ${JSON.stringify(value)})`);
+      if (!spec.backends.includes(backend) && value !== spec.values[0]) {
+        throw bad(`options.${key}`, `not supported by backend ${backend}`);
+      }
+    }
+    const compareTo = raw.compare_to ?? raw.extends;
+    if (compareTo !== undefined && !byId.has(String(compareTo))) throw bad('compare_to', `no earlier rung '${String(compareTo)}'`);
+    if (raw.article !== undefined && (typeof raw.article !== 'object' || Object.values(raw.article).some((v) => typeof v !== 'number'))) throw bad('article', 'must map seed_s / published_s to numbers');
     byId.set(raw.id, {
       id: raw.id,
       description: typeof raw.description === 'string' ? raw.description : (parent?.description ?? ''),
       backend,
       launcher,
-      options: { ...parent?.options, ...raw.options },
+      options: options as RungOptions,
+      extends: parent?.id,
+      compare_to: compareTo === undefined ? undefined : String(compareTo),
       article: raw.article,
     });
   }

@@ -28,6 +28,16 @@ export const ARTICLE_SCENARIO: Scenario = {
   output_type: 'np',
 };
 
+/**
+ * Profiles: the article's settings; a reduced full-size run; a smoke run of seconds per rung for
+ * tests and CI. Flags override any field.
+ */
+export const PROFILES: Record<string, Scenario> = {
+  article: ARTICLE_SCENARIO,
+  quick: { ...ARTICLE_SCENARIO, steps: 5, warmup_steps: 2, passes: 3 },
+  smoke: { ...ARTICLE_SCENARIO, steps: 2, warmup_steps: 1, passes: 2, height: 64, width: 64 },
+};
+
 export function checkScenario(s: Scenario): Scenario {
   for (const dim of ['height', 'width'] as const) {
     if (!Number.isInteger(s[dim]) || s[dim] < 8 || s[dim] % 8 !== 0) throw new UserError(`${dim} must be a positive multiple of 8 (got ${s[dim]})`);

@@ -51,13 +51,16 @@ describe('ladder files', () => {
     expect(loadLadder().rungs[0]).toMatchObject({ id: 'baseline', backend: 'torch', launcher: { allocator: 'default' } });
   });
   it('merges a rung with the one it extends', () => {
-    const l = loadLadder(write('rungs:\n - {id: a, backend: torch, options: {x: 1}}\n - {id: b, extends: a, launcher: {threads: 2}, options: {y: 2}}\n'));
-    expect(l.rungs[1]).toMatchObject({ id: 'b', backend: 'torch', launcher: { allocator: 'default', threads: 2 }, options: { x: 1, y: 2 } });
+    const l = loadLadder(write('rungs:\n - {id: a, backend: torch, options: {dtype: bf16}}\n - {id: b, extends: a, launcher: {threads: 2}, options: {scheduler: dpm}}\n'));
+    expect(l.rungs[1]).toMatchObject({ id: 'b', backend: 'torch', extends: 'a', compare_to: 'a', launcher: { allocator: 'default', threads: 2 }, options: { dtype: 'bf16', scheduler: 'dpm' } });
   });
   it('names file, rung and field in its errors', () => {
     expect(() => loadLadder(write('rungs:\n - {id: a, backend: torch, launcher: {allocator: mimalloc}}\n'))).toThrow(/l\.yaml: rung a: launcher\.allocator: must be one of/);
     expect(() => loadLadder(write('rungs:\n - {id: b, extends: zz}\n'))).toThrow(/rung b: extends: no earlier rung 'zz'/);
     expect(() => loadLadder(write('rungs: []\n'))).toThrow(/'rungs' must be a non-empty list/);
+    expect(() => loadLadder(write('rungs:\n - {id: a, backend: torch, options: {turbo: true}}\n'))).toThrow(/rung a: options\.turbo: unknown option/);
+    expect(() => loadLadder(write('rungs:\n - {id: a, backend: torch, options: {static_shape: true}}\n'))).toThrow(/options\.static_shape: not supported by backend torch/);
+    expect(() => loadLadder(write('rungs:\n - {id: a, backend: tensorflow}\n'))).toThrow(/rung a: backend: no environment 'tensorflow'/);
     expect(() => loadLadder(write('rungs: [\n'))).toThrow(UserError);
   });
 });

@@ -1,5 +1,7 @@
-"""Plain diffusers on PyTorch: the article's baseline, allocator and scheduler rungs."""
+"""Plain diffusers on PyTorch: the article's baseline, allocator and scheduler rungs.
+The ipex backend builds on this class."""
 import collections
+import contextlib
 
 import torch
 
@@ -10,16 +12,23 @@ SCHEDULERS = {
     "default": None,  # whatever the model folder says (PNDM for SD 1.5)
     "dpm": "DPMSolverMultistepScheduler",
 }
+COMPONENTS = ("unet", "vae", "text_encoder", "safety_checker")
+
+
+def is_channels_last(weight: torch.Tensor) -> bool:
+    return weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
 
 
 def module_summary(module: torch.nn.Module) -> dict:
     dtypes = collections.Counter(str(p.dtype).replace("torch.", "") for p in module.parameters())
-    convs = [m.weight for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    # Only convolutions with a spatial kernel tell the formats apart (a 1x1 weight is both).
+    convs = [m.weight for m in module.modules()
+             if isinstance(m, torch.nn.Conv2d) and m.weight.dim() == 4 and m.weight.shape[2] * m.weight.shape[3] > 1]
     return {
         "params": sum(p.numel() for p in module.parameters()),
         "param_dtypes": dict(dtypes),
-        "convs": len(convs),
-        "channels_last_convs": sum(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in convs),
+        "spatial_convs": len(convs),
+        "channels_last_convs": sum(is_channels_last(w) for w in convs),
     }
 
 
@@ -28,6 +37,7 @@ class TorchBackend:
 
     def load(self, info: dict, options: dict) -> dict:
         import diffusers
+        self.options = options
         scheduler = options.get("scheduler", "default")
         if scheduler not in SCHEDULERS:
             raise UserError(f"unknown scheduler {scheduler!r} (known: {', '.join(SCHEDULERS)})")
@@ -37,20 +47,53 @@ class TorchBackend:
             kwargs["scheduler"] = cls.from_pretrained(info["path"], subfolder="scheduler")
         self.pipe = models.load_pipeline(info, **kwargs)
         self.pipe.set_progress_bar_config(disable=True)
+        if options.get("channels_last"):
+            for name in self.components():
+                setattr(self.pipe, name, getattr(self.pipe, name).to(memory_format=torch.channels_last))
+        self.prepare(options)
         return self.effective()
 
+    def prepare(self, options: dict) -> None:
+        """Hook for subclasses (IPEX) to transform the loaded components."""
+
+    def components(self) -> list[str]:
+        return [n for n in COMPONENTS if isinstance(getattr(self.pipe, n, None), torch.nn.Module)]
+
     def effective(self) -> dict:
-        components = {name: module_summary(getattr(self.pipe, name))
-                      for name in ("unet", "vae", "text_encoder", "safety_checker")
-                      if isinstance(getattr(self.pipe, name, None), torch.nn.Module)}
         return {
             "backend": self.name,
             "scheduler": type(self.pipe.scheduler).__name__,
-            "components": components,
+            "components": {n: self.summarize(getattr(self.pipe, n)) for n in self.components()},
             "torch_threads": torch.get_num_threads(),
         }
 
+    def summarize(self, module) -> dict:
+        return module_summary(module)
+
+    def autocast(self):
+        if self.options.get("dtype") == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def observe(self):
+        """Records, inside the UNet's forward, the dtype it really computes in."""
+        seen = {"unet_calls": 0, "autocast_dtype": None, "unet_output_dtype": None}
+
+        def hook(_module, _args, output):
+            seen["unet_calls"] += 1
+            if torch.is_autocast_enabled("cpu"):
+                seen["autocast_dtype"] = str(torch.get_autocast_dtype("cpu")).replace("torch.", "")
+            sample = output[0] if isinstance(output, tuple) else getattr(output, "sample", output)
+            seen["unet_output_dtype"] = str(sample.dtype).replace("torch.", "")
+
+        handle = self.pipe.unet.register_forward_hook(hook)
+        try:
+            yield seen
+        finally:
+            handle.remove()
+
     def generate(self, seed: int, **call):
         generator = torch.Generator("cpu").manual_seed(seed)
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             return self.pipe(generator=generator, **call).images

@@ -1,0 +1,41 @@
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { UserError } from '../errors.ts';
+import { executeRun } from '../run/execute.ts';
+import { renderTable } from '../results/report.ts';
+import { loadLadder, type Ladder, type Rung } from '../rungs/ladder.ts';
+import { printDryRun } from './rungs.ts';
+import { scenarioOptions, settingsFrom, type CommonArgs } from './run.ts';
+
+const list = (v: string[] | undefined) => (v ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+
+export function selectRungs(ladder: Ladder, only: string[], skip: string[]): Rung[] {
+  const ids = new Set(ladder.rungs.map((r) => r.id));
+  for (const id of [...only, ...skip]) {
+    if (!ids.has(id)) throw new UserError(`unknown rung '${id}' (${path.basename(ladder.file)} has: ${[...ids].join(', ')})`);
+  }
+  const chosen = ladder.rungs.filter((r) => (!only.length || only.includes(r.id)) && !skip.includes(r.id));
+  if (!chosen.length) throw new UserError('--only/--skip leave no rung to run');
+  return chosen;
+}
+
+export const reproduceCommand = {
+  command: 'reproduce',
+  describe: "Run the whole ladder, one fresh worker per rung, and print it beside the article's figures",
+  builder: (y: Argv) =>
+    scenarioOptions(y)
+      .option('only', { type: 'string', array: true, describe: 'run only these rungs (comma-separated or repeated)' })
+      .option('skip', { type: 'string', array: true, describe: 'leave these rungs out' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'print how each worker would be started, run nothing' }),
+  handler: async (a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean }) => {
+    const ladder = loadLadder(a.ladder);
+    const rungs = selectRungs(ladder, list(a.only), list(a.skip));
+    const settings = settingsFrom(a, `${ladder.name}-${a.profile}`);
+    if (a['dry-run']) return printDryRun(rungs, settings.threads);
+    const run = await executeRun(ladder, rungs, settings, (line: string) => console.log(line));
+    console.log('');
+    console.log(renderTable(run));
+    console.log(`\nreport: ${path.join(settings.outDir, 'report.md')}`);
+    if (run.rungs.some((r) => r.status !== 'ok')) process.exitCode = 1;
+  },
+};
