@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
-node bin/ladder.js envs provision torch
+node bin/ladder.js envs provision
 py=$(node bin/ladder.js envs python torch)
 
 echo "== typecheck"

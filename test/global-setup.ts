@@ -2,5 +2,5 @@
 import { provision } from '../src/envs/provision.ts';
 
 export default async function setup(): Promise<void> {
-  await provision('torch', (line) => console.error(line));
+  for (const name of ['torch', 'openvino', 'ipex']) await provision(name, (line) => console.error(line));
 }

@@ -64,7 +64,7 @@ def main() -> int:
                 info = models.resolve_model(msg["model"], msg["cache_dir"])
                 progress(stage="model", message=info["note"], seconds=time.perf_counter() - t0)
                 t1 = time.perf_counter()
-                backend = backends.get(msg["backend"])
+                backend = backends.get(msg["backend"], msg["cache_dir"])
                 effective = backend.load(info, msg["options"])
                 result = {
                     "model": info,

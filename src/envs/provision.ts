@@ -47,6 +47,10 @@ export async function provision(name: string, log: Log, opts: { force?: boolean 
     await step(pip[0], [...pip.slice(1), 'install', '-r', path.join(ENVS_DIR, name, 'requirements.txt')], log, pipEnv);
     const nodeps = path.join(ENVS_DIR, name, 'requirements-nodeps.txt');
     if (existsSync(nodeps)) await step(pip[0], [...pip.slice(1), 'install', '--no-deps', '-r', nodeps], log, pipEnv);
+    const post = path.join(ENVS_DIR, name, 'post-install.sh');
+    if (existsSync(post)) {
+      await step('bash', ['-euo', 'pipefail', post], log, { PATH: `${path.join(stack.dir, 'bin')}:${process.env.PATH ?? ''}`, VIRTUAL_ENV: stack.dir });
+    }
     const { stdout: freeze } = await execa(pip[0], [...pip.slice(1), 'freeze']);
     writeFileSync(
       path.join(stack.dir, MARKER),

@@ -8,8 +8,9 @@ import { cacheRoot, repoRoot } from '../paths.ts';
 
 export const ENVS_DIR = path.join(repoRoot, 'envs');
 export const MARKER = '.ladder-env.json';
-// Installed with --no-deps: packages whose own dependencies we must not pull (see the file's comment).
-export const REQUIREMENT_FILES = ['requirements.txt', 'requirements-nodeps.txt'] as const;
+// requirements-nodeps.txt is installed with --no-deps (packages whose own dependencies we must not
+// pull, see each file's comment); post-install.sh runs in the finished environment.
+export const REQUIREMENT_FILES = ['requirements.txt', 'requirements-nodeps.txt', 'post-install.sh'] as const;
 
 export interface Stack {
   name: string;

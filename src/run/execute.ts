@@ -71,7 +71,7 @@ export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot:
       if (m.stage === 'pass') log(`  pass ${String(m.index)}/${String(m.total)}  ${fmt(Number(m.seconds))}`);
       else if (m.message) log(`  ${String(m.message)}${m.seconds !== undefined ? ` (${fmt(Number(m.seconds))})` : ''}`);
     };
-    const loaded = await session.job('load', { model: settings.model, cache_dir: path.join(cacheRoot(), 'models'), backend: rung.backend, options: rung.options }, progress);
+    const loaded = await session.job('load', { model: settings.model, cache_dir: path.join(cacheRoot(), 'models'), backend: rung.backend, options: { ...rung.options, scenario: settings.scenario } }, progress);
     const effective: Record<string, unknown> = {
       ...(loaded.effective as Record<string, unknown>),
       model: loaded.model,

@@ -1,0 +1,94 @@
+// The article's whole ladder on synthetic:tiny, every rung in its own real worker and environment
+// (real jemalloc/tcmalloc, real OpenVINO export, real IPEX), each toggle proven from inside.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ladder, tmpDir, TINY } from '../helpers.ts';
+
+const readRun = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8'));
+
+describe('ladder reproduce --profile smoke (every rung)', () => {
+  const out = tmpDir();
+  let result: Awaited<ReturnType<typeof ladder>>;
+  let byId: Record<string, any>;
+
+  beforeAll(async () => {
+    result = await ladder(['reproduce', '--profile', 'smoke', '--model', 'synthetic:tiny', '--out', out]);
+    byId = Object.fromEntries(readRun(out).rungs.map((r: { id: string }) => [r.id, r]));
+  }, 1_200_000);
+
+  it('runs every rung of the article and prints the table beside the article', () => {
+    expect(result.exitCode, result.all).toBe(0);
+    expect(Object.keys(byId)).toEqual(['baseline', 'openvino-dynamic', 'openvino-static', 'jemalloc', 'tcmalloc', 'ipex-bf16', 'dpm']);
+    for (const r of Object.values(byId)) {
+      expect(r.status, r.id).toBe('ok');
+      expect(r.samples_s, r.id).toHaveLength(2);
+      expect(r.stats.median_s, r.id).toBeGreaterThan(0);
+      expect(r.speedup_vs_baseline, r.id).toBeCloseTo(byId.baseline.stats.median_s / r.stats.median_s, 9);
+    }
+    expect(byId.dpm.speedup_vs_previous).toBeCloseTo(byId['ipex-bf16'].stats.median_s / byId.dpm.stats.median_s, 9);
+    expect(result.stdout).toMatch(/\| openvino-static \| ok \| \d+\.\d{3} \|.*\| 4\.7 \| 4\.70 \| 6\.87x \| 3\.55x \|/);
+    const report = readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/^Machine: .*logical CPUs/m);
+    expect(report).toMatch(/\| dpm \| ok \|/);
+  });
+
+  it('proves the allocators from /proc/self/maps and jemalloc\'s own options', () => {
+    expect(byId.baseline.effective.allocator).toMatchObject({ name: 'default', mapped: [] });
+    expect(byId.jemalloc.effective.allocator.mapped[0]).toMatch(/libjemalloc\.so/);
+    // The article's value with its stray space removed, and jemalloc reporting it applied.
+    expect(byId.jemalloc.effective.allocator.malloc_conf).toBe('oversize_threshold:1,background_thread:true,metadata_thp:auto,dirty_decay_ms:30000,muzzy_decay_ms:30000');
+    expect(byId.jemalloc.effective.allocator.opts).toMatchObject({ background_thread: 'true', dirty_decay_ms: '30000', muzzy_decay_ms: '30000', metadata_thp: 'auto' });
+    expect(byId.tcmalloc.effective.allocator.mapped[0]).toMatch(/libtcmalloc/);
+    expect(byId['ipex-bf16'].effective.allocator.name).toBe('jemalloc');
+  });
+
+  it('proves OpenVINO shapes dynamic, then static, and reads precision back', () => {
+    const dyn = byId['openvino-dynamic'].effective.openvino.submodels;
+    const st = byId['openvino-static'].effective.openvino.submodels;
+    expect(dyn.unet.inputs.find((i: { name: string }) => i.name === 'sample')).toMatchObject({ static: false, shape: '[?,4,?,?]' });
+    for (const sub of Object.values(st) as { inputs: { static: boolean }[]; precision: string }[]) {
+      expect(sub.inputs.every((i) => i.static)).toBe(true);
+      expect(['bf16', 'f32', 'f16']).toContain(sub.precision);
+    }
+    // Classifier-free guidance: the static UNet batch is 2 for one image.
+    expect(st.unet.inputs.find((i: { name: string }) => i.name === 'sample').shape).toBe('[2,4,8,8]');
+  });
+
+  it('proves IPEX, bf16 weights, channels_last and the bf16 UNet at run time', () => {
+    const eff = byId['ipex-bf16'].effective;
+    expect(eff.packages['intel-extension-for-pytorch']).toMatch(/^2\.8/);
+    for (const name of ['unet', 'vae', 'text_encoder']) {
+      const c = eff.components[name];
+      expect(c.ipex_modules, name).toBeGreaterThan(0);
+      expect(c.param_dtypes.bfloat16, name).toBeGreaterThan(0);
+      expect(c.channels_last_convs, name).toBe(c.spatial_convs);
+    }
+    expect(eff.runtime).toMatchObject({ autocast_dtype: 'bfloat16' });
+    expect(byId.baseline.effective.runtime).toMatchObject({ autocast_dtype: null, unet_output_dtype: 'float32' });
+    expect(byId.dpm.effective.scheduler).toBe('DPMSolverMultistepScheduler');
+    expect(byId['ipex-bf16'].effective.scheduler).toBe('PNDMScheduler');
+  });
+});
+
+describe('a rung whose toggle silently fails', () => {
+  it('is failed with the difference while the others complete', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'ladder.yaml');
+    writeFileSync(file, [
+      'name: broken-allocator',
+      'rungs:',
+      '  - {id: baseline, backend: torch}',
+      '  - {id: ghost, extends: baseline, launcher: {allocator: jemalloc, library: /nonexistent/libjemalloc.so.2}}',
+      '  - {id: tcmalloc, extends: baseline, launcher: {allocator: tcmalloc}}',
+    ].join('\n'));
+    const out = path.join(dir, 'out');
+    const r = await ladder(['reproduce', '--ladder', file, '--profile', 'smoke', ...TINY, '--out', out]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/FAILED: rung ghost: toggle did not take effect: allocator: asked jemalloc, worker has default mapped \(LD_PRELOAD=\/nonexistent\/libjemalloc\.so\.2\)/);
+    const run = readRun(out);
+    expect(run.rungs.map((x: { status: string }) => x.status)).toEqual(['ok', 'failed', 'ok']);
+    expect(run.rungs[1].stats).toBeUndefined();  // no figure for a rung that is not what it says
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/\*\*ghost\*\*: rung ghost: toggle did not take effect/);
+  });
+});
