@@ -6,12 +6,13 @@ const times = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed
 
 /** The article's speedups for a rung, from its published figures, against the same reference rung. */
 function articleSpeedups(run: RunFile, r: RungResult): { base?: number; prev?: number } {
-  const fig = (id?: string) => run.rungs.find((x) => x.id === id)?.article?.published_s;
-  const mine = r.article?.published_s;
+  const fig = (id?: string) => (id === undefined ? undefined : run.ladder?.figures[id]?.published_s);
+  const mine = fig(r.id);
+  const baseId = run.ladder?.baseline;
   if (mine === undefined) return {};
-  const base = fig(run.rungs[0]?.id);
-  const prev = fig(r.compare_to ?? run.rungs[0]?.id);
-  return { base: base !== undefined ? base / mine : undefined, prev: prev !== undefined && r.id !== run.rungs[0]?.id ? prev / mine : undefined };
+  const base = fig(baseId);
+  const prev = fig(r.compare_to ?? baseId);
+  return { base: base !== undefined ? base / mine : undefined, prev: prev !== undefined && r.id !== baseId ? prev / mine : undefined };
 }
 
 export function renderTable(run: RunFile): string {

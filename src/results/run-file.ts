@@ -27,7 +27,8 @@ export interface RunFile {
   schema_version: number;
   tool: { name: 'ladder'; version: string; git_revision?: string };
   command: string;
-  ladder?: { name: string; file: string };
+  /** The ladder the rungs came from: its first rung is the baseline; the article figures of every rung. */
+  ladder?: { name: string; file: string; baseline: string; figures: Record<string, { seed_s?: number; published_s?: number }> };
   started: string;
   finished?: string;
   machine: Machine;

@@ -107,7 +107,7 @@ export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot:
 /** Speedups against the baseline (first rung) and each rung's reference rung, from medians. */
 function addSpeedups(run: RunFile): void {
   const median = (id?: string) => run.rungs.find((r) => r.id === id && r.status === 'ok')?.stats?.median_s;
-  const base = run.rungs[0]?.id;
+  const base = run.ladder?.baseline;  // not measured in this run (--only): no speedup against it
   for (const r of run.rungs) {
     const m = r.stats?.median_s;
     if (r.status !== 'ok' || m === undefined) continue;
@@ -134,7 +134,10 @@ export async function executeRun(ladder: Ladder, selected: Rung[], settings: Run
     schema_version: SCHEMA_VERSION,
     tool: { name: 'ladder', version: '0.1.0', git_revision: gitRevision() },
     command: settings.command,
-    ladder: { name: ladder.name, file: ladder.file },
+    ladder: {
+      name: ladder.name, file: ladder.file, baseline: ladder.rungs[0]!.id,
+      figures: Object.fromEntries(ladder.rungs.filter((r) => r.article).map((r) => [r.id, r.article!])),
+    },
     started: new Date().toISOString(),
     machine: machine(),
     rungs: [],
