@@ -1,10 +1,13 @@
 // ladder's command line. Errors end as one line: exit 2 for bad input, 1 for a failed run.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { compareCommand } from './commands/compare.ts';
 import { envsCommand } from './commands/envs.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { overheadCommand } from './commands/overhead.ts';
 import { reproduceCommand } from './commands/reproduce.ts';
 import { runCommand } from './commands/run.ts';
+import { reportCommand } from './commands/report.ts';
 import { rungsCommand } from './commands/rungs.ts';
 import { RunError, UserError } from './errors.ts';
 import { killAllWorkers } from './worker/session.ts';
@@ -46,8 +49,11 @@ try {
     .command(reproduceCommand as never)
     .command(runCommand as never)
     .command(rungsCommand as never)
+    .command(reportCommand as never)
     .command(doctorCommand as never)
+    .command(overheadCommand as never)
     .command(envsCommand as never)
+    .command(compareCommand as never)
     .demandCommand(1, 'name a command (see --help)')
     .parserConfiguration({ 'duplicate-arguments-array': false })  // a repeated flag: the last one wins
     .strict()

@@ -48,6 +48,7 @@ def main() -> int:
     backend = None
     while True:
         msg = chan.recv()
+        received = time.perf_counter()
         kind, job = msg["type"], msg.get("job", "")
         if kind == "shutdown":
             chan.send(message("bye"))
@@ -81,8 +82,19 @@ def main() -> int:
                     raise UserError("bench before load: no pipeline loaded")
                 result = scenario.run(backend, msg["scenario"], progress)
                 result["peak_rss_bytes"] = probe.peak_rss_bytes()
+            elif kind == "roofline":
+                if backend is None or not hasattr(backend.pipe, "unet") or backend.name == "openvino":
+                    raise UserError("roofline needs a PyTorch pipeline loaded first")
+                from . import roofline
+                sc = {**scenario.DEFAULTS, **msg["scenario"]}
+                result = {
+                    "flops": roofline.image_flops(backend.pipe, sc["height"], sc["width"], sc["steps"], sc["guidance_scale"]),
+                    "peaks_gflops": {d: roofline.matmul_peak(d) for d in msg["peaks"]},
+                }
             else:
                 raise UserError(f"unexpected job type {kind!r}")
+            # The worker's own time for the job: the controller compares it with its own to show its overhead.
+            result["job_s"] = time.perf_counter() - received
             chan.send(message("done", job=job, result=result))
         except Exception as exc:  # report, don't die: the controller decides what to do
             user = isinstance(exc, (UserError, models.ModelError))

@@ -27,15 +27,16 @@ export const reproduceCommand = {
       .option('only', { type: 'string', array: true, describe: 'run only these rungs (comma-separated or repeated)' })
       .option('skip', { type: 'string', array: true, describe: 'leave these rungs out' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print how each worker would be started, run nothing' }),
-  handler: async (a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean }) => {
+  handler: async (a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean; json: boolean }) => {
     const ladder = loadLadder(a.ladder);
     const rungs = selectRungs(ladder, list(a.only), list(a.skip));
     const settings = settingsFrom(a, `${ladder.name}-${a.profile}`);
     if (a['dry-run']) return printDryRun(rungs, settings.threads);
-    const run = await executeRun(ladder, rungs, settings, (line: string) => console.log(line));
-    console.log('');
-    console.log(renderTable(run));
-    console.log(`\nreport: ${path.join(settings.outDir, 'report.md')}`);
+    // --json: progress on stderr, the run document alone on stdout.
+    const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    const run = await executeRun(ladder, rungs, settings, log);
+    if (a.json) console.log(JSON.stringify(run, null, 2));
+    else console.log(`\n${renderTable(run)}\n\nreport: ${path.join(settings.outDir, 'report.md')}`);
     if (run.rungs.some((r) => r.status !== 'ok')) process.exitCode = 1;
   },
 };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { executeRun, type RunSettings } from '../run/execute.ts';
+import { DEFAULT_MIN_PSNR_DB, executeRun, type RunSettings } from '../run/execute.ts';
 import { ARTICLE_LADDER, loadLadder } from '../rungs/ladder.ts';
 import { checkModel, checkScenario, PROFILES, type Scenario } from '../rungs/settings.ts';
 import { repoRoot } from '../paths.ts';
@@ -12,7 +12,10 @@ export function scenarioOptions<T>(y: Argv<T>) {
     .option('model', { type: 'string', default: 'auto', describe: 'auto | synthetic:sd15 | synthetic:tiny | hub id (from the local HF cache) | local diffusers folder' })
     .option('steps', { type: 'number', describe: 'denoising steps per timed pass' })
     .option('warmup-steps', { type: 'number', describe: 'steps of the untimed warm-up call (0: none)' })
-    .option('passes', { type: 'number', describe: 'timed passes' })
+    .option('passes', { type: 'number', describe: 'timed passes (at least)' })
+    .option('min-time', { type: 'number', describe: 'keep adding passes until this many seconds were measured' })
+    .option('max-passes', { type: 'number', describe: 'cap on passes added by --min-time (default 1000)' })
+    .option('min-psnr', { type: 'number', default: DEFAULT_MIN_PSNR_DB, describe: 'quality guard: flag a rung whose image is below this PSNR (dB) against the fp32 reference' })
     .option('height', { type: 'number', describe: 'image height (multiple of 8)' })
     .option('width', { type: 'number', describe: 'image width (multiple of 8)' })
     .option('prompt', { type: 'string' })
@@ -22,13 +25,15 @@ export function scenarioOptions<T>(y: Argv<T>) {
     .option('ladder', { type: 'string', default: ARTICLE_LADDER, describe: 'ladder file the rungs come from' })
     .option('out', { type: 'string', describe: 'output directory (default results/runs/<time>-<label>)' })
     .option('heartbeat-timeout', { type: 'number', default: 30, describe: 'seconds without a heartbeat before a worker is declared hung' })
-    .option('verbose', { type: 'boolean', default: false, describe: "echo the workers' stderr" });
+    .option('verbose', { type: 'boolean', default: false, describe: "echo the workers' stderr" })
+    .option('roofline', { type: 'boolean', default: true, describe: 'count FLOPs and probe the peak after the rungs (--no-roofline skips)' })
+    .option('json', { type: 'boolean', default: false, describe: 'progress on stderr, the run document (run.json) alone on stdout; ladder never prints colour' });
 }
 
 export type CommonArgs = {
-  profile: string; model: string; steps?: number; 'warmup-steps'?: number; passes?: number; height?: number; width?: number;
+  profile: string; model: string; steps?: number; 'warmup-steps'?: number; passes?: number; 'min-time'?: number; 'max-passes'?: number; 'min-psnr': number; height?: number; width?: number;
   prompt?: string; 'guidance-scale'?: number; seed?: number; threads?: number; ladder: string; out?: string;
-  'heartbeat-timeout': number; verbose: boolean;
+  'heartbeat-timeout': number; verbose: boolean; roofline: boolean;
 };
 
 export function scenarioFrom(a: CommonArgs): Scenario {
@@ -36,7 +41,7 @@ export function scenarioFrom(a: CommonArgs): Scenario {
   if (!base) throw new UserError(`unknown profile '${a.profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
   const given = {
     prompt: a.prompt, steps: a.steps, warmup_steps: a['warmup-steps'], passes: a.passes, height: a.height,
-    width: a.width, guidance_scale: a['guidance-scale'], seed: a.seed,
+    width: a.width, guidance_scale: a['guidance-scale'], seed: a.seed, min_time_s: a['min-time'], max_passes: a['max-passes'],
   };
   return checkScenario({ ...base, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) });
 }
@@ -53,6 +58,8 @@ export function settingsFrom(a: CommonArgs, label: string): RunSettings {
     heartbeatTimeoutMs: a['heartbeat-timeout'] * 1000,
     verbose: a.verbose,
     threads: a.threads,
+    minPsnrDb: a['min-psnr'],
+    roofline: a.roofline,
   };
 }
 
@@ -65,11 +72,13 @@ export const runCommand = {
   command: 'run <rung>',
   describe: 'Run one rung of a ladder in a fresh worker and print its passes and median',
   builder: (y: Argv) => scenarioOptions(y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' })),
-  handler: async (a: CommonArgs & { rung: string }) => {
+  handler: async (a: CommonArgs & { rung: string; json: boolean }) => {
     const ladder = loadLadder(a.ladder);
     const rung = ladder.rungs.find((r) => r.id === a.rung);
     if (!rung) throw new UserError(`unknown rung '${a.rung}' (${path.basename(ladder.file)} has: ${ladder.rungs.map((r) => r.id).join(', ')})`);
-    const run = await executeRun(ladder, [rung], settingsFrom(a, rung.id), (line: string) => console.log(line));
+    const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    const run = await executeRun(ladder, [rung], settingsFrom(a, rung.id), log);
+    if (a.json) console.log(JSON.stringify(run, null, 2));
     if (run.rungs.some((r) => r.status !== 'ok')) process.exitCode = 1;
   },
 };

@@ -16,21 +16,59 @@ function articleSpeedups(run: RunFile, r: RungResult): { base?: number; prev?: n
 }
 
 export function renderTable(run: RunFile): string {
-  const head = '| rung | status | median (s) | spread min–max (s) | n | vs baseline | vs previous | article seed (s) | article published (s) | article vs baseline | article vs previous |';
+  const head = '| rung | status | median (s) | spread min–max (s) | n | vs baseline | vs previous | PSNR vs fp32 (dB) | article seed (s) | article published (s) | article vs baseline | article vs previous |';
   const rows = run.rungs.map((r) => {
     const a = articleSpeedups(run, r);
     const s = r.stats;
     const status = r.status === 'ok' ? 'ok' : `**${r.status}**`;
     const prev = r.compare_to ? ` (vs ${r.compare_to})` : '';
-    return `| ${r.id} | ${status} | ${num(s?.median_s, 3)} | ${s ? `${num(s.min_s, 3)}–${num(s.max_s, 3)}` : '–'} | ${s?.n ?? 0} | ${times(r.speedup_vs_baseline)} | ${times(r.speedup_vs_previous)}${r.speedup_vs_previous !== undefined ? prev : ''} | ${num(r.article?.seed_s, 1)} | ${num(r.article?.published_s, 2)} | ${times(a.base)} | ${times(a.prev)} |`;
+    return `| ${r.id} | ${status} | ${num(s?.median_s, 3)} | ${s ? `${num(s.min_s, 3)}–${num(s.max_s, 3)}` : '–'} | ${s?.n ?? 0} | ${times(r.speedup_vs_baseline)} | ${times(r.speedup_vs_previous)}${r.speedup_vs_previous !== undefined ? prev : ''} | ${psnr(r)} | ${num(r.article?.seed_s, 1)} | ${num(r.article?.published_s, 2)} | ${times(a.base)} | ${times(a.prev)} |`;
   });
-  return [head, `|${'---|'.repeat(11)}`, ...rows].join('\n');
+  return [head, `|${'---|'.repeat(12)}`, ...rows].join('\n');
+}
+
+function psnr(r: RungResult): string {
+  const q = r.quality;
+  if (!q) return '–';
+  const value = q.psnr_db === null ? 'identical' : q.psnr_db.toFixed(1);
+  return q.flagged ? `**${value} (drifted)**` : value;
+}
+
+function rf(r: RungResult): string {
+  const x = r.roofline;
+  if (!x) return '–';
+  return `${x.gflops.toFixed(0)} (${x.pct_of_peak.toFixed(0)}% ${x.dtype}) · ${num(x.unet_gflops, 0)} (${num(x.unet_pct_of_peak, 0)}%)`;
+}
+
+/** Where the time of a pass goes, medians over the passes. */
+export function renderBreakdown(run: RunFile): string {
+  const rows = run.rungs.filter((r) => r.breakdown).map((r) => {
+    const b = r.breakdown!;
+    return `| ${r.id} | ${rf(r)} | ${num(b.text_encoding_s, 3)} | ${num(b.unet_s, 3)} | ${num(b.unet_step_s, 3)} × ${b.unet_calls_per_pass} | ${num(b.vae_decode_s, 3)} | ${num(b.safety_checker_s, 3)} | ${num(b.rest_s, 3)} (${num(b.rest_pct, 1)}%) | ${num(r.timings?.load_s, 1)} | ${num((r.timings?.peak_rss_bytes ?? Number.NaN) / 2 ** 30, 1)} |`;
+  });
+  if (!rows.length) return '';
+  return [
+    '| rung | GFLOP/s (% of peak) · UNet | text encoding (s) | UNet (s) | UNet step (s) × calls | VAE decode (s) | safety checker (s) | rest (s) | load (s) | peak RSS (GiB) |',
+    `|${'---|'.repeat(10)}`,
+    ...rows,
+  ].join('\n');
+}
+
+function overheadLine(run: RunFile): string[] {
+  const o = run.rungs.map((r) => r.overhead).filter((x): x is Record<string, number> => !!x);
+  if (!o.length) return [];
+  const maxCpu = Math.max(...o.map((x) => x.controller_cpu_pct_of_passes ?? 0));
+  const maxGap = Math.max(...o.map((x) => x.bench_job_gap_ms ?? 0));
+  const rl = run.roofline;
+  const peak = rl ? [`Roofline: one image is ${(rl.flops.total! / 1e12).toFixed(2)} TFLOP (UNet ${(rl.flops.unet_per_call! / 1e9).toFixed(0)} GFLOP per call); measured matrix-product peak ${Object.entries(rl.peaks_gflops).map(([k, v]) => `${k} ${v.toFixed(0)} GFLOP/s`).join(', ')}.`, ''] : [];
+  return [...peak, `Controller while measuring: at most ${maxCpu.toFixed(3)}% CPU of the timed passes; job time gap controller vs worker at most ${maxGap.toFixed(1)} ms.`, ''];
 }
 
 export function renderReport(run: RunFile): string {
   const m = run.machine;
   const sc = (run.rungs[0]?.config as { scenario?: Record<string, unknown>; model?: string } | undefined);
   const failures = run.rungs.filter((r) => r.status === 'failed').map((r) => `- **${r.id}**: ${r.error}`);
+  const warnings = run.rungs.filter((r) => r.warnings?.length).map((r) => `- **${r.id}**: ${r.warnings!.join('; ')}`);
   return [
     `# ladder run: ${run.ladder?.name ?? 'ad hoc'}`,
     '',
@@ -40,8 +78,11 @@ export function renderReport(run: RunFile): string {
     '',
     renderTable(run),
     '',
-    'The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures.',
+    ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
+    ...overheadLine(run),
+    'The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. PSNR compares each rung\'s final image with an fp32 PyTorch image of the same scheduler, seed and initial latents.',
     ...(failures.length ? ['', '## Failed rungs', '', ...failures] : []),
+    ...(warnings.length ? ['', '## Figures to take with care', '', ...warnings] : []),
     '',
   ].join('\n');
 }

@@ -21,6 +21,27 @@ export interface RungResult {
   speedup_vs_baseline?: number;
   speedup_vs_previous?: number;
   article?: { seed_s?: number; published_s?: number };
+  /** Why a figure may not be trusted (spread too wide, outlying passes). */
+  warnings?: string[];
+  /** Final image of the last pass (.npy, relative to the run directory), for the quality guard. */
+  image?: string;
+  quality?: { reference: string; psnr_db: number | null; max_abs_diff: number; flagged: boolean };
+  /** Per pass: time in text encoding, UNet (and each UNet call), VAE decode, safety checker, the rest. */
+  components?: unknown[];
+  breakdown?: Record<string, number>;
+  /** Achieved GFLOP/s of the image and of the UNet, and their share of the peak for the rung's dtype. */
+  roofline?: { dtype: string; gflops: number; pct_of_peak: number; unet_gflops?: number; unet_pct_of_peak?: number };
+  /** The controller's own cost while the worker measured, and the gap between its and the worker's job times. */
+  overhead?: Record<string, number>;
+}
+
+/** An fp32 torch reference image made only for the quality guard (not a rung of the ladder). */
+export interface ReferenceResult {
+  id: string;
+  scheduler: string;
+  status: 'ok' | 'failed';
+  image?: string;
+  error?: string;
 }
 
 export interface RunFile {
@@ -33,6 +54,9 @@ export interface RunFile {
   finished?: string;
   machine: Machine;
   rungs: RungResult[];
+  references?: ReferenceResult[];
+  /** FLOPs of one image for the run's shapes and the machine's matrix-product peak per dtype. */
+  roofline?: { flops: Record<string, number>; peaks_gflops: Record<string, number>; peak_cache: string };
 }
 
 export function gitRevision(): string | undefined {

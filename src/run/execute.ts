@@ -1,16 +1,21 @@
 // Runs rungs one at a time, each in a fresh worker, and keeps run.json and report.md current after
 // every rung, so a crash or Ctrl-C never loses what was already measured.
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import { RunError, UserError } from '../errors.ts';
 import { provision } from '../envs/provision.ts';
+import { describeStack } from '../envs/stacks.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { cacheRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
 import { renderReport } from '../results/report.ts';
+import { writeReports } from '../results/html.ts';
 import { gitRevision, SCHEMA_VERSION, writeJsonAtomic, type RunFile, type RungResult } from '../results/run-file.ts';
-import { stats } from '../results/stats.ts';
+import { spreadWarning, stats } from '../results/stats.ts';
+import { compareImages, readNpy } from '../results/quality.ts';
 import type { Ladder, Rung } from '../rungs/ladder.ts';
 import type { Scenario } from '../rungs/settings.ts';
 import { WorkerSession } from '../worker/session.ts';
@@ -26,7 +31,13 @@ export interface RunSettings {
   verbose?: boolean;
   /** Overrides every rung's thread count. */
   threads?: number;
+  /** Count FLOPs and probe the machine's peak after the rungs (default on). */
+  roofline?: boolean;
+  /** Quality guard: a rung whose image is below this PSNR against its fp32 reference is flagged. */
+  minPsnrDb?: number;
 }
+
+export const DEFAULT_MIN_PSNR_DB = 20;
 
 export type Log = (line: string) => void;
 
@@ -56,22 +67,37 @@ export function withThreads(rung: Rung, threads?: number): Rung {
 }
 
 /** Runs one rung in a fresh worker, proving its toggles; throws RunError/UserError on failure. */
+function openSession(rung: Rung, settings: RunSettings, log: Log): Promise<WorkerSession> {
+  return provision(rung.backend, log).then((stack) =>
+    WorkerSession.start({
+      rung: rung.id,
+      plan: (endpoint) => launchPlan(stack.python, rung.launcher, endpoint, rung.id),
+      heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+      verbose: settings.verbose,
+    }),
+  );
+}
+
+const MODELS_DIR = () => path.join(cacheRoot(), 'models');
+
 export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot: RungResult): Promise<void> {
-  const stack = await provision(rung.backend, log);
   const t0 = Date.now();
-  const session = await WorkerSession.start({
-    rung: rung.id,
-    plan: (endpoint) => launchPlan(stack.python, rung.launcher, endpoint, rung.id),
-    heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
-    verbose: settings.verbose,
-  });
+  const session = await openSession(rung, settings, log);
   try {
     log(`  ${describeHello(session.hello)}`);
+    let measured = 0;
     const progress = (m: Message) => {
-      if (m.stage === 'pass') log(`  pass ${String(m.index)}/${String(m.total)}  ${fmt(Number(m.seconds))}`);
+      if (m.stage === 'pass') {
+        measured += Number(m.seconds);
+        const index = Number(m.index);
+        const left = Math.max(0, Number(m.total) - index) * (measured / index);
+        log(`  pass ${index}/${String(m.total)}  ${fmt(Number(m.seconds))}${left > 0 ? `  (about ${Math.ceil(left)} s left in this rung)` : ''}`);
+      }
       else if (m.message) log(`  ${String(m.message)}${m.seconds !== undefined ? ` (${fmt(Number(m.seconds))})` : ''}`);
     };
-    const loaded = await session.job('load', { model: settings.model, cache_dir: path.join(cacheRoot(), 'models'), backend: rung.backend, options: { ...rung.options, scenario: settings.scenario } }, progress);
+    const loadWall0 = performance.now();
+    const loaded = await session.job('load', { model: settings.model, cache_dir: MODELS_DIR(), backend: rung.backend, options: { ...rung.options, scenario: settings.scenario } }, progress);
+    const loadGapMs = performance.now() - loadWall0 - Number(loaded.job_s) * 1000;
     const effective: Record<string, unknown> = {
       ...(loaded.effective as Record<string, unknown>),
       model: loaded.model,
@@ -88,20 +114,63 @@ export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot:
     const before = verifyLoaded(rung, effective as Effective);
     if (before.length) throw new ToggleError(rung.id, before);  // no point measuring a rung that isn't what it says
 
-    const bench = await session.job('bench', { scenario: settings.scenario }, progress);
+    const image = path.join(settings.outDir, 'images', `${rung.id}.npy`);
+    mkdirSync(path.dirname(image), { recursive: true });
+    // Nothing else runs in the controller while the worker measures: only this job's messages.
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const bench = await session.job('bench', { scenario: { ...settings.scenario, image_path: image } }, progress);
+    const wall = (performance.now() - wall0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     effective.runtime = bench.runtime;
     slot.samples_s = bench.samples_s as number[];
+    slot.image = path.relative(settings.outDir, image);
     slot.timings = { ...slot.timings, warmup_s: Number(bench.warmup_s), wall_s: (Date.now() - t0) / 1000, peak_rss_bytes: Number(bench.peak_rss_bytes) };
+    measured = slot.samples_s.reduce((a, b) => a + b, 0);
+    slot.overhead = {
+      controller_cpu_s: (cpu.user + cpu.system) / 1e6,
+      controller_cpu_pct_of_passes: (100 * (cpu.user + cpu.system)) / 1e6 / measured,
+      bench_job_gap_ms: (wall - Number(bench.job_s)) * 1000,
+      load_job_gap_ms: loadGapMs,
+    };
+    slot.components = bench.components as PassComponents[];
+    slot.breakdown = summarizeComponents(bench.components as PassComponents[], slot.samples_s);
     const after = verifyRuntime(rung, effective as Effective);
     if (after.length) throw new ToggleError(rung.id, after);
     slot.stats = stats(slot.samples_s);
     const st = slot.stats;
-    log(`  median ${fmt(st.median_s)} (mean ${fmt(st.mean_s)}, stdev ${fmt(st.stdev_s)}, min ${fmt(st.min_s)}, max ${fmt(st.max_s)}) over ${st.n} passes`);
+    log(`  median ${fmt(st.median_s)} (95% CI ${fmt(st.ci95_median_s[0])}–${fmt(st.ci95_median_s[1])}, mean ${fmt(st.mean_s)}, stdev ${fmt(st.stdev_s)}, min ${fmt(st.min_s)}, max ${fmt(st.max_s)}) over ${st.n} passes`);
+    const warning = spreadWarning(st);
+    if (warning) {
+      slot.warnings = [warning];
+      log(`  warning: ${warning}`);
+    }
     await session.shutdown();
     slot.status = 'ok';
   } finally {
     session.kill();
   }
+}
+
+export interface PassComponents {
+  text_encoding_s: number;
+  unet_s: number;
+  vae_decode_s: number;
+  safety_checker_s: number;
+  rest_s: number;
+  unet_steps_s: number[];
+}
+
+/** Median of each part over the passes, and the median UNet step. */
+export function summarizeComponents(passes: PassComponents[], samples: number[]): Record<string, number> {
+  const med = (xs: number[]) => stats(xs).median_s;
+  const keys = ['text_encoding_s', 'unet_s', 'vae_decode_s', 'safety_checker_s', 'rest_s'] as const;
+  const out: Record<string, number> = Object.fromEntries(keys.map((k) => [k, med(passes.map((p) => p[k]))]));
+  out.unet_step_s = med(passes.flatMap((p) => p.unet_steps_s));
+  out.unet_calls_per_pass = passes[0]?.unet_steps_s.length ?? 0;
+  // Share of the pass that no part accounts for (scheduler, latents, image conversion).
+  out.rest_pct = (100 * med(passes.map((p, i) => p.rest_s / samples[i]!)));
+  return out;
 }
 
 /** Speedups against the baseline (first rung) and each rung's reference rung, from medians. */
@@ -115,6 +184,98 @@ function addSpeedups(run: RunFile): void {
     const p = median(r.compare_to ?? base);
     r.speedup_vs_baseline = b !== undefined ? b / m : undefined;
     r.speedup_vs_previous = p !== undefined && r.id !== base ? p / m : undefined;
+  }
+}
+
+/** The dtype a rung's heavy math runs in, as the worker reported it. */
+function rungDtype(r: RungResult): 'fp32' | 'bf16' {
+  const eff = r.effective as Effective | undefined;
+  if (eff?.openvino) return eff.openvino.submodels.unet?.precision === 'bf16' ? 'bf16' : 'fp32';
+  return eff?.runtime?.autocast_dtype === 'bfloat16' ? 'bf16' : 'fp32';
+}
+
+/**
+ * The work of one image for the run's shapes, and this machine's matrix-product peak per dtype
+ * (probed in the torch environment, cached per machine and environment): each rung's achieved
+ * GFLOP/s, its UNet's, and their share of the peak for the rung's dtype.
+ */
+async function roofline(run: RunFile, settings: RunSettings, log: Log): Promise<void> {
+  const ok = run.rungs.filter((r) => r.status === 'ok' && r.stats);
+  if (!ok.length) return;
+  const ref: Rung = { id: 'roofline', description: 'FLOP count and peak probe', backend: 'torch', launcher: { allocator: 'default' }, options: {} };
+  const stack = await describeStack('torch');
+  const m = run.machine;
+  const machineKey = createHash('sha256').update(JSON.stringify([m.cpu_model, m.logical_cpus, m.isa, m.memory_bytes])).digest('hex').slice(0, 12);
+  const cacheFile = path.join(cacheRoot(), 'peaks', `${machineKey}-torch-${stack.key}.json`);
+  const cached: Record<string, number> = existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {};
+  const needed = (['fp32', 'bf16'] as const).filter((d) => cached[d] === undefined);
+  log(`roofline: counting FLOPs for the run's shapes${needed.length ? ` and probing the ${needed.join('/')} matrix-product peak` : ''}`);
+  let session: WorkerSession | undefined;
+  try {
+    session = await openSession(ref, settings, log);
+    await session.job('load', { model: settings.model, cache_dir: MODELS_DIR(), backend: 'torch', options: {} });
+    const res = await session.job('roofline', { scenario: settings.scenario, peaks: needed });
+    await session.shutdown();
+    const peaks = { ...cached, ...(res.peaks_gflops as Record<string, number>) };
+    mkdirSync(path.dirname(cacheFile), { recursive: true });
+    writeJsonAtomic(cacheFile, peaks);
+    const flops = res.flops as Record<string, number>;
+    run.roofline = { flops, peaks_gflops: peaks, peak_cache: cacheFile };
+    for (const r of ok) {
+      const dtype = rungDtype(r);
+      const gflops = flops.total! / 1e9 / r.stats!.median_s;
+      const step = r.breakdown?.unet_step_s;
+      const unet = step ? flops.unet_per_call! / 1e9 / step : undefined;
+      r.roofline = { dtype, gflops, pct_of_peak: (100 * gflops) / peaks[dtype]!, unet_gflops: unet, unet_pct_of_peak: unet === undefined ? undefined : (100 * unet) / peaks[dtype]! };
+    }
+  } catch (err) {
+    log(`  roofline skipped: ${(err as Error).message}`);
+  } finally {
+    session?.kill();
+  }
+}
+
+const isReference = (r: Rung) => r.backend === 'torch' && (r.options.dtype ?? 'fp32') === 'fp32';
+
+/**
+ * Compares every measured rung's final image with an fp32 torch image of the same scheduler and size,
+ * made from the same seed and initial latents: a ladder rung that qualifies (the baseline), else a
+ * one-pass reference run made here.
+ */
+async function qualityGuard(run: RunFile, rungs: Rung[], settings: RunSettings, log: Log): Promise<void> {
+  run.references = [];
+  const refImage = new Map<string, string>();
+  for (const [i, slot] of run.rungs.entries()) {
+    const sched = rungs[i]!.options.scheduler ?? 'default';
+    if (slot.status === 'ok' && slot.image && isReference(rungs[i]!) && !refImage.has(sched)) refImage.set(sched, slot.image);
+  }
+  for (const [i, slot] of run.rungs.entries()) {
+    const sched = rungs[i]!.options.scheduler ?? 'default';
+    if (slot.status !== 'ok' || !slot.image || refImage.has(sched)) continue;
+    const ref: Rung = { id: `reference-${sched}`, description: `fp32 torch reference image, scheduler ${sched}`, backend: 'torch', launcher: { allocator: 'default' }, options: { scheduler: sched } };
+    log(`quality reference ${ref.id}: ${ref.description}`);
+    const refSlot: RungResult = { id: ref.id, status: 'running', config: {}, samples_s: [] };
+    try {
+      await runRung(ref, { ...settings, scenario: { ...settings.scenario, passes: 1, warmup_steps: 0 } }, log, refSlot);
+      refImage.set(sched, refSlot.image!);
+      run.references.push({ id: ref.id, scheduler: sched, status: 'ok', image: refSlot.image });
+    } catch (err) {
+      run.references.push({ id: ref.id, scheduler: sched, status: 'failed', error: (err as Error).message });
+      refImage.set(sched, '');
+    }
+  }
+  const min = settings.minPsnrDb ?? DEFAULT_MIN_PSNR_DB;
+  for (const [i, slot] of run.rungs.entries()) {
+    const ref = refImage.get(rungs[i]!.options.scheduler ?? 'default');
+    if (slot.status !== 'ok' || !slot.image || !ref) continue;
+    try {
+      const q = compareImages(readNpy(path.join(settings.outDir, slot.image)).data, readNpy(path.join(settings.outDir, ref)).data);
+      // JSON has no Infinity: null means identical to the reference.
+      slot.quality = { reference: ref, psnr_db: Number.isFinite(q.psnr_db) ? q.psnr_db : null, max_abs_diff: q.max_abs_diff, flagged: q.psnr_db < min };
+      if (slot.quality.flagged) log(`  quality: ${slot.id} drifted: PSNR ${q.psnr_db.toFixed(1)} dB < ${min} dB against ${ref}`);
+    } catch (err) {
+      log(`  quality: cannot compare ${slot.id}: ${(err as Error).message}`);
+    }
   }
 }
 
@@ -148,8 +309,11 @@ export async function executeRun(ladder: Ladder, selected: Rung[], settings: Run
     writeJsonAtomic(file, run);
     writeFileSync(path.join(settings.outDir, 'report.md'), renderReport(run));
   };
-  for (const rung of rungs) {
-    log(`rung ${rung.id}: ${rung.description}`);
+  const started = Date.now();
+  for (const [i, rung] of rungs.entries()) {
+    // Rungs differ a lot in cost; the average so far is still the best guess a user gets.
+    const eta = i > 0 ? `; about ${Math.ceil(((Date.now() - started) / 1000 / i) * (rungs.length - i) / 60)} min left in the run` : '';
+    log(`rung ${rung.id} (${i + 1}/${rungs.length}${eta}): ${rung.description}`);
     const slot: RungResult = {
       id: rung.id, status: 'running', compare_to: rung.compare_to, article: rung.article,
       config: { ...rung, model: settings.model, scenario: settings.scenario }, samples_s: [],
@@ -171,8 +335,15 @@ export async function executeRun(ladder: Ladder, selected: Rung[], settings: Run
     }
     save();
   }
+  await qualityGuard(run, rungs, settings, log);
+  if (settings.roofline !== false) await roofline(run, settings, log);
   run.finished = new Date().toISOString();
   save();
+  try {
+    await writeReports(run, settings.outDir);  // report.md, results.csv, report.html, chart.svg/png
+  } catch (err) {
+    log(`  reports: ${(err as Error).message} (run.json is complete; retry with: ladder report ${settings.outDir})`);
+  }
   log(`results: ${file}`);
   return run;
 }

@@ -13,6 +13,9 @@ export interface Scenario {
   guidance_scale: number;
   seed: number;
   output_type: 'np';
+  /** Keep adding passes until this much time was measured (up to max_passes). */
+  min_time_s: number;
+  max_passes: number;
 }
 
 /** The article's protocol: warm-up at 10 steps, 10 passes at 20 steps, 512x512, output_type "np". */
@@ -26,6 +29,8 @@ export const ARTICLE_SCENARIO: Scenario = {
   guidance_scale: 7.5,
   seed: 0,
   output_type: 'np',
+  min_time_s: 0,
+  max_passes: 1000,
 };
 
 /**
@@ -46,6 +51,8 @@ export function checkScenario(s: Scenario): Scenario {
   if (!Number.isInteger(s.passes) || s.passes < 1) throw new UserError(`passes must be an integer >= 1 (got ${s.passes})`);
   if (!Number.isInteger(s.warmup_steps) || s.warmup_steps < 0) throw new UserError(`warmup-steps must be an integer >= 0 (got ${s.warmup_steps})`);
   if (!Number.isFinite(s.guidance_scale) || s.guidance_scale < 0) throw new UserError(`guidance-scale must be a number >= 0 (got ${s.guidance_scale})`);
+  if (!Number.isFinite(s.min_time_s) || s.min_time_s < 0) throw new UserError(`min-time must be a number of seconds >= 0 (got ${s.min_time_s})`);
+  if (!Number.isInteger(s.max_passes) || s.max_passes < s.passes) throw new UserError(`max-passes must be an integer >= passes (got ${s.max_passes})`);
   if (!Number.isInteger(s.seed) || s.seed < 0) throw new UserError(`seed must be an integer >= 0 (got ${s.seed})`);
   return s;
 }

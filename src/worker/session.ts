@@ -201,7 +201,7 @@ export class WorkerSession {
   }
 
   /** Runs one job (load, bench) and resolves with the worker's result. */
-  async job(type: 'load' | 'bench', fields: Record<string, unknown>, onProgress?: ProgressHandler): Promise<Record<string, unknown>> {
+  async job(type: 'load' | 'bench' | 'roofline', fields: Record<string, unknown>, onProgress?: ProgressHandler): Promise<Record<string, unknown>> {
     if (this.failure) throw this.failure;
     if (this.pending) throw new Error('one job at a time');
     const id = `${type}-${++this.jobCounter}`;

@@ -69,6 +69,27 @@ describe('ladder reproduce --profile smoke (every rung)', () => {
     expect(byId.dpm.effective.scheduler).toBe('DPMSolverMultistepScheduler');
     expect(byId['ipex-bf16'].effective.scheduler).toBe('PNDMScheduler');
   });
+
+  it('guards quality against the fp32 reference of the same scheduler', () => {
+    const run = readRun(out);
+    for (const id of ['openvino-dynamic', 'openvino-static', 'jemalloc', 'tcmalloc', 'ipex-bf16']) {
+      expect(byId[id].quality.reference, id).toBe('images/baseline.npy');
+    }
+    // Same math, another allocator: the same image.
+    expect(byId.jemalloc.quality.max_abs_diff).toBeLessThan(1e-3);
+    // bf16 changes the picture a little, and it is measured, not assumed.
+    expect(byId['ipex-bf16'].quality.max_abs_diff).toBeGreaterThan(0);
+    // No fp32 DPM rung in the ladder: a one-pass reference was made for the dpm rung.
+    expect(run.references).toEqual([expect.objectContaining({ id: 'reference-dpm', scheduler: 'dpm', status: 'ok' })]);
+    expect(byId.dpm.quality.reference).toBe('images/reference-dpm.npy');
+  });
+
+  it('places every rung on the roofline for the dtype it really ran in', () => {
+    expect(byId.baseline.roofline.dtype).toBe('fp32');
+    expect(byId['ipex-bf16'].roofline.dtype).toBe('bf16');
+    expect(byId['openvino-static'].roofline.dtype).toBe(byId['openvino-static'].effective.openvino.submodels.unet.precision === 'bf16' ? 'bf16' : 'fp32');
+    for (const r of Object.values(byId)) expect(r.roofline.pct_of_peak, r.id).toBeGreaterThan(0);
+  });
 });
 
 describe('a rung whose toggle silently fails', () => {

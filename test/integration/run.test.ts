@@ -32,11 +32,42 @@ describe('ladder run (real worker, synthetic:tiny)', () => {
       expect(Object.keys(eff.components[c].param_dtypes), c).toEqual(['float32']);
     }
     expect(rung.timings.load_s).toBeGreaterThan(0);
+    // Where the time goes: parts plus the rest make up each pass.
+    for (const [i, p] of rung.components.entries()) {
+      const sum = p.text_encoding_s + p.unet_s + p.vae_decode_s + p.safety_checker_s + p.rest_s;
+      expect(sum).toBeCloseTo(rung.samples_s[i], 6);
+      expect(p.unet_s).toBeGreaterThan(0);
+    }
+    expect(rung.breakdown.unet_calls_per_pass).toBe(3);  // 2 PNDM steps = 3 UNet calls
+    // The baseline is its own fp32 reference; the roofline and the controller's overhead are measured.
+    expect(rung.quality).toMatchObject({ reference: 'images/baseline.npy', psnr_db: null, max_abs_diff: 0, flagged: false });
+    expect(rung.roofline.dtype).toBe('fp32');
+    expect(rung.roofline.gflops).toBeGreaterThan(0);
+    expect(run.roofline.flops.total).toBeGreaterThan(run.roofline.flops.unet_per_call);
+    expect(run.roofline.peaks_gflops.fp32).toBeGreaterThan(0);
+    expect(rung.overhead.controller_cpu_s).toBeGreaterThanOrEqual(0);
+    expect(Math.abs(rung.overhead.bench_job_gap_ms)).toBeLessThan(1000);
+    expect(rung.stats.ci95_median_s[0]).toBeLessThanOrEqual(rung.stats.median_s);
+  });
+
+  it('prints only the run document on stdout with --json', async () => {
+    const r = await ladder(['run', 'baseline', ...TINY, '--passes', '1', '--no-roofline', '--json', '--out', tmpDir()]);
+    expect(r.exitCode, r.all).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.rungs[0]).toMatchObject({ id: 'baseline', status: 'ok' });
+    expect(r.stderr).toMatch(/pass 1\/1/);
+  });
+
+  it('benchmarks the controller itself and prints its figures', async () => {
+    const r = await ladder(['overhead', '--passes', '5', '--out', tmpDir()]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/controller CPU while the worker measured: \d+\.\d ms = \d+\.\d{3}% of pass time \(target < 0\.5%: (within target|OVER TARGET)\)/);
+    expect(r.stdout).toMatch(/job time gap, controller vs worker: bench -?\d+\.\d{2} ms, load -?\d+\.\d{2} ms/);
   });
 
   it('honours --threads inside the worker', async () => {
     const out = tmpDir();
-    const r = await ladder(['run', 'baseline', ...TINY, '--passes', '1', '--threads', '1', '--out', out]);
+    const r = await ladder(['run', 'baseline', ...TINY, '--passes', '1', '--threads', '1', '--no-roofline', '--out', out]);
     expect(r.exitCode, r.all).toBe(0);
     const eff = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).rungs[0].effective;
     expect(eff.threads).toMatchObject({ OMP_NUM_THREADS: '1', torch_intra_op: 1 });

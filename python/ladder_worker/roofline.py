@@ -1,0 +1,56 @@
+"""Work and peak for the roofline: FLOPs of one image for the actual shapes (attention included),
+and this machine's measured matrix-product peak for a dtype."""
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_flop
+
+# FlopCounterMode has no formula for the CPU flash-attention kernel (it counts 0): give it the
+# standard SDPA one, so attention, a large part of SD's UNet, is counted.
+_cpu_sdpa = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+if _cpu_sdpa is not None:
+    try:
+        @register_flop_formula(_cpu_sdpa, get_raw=True)
+        def _cpu_sdpa_flops(query, key, value, *args, out_val=None, **kwargs) -> int:
+            return sdpa_flop(query.shape, key.shape, value.shape)
+    except (RuntimeError, ValueError):  # already registered by a newer torch
+        pass
+
+
+def _count(fn) -> int:
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        fn()
+    return int(counter.get_total_flops())
+
+
+def image_flops(pipe, height: int, width: int, steps: int, guidance_scale: float) -> dict:
+    """FLOPs per component of one image, counted on the real modules with the run's shapes."""
+    cfg = 2 if guidance_scale > 1 else 1
+    scale = pipe.vae_scale_factor
+    latent = torch.zeros(cfg, pipe.unet.config.in_channels, height // scale, width // scale)
+    ids = torch.zeros(1, pipe.tokenizer.model_max_length, dtype=torch.long)
+    text = _count(lambda: pipe.text_encoder(ids))  # once per prompt, and once more for the empty one (CFG)
+    hidden = torch.zeros(cfg, pipe.tokenizer.model_max_length, pipe.text_encoder.config.hidden_size)
+    unet = _count(lambda: pipe.unet(latent, torch.tensor(1), encoder_hidden_states=hidden))
+    vae = _count(lambda: pipe.vae.decode(latent[:1]))
+    safety = 0
+    if getattr(pipe, "safety_checker", None) is not None:
+        size = pipe.feature_extractor.crop_size["height"] if isinstance(pipe.feature_extractor.crop_size, dict) else 224
+        pixels = torch.zeros(1, 3, size, size)
+        safety = _count(lambda: pipe.safety_checker.vision_model(pixels))
+    parts = {"text_encoding": text * cfg, "unet_per_call": unet, "unet": unet * steps, "vae_decode": vae, "safety_checker": safety}
+    parts["total"] = parts["text_encoding"] + parts["unet"] + vae + safety
+    return parts
+
+
+def matmul_peak(dtype_name: str, seconds: float = 2.0, n: int = 2048) -> float:
+    """GFLOP/s of a large square matrix product in this process (oneDNN/MKL through torch)."""
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
