@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { REPORT_FILES, writeReports } from '../results/html.ts';
+import { placeOnRoofline } from '../results/roofline.ts';
 import { SCHEMA_VERSION, type RunFile } from '../results/run-file.ts';
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -56,6 +57,7 @@ export const reportCommand = {
     y.positional('dir', { type: 'string', describe: 'the run directory (holds run.json)', demandOption: true }),
   handler: async (a: { dir: string }) => {
     const run = readRunFile(a.dir);
+    placeOnRoofline(run);  // recomputed, so a report always follows the current definition
     await writeReports(run, a.dir);
     for (const f of REPORT_FILES) console.log(path.join(a.dir, f));
   },

@@ -60,7 +60,10 @@ function overheadLine(run: RunFile): string[] {
   const maxCpu = Math.max(...o.map((x) => x.controller_cpu_pct_of_passes ?? 0));
   const maxGap = Math.max(...o.map((x) => x.bench_job_gap_ms ?? 0));
   const rl = run.roofline;
-  const peak = rl ? [`Roofline: one image is ${(rl.flops.total! / 1e12).toFixed(2)} TFLOP (UNet ${(rl.flops.unet_per_call! / 1e9).toFixed(0)} GFLOP per call); measured matrix-product peak ${Object.entries(rl.peaks_gflops).map(([k, v]) => `${k} ${v.toFixed(0)} GFLOP/s`).join(', ')}.`, ''] : [];
+  const g = (x?: number) => `${((x ?? Number.NaN) / 1e9).toFixed(1)}`;
+  const peak = rl
+    ? [`Roofline: work per image (GFLOP, attention included): text encoding ${g(rl.flops.text_encoding)}, UNet ${g(rl.flops.unet_per_call)} per call (calls per pass depend on the scheduler: PNDM makes steps + 1), VAE decode ${g(rl.flops.vae_decode)}, safety checker ${g(rl.flops.safety_checker)}. Measured matrix-product peak: ${Object.entries(rl.peaks_gflops).map(([k, v]) => `${k} ${v.toFixed(0)} GFLOP/s`).join(', ')}.`, '']
+    : [];
   return [...peak, `Controller while measuring: at most ${maxCpu.toFixed(3)}% CPU of the timed passes; job time gap controller vs worker at most ${maxGap.toFixed(1)} ms.`, ''];
 }
 

@@ -30,7 +30,7 @@ export interface RungResult {
   components?: unknown[];
   breakdown?: Record<string, number>;
   /** Achieved GFLOP/s of the image and of the UNet, and their share of the peak for the rung's dtype. */
-  roofline?: { dtype: string; gflops: number; pct_of_peak: number; unet_gflops?: number; unet_pct_of_peak?: number };
+  roofline?: { dtype: string; flops: number; gflops: number; pct_of_peak: number; unet_gflops?: number; unet_pct_of_peak?: number };
   /** The controller's own cost while the worker measured, and the gap between its and the worker's job times. */
   overhead?: Record<string, number>;
 }

@@ -13,6 +13,7 @@ import { cacheRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
 import { renderReport } from '../results/report.ts';
 import { writeReports } from '../results/html.ts';
+import { placeOnRoofline } from '../results/roofline.ts';
 import { gitRevision, SCHEMA_VERSION, writeJsonAtomic, type RunFile, type RungResult } from '../results/run-file.ts';
 import { spreadWarning, stats } from '../results/stats.ts';
 import { compareImages, readNpy } from '../results/quality.ts';
@@ -88,10 +89,15 @@ export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot:
     let measured = 0;
     const progress = (m: Message) => {
       if (m.stage === 'pass') {
-        measured += Number(m.seconds);
-        const index = Number(m.index);
-        const left = Math.max(0, Number(m.total) - index) * (measured / index);
-        log(`  pass ${index}/${String(m.total)}  ${fmt(Number(m.seconds))}${left > 0 ? `  (about ${Math.ceil(left)} s left in this rung)` : ''}`);
+        // The worker batches pass times (at most a message a second): one line per pass all the same.
+        const batch = (m.samples as number[] | undefined) ?? [Number(m.seconds)];
+        const last = Number(m.index);
+        for (const [k, seconds] of batch.entries()) {
+          const index = last - batch.length + 1 + k;
+          measured += seconds;
+          const left = Math.max(0, Number(m.total) - index) * (measured / index);
+          log(`  pass ${index}/${String(m.total)}  ${fmt(seconds)}${left > 0 ? `  (about ${Math.ceil(left)} s left in this rung)` : ''}`);
+        }
       }
       else if (m.message) log(`  ${String(m.message)}${m.seconds !== undefined ? ` (${fmt(Number(m.seconds))})` : ''}`);
     };
@@ -109,7 +115,9 @@ export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot:
       env: session.hello.env,
     };
     slot.effective = effective;
-    slot.timings = { startup_s: Number(loaded.startup_s), resolve_model_s: Number(loaded.resolve_s), load_s: Number(loaded.load_s) };
+    // Export, reshape and compile (OpenVINO) are reported apart from the per-image latency.
+    const backendTimings = ((effective.openvino as { timings?: Record<string, number> } | undefined)?.timings) ?? {};
+    slot.timings = { startup_s: Number(loaded.startup_s), resolve_model_s: Number(loaded.resolve_s), load_s: Number(loaded.load_s), ...backendTimings };
     log(`  loaded in ${fmt(Number(loaded.load_s))}: ${describeParams(effective)}`);
     const before = verifyLoaded(rung, effective as Effective);
     if (before.length) throw new ToggleError(rung.id, before);  // no point measuring a rung that isn't what it says
@@ -139,7 +147,9 @@ export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot:
     if (after.length) throw new ToggleError(rung.id, after);
     slot.stats = stats(slot.samples_s);
     const st = slot.stats;
-    log(`  median ${fmt(st.median_s)} (95% CI ${fmt(st.ci95_median_s[0])}–${fmt(st.ci95_median_s[1])}, mean ${fmt(st.mean_s)}, stdev ${fmt(st.stdev_s)}, min ${fmt(st.min_s)}, max ${fmt(st.max_s)}) over ${st.n} passes`);
+    // Below 6 passes no pair of order statistics reaches 95%: say what the interval really covers.
+    const ci = st.ci95_level >= 0.95 ? '95% CI' : `${Math.round(st.ci95_level * 100)}% CI`;
+    log(`  median ${fmt(st.median_s)} (${ci} ${fmt(st.ci95_median_s[0])}–${fmt(st.ci95_median_s[1])}, mean ${fmt(st.mean_s)}, stdev ${fmt(st.stdev_s)}, min ${fmt(st.min_s)}, max ${fmt(st.max_s)}) over ${st.n} passes`);
     const warning = spreadWarning(st);
     if (warning) {
       slot.warnings = [warning];
@@ -187,13 +197,6 @@ function addSpeedups(run: RunFile): void {
   }
 }
 
-/** The dtype a rung's heavy math runs in, as the worker reported it. */
-function rungDtype(r: RungResult): 'fp32' | 'bf16' {
-  const eff = r.effective as Effective | undefined;
-  if (eff?.openvino) return eff.openvino.submodels.unet?.precision === 'bf16' ? 'bf16' : 'fp32';
-  return eff?.runtime?.autocast_dtype === 'bfloat16' ? 'bf16' : 'fp32';
-}
-
 /**
  * The work of one image for the run's shapes, and this machine's matrix-product peak per dtype
  * (probed in the torch environment, cached per machine and environment): each rung's achieved
@@ -221,13 +224,7 @@ async function roofline(run: RunFile, settings: RunSettings, log: Log): Promise<
     writeJsonAtomic(cacheFile, peaks);
     const flops = res.flops as Record<string, number>;
     run.roofline = { flops, peaks_gflops: peaks, peak_cache: cacheFile };
-    for (const r of ok) {
-      const dtype = rungDtype(r);
-      const gflops = flops.total! / 1e9 / r.stats!.median_s;
-      const step = r.breakdown?.unet_step_s;
-      const unet = step ? flops.unet_per_call! / 1e9 / step : undefined;
-      r.roofline = { dtype, gflops, pct_of_peak: (100 * gflops) / peaks[dtype]!, unet_gflops: unet, unet_pct_of_peak: unet === undefined ? undefined : (100 * unet) / peaks[dtype]! };
-    }
+    placeOnRoofline(run);
   } catch (err) {
     log(`  roofline skipped: ${(err as Error).message}`);
   } finally {
