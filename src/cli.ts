@@ -4,11 +4,13 @@ import { hideBin } from 'yargs/helpers';
 import { compareCommand } from './commands/compare.ts';
 import { envsCommand } from './commands/envs.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { nightlyCommand } from './commands/nightly.ts';
 import { overheadCommand } from './commands/overhead.ts';
 import { reproduceCommand } from './commands/reproduce.ts';
 import { runCommand } from './commands/run.ts';
 import { reportCommand } from './commands/report.ts';
 import { rungsCommand } from './commands/rungs.ts';
+import { trendCommand } from './commands/trend.ts';
 import { RunError, UserError } from './errors.ts';
 import { killAllWorkers } from './worker/session.ts';
 
@@ -51,9 +53,11 @@ try {
     .command(rungsCommand as never)
     .command(reportCommand as never)
     .command(doctorCommand as never)
+    .command(nightlyCommand as never)
     .command(overheadCommand as never)
     .command(envsCommand as never)
     .command(compareCommand as never)
+    .command(trendCommand as never)
     .demandCommand(1, 'name a command (see --help)')
     .parserConfiguration({ 'duplicate-arguments-array': false })  // a repeated flag: the last one wins
     .strict()

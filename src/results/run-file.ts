@@ -55,8 +55,16 @@ export interface RunFile {
   machine: Machine;
   rungs: RungResult[];
   references?: ReferenceResult[];
+  /** Each environment the run used: its key and the version of every package in it. */
+  environments?: Record<string, { key: string; packages: Record<string, string> }>;
   /** FLOPs of one image for the run's shapes and the machine's matrix-product peak per dtype. */
   roofline?: { flops: Record<string, number>; peaks_gflops: Record<string, number>; peak_cache: string };
+  /** Nightly runs only: the machine id, each rung's verdict against the previous nights, and package version changes. */
+  nightly?: {
+    machine_id: string;
+    verdicts: { id: string; verdict: 'regressed' | 'improved' | 'unchanged' | 'new' | 'failed' | 'insufficient'; ratio?: number; p?: number; detail?: string }[];
+    version_changes: { env: string; package: string; from?: string; to?: string }[];
+  };
 }
 
 export function gitRevision(): string | undefined {

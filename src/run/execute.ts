@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import { RunError, UserError } from '../errors.ts';
 import { provision } from '../envs/provision.ts';
-import { describeStack } from '../envs/stacks.ts';
+import { describeStack, MARKER } from '../envs/stacks.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { cacheRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
@@ -280,7 +280,27 @@ async function qualityGuard(run: RunFile, rungs: Rung[], settings: RunSettings, 
  * Runs the rungs in order. A rung that fails keeps its row with the reason and the others still
  * run; a user error (bad model) stops the run, since every rung would hit it.
  */
-export async function executeRun(ladder: Ladder, selected: Rung[], settings: RunSettings, log: Log): Promise<RunFile> {
+/** Package versions of each environment a run uses, from the freeze its provisioning recorded. */
+async function environments(stacks: string[]): Promise<Record<string, { key: string; packages: Record<string, string> }>> {
+  const out: Record<string, { key: string; packages: Record<string, string> }> = {};
+  for (const name of stacks) {
+    const s = await describeStack(name);
+    try {
+      const marker = JSON.parse(readFileSync(path.join(s.dir, MARKER), 'utf8')) as { freeze?: string[] };
+      const packages = Object.fromEntries((marker.freeze ?? []).map((l) => l.split('==')).filter((kv) => kv.length === 2).map(([k, v]) => [k!.toLowerCase(), v!]));
+      out[name] = { key: s.key, packages };
+    } catch {
+      out[name] = { key: s.key, packages: {} };
+    }
+  }
+  return out;
+}
+
+/**
+ * `previous`: an interrupted run to continue (--resume): its finished rungs are kept as they are,
+ * the others run again.
+ */
+export async function executeRun(ladder: Ladder, selected: Rung[], settings: RunSettings, log: Log, previous?: RunFile): Promise<RunFile> {
   const rungs = selected.map((r) => withThreads(r, settings.threads));
   // Environments are provisioned before anything is measured: pip on 2 cores would disturb a rung.
   const stacks = [...new Set(rungs.map((r) => r.backend))];
@@ -288,7 +308,7 @@ export async function executeRun(ladder: Ladder, selected: Rung[], settings: Run
   const provisioned = new Map<string, Error>();
   await Promise.all(stacks.map((s) => queue.add(() => provision(s, log).catch((err: Error) => void provisioned.set(s, err)))));
 
-  const run: RunFile = {
+  const run: RunFile = previous ? { ...previous, rungs: [] } : {
     schema_version: SCHEMA_VERSION,
     tool: { name: 'ladder', version: '0.1.0', git_revision: gitRevision() },
     command: settings.command,
@@ -300,6 +320,7 @@ export async function executeRun(ladder: Ladder, selected: Rung[], settings: Run
     machine: machine(),
     rungs: [],
   };
+  run.environments = await environments(stacks);
   const file = path.join(settings.outDir, 'run.json');
   const save = () => {
     addSpeedups(run);
@@ -311,6 +332,12 @@ export async function executeRun(ladder: Ladder, selected: Rung[], settings: Run
     // Rungs differ a lot in cost; the average so far is still the best guess a user gets.
     const eta = i > 0 ? `; about ${Math.ceil(((Date.now() - started) / 1000 / i) * (rungs.length - i) / 60)} min left in the run` : '';
     log(`rung ${rung.id} (${i + 1}/${rungs.length}${eta}): ${rung.description}`);
+    const done = previous?.rungs.find((r) => r.id === rung.id && r.status === 'ok');
+    if (done) {
+      log('  kept from the interrupted run');
+      run.rungs.push(done);
+      continue;
+    }
     const slot: RungResult = {
       id: rung.id, status: 'running', compare_to: rung.compare_to, article: rung.article,
       config: { ...rung, model: settings.model, scenario: settings.scenario }, samples_s: [],

@@ -1,0 +1,89 @@
+// `ladder nightly`: one run a night into the machine's history, judged against its recent nights.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { UserError } from '../errors.ts';
+import { tryLock } from '../lock.ts';
+import { DEFAULT_JUDGE, judge, versionChanges, type RungVerdict, type VersionChange } from '../nightly/judge.ts';
+import { machineId, readHistory } from '../nightly/history.ts';
+import { repoRoot } from '../paths.ts';
+import { machine } from '../results/machine.ts';
+import { writeJsonAtomic } from '../results/run-file.ts';
+import { executeRun } from '../run/execute.ts';
+import { loadLadder } from '../rungs/ladder.ts';
+import { selectRungs } from './reproduce.ts';
+import { scenarioOptions, settingsFrom, type CommonArgs } from './run.ts';
+
+export const EXIT_REGRESSION = 10;
+export const EXIT_FAILED = 1;
+export const EXIT_LOCKED = 3;
+
+type NightlyArgs = CommonArgs & { history: string; resume: boolean; markdown: boolean; window: number; alpha: number; factor: number; only?: string[]; skip?: string[] };
+
+function summaryLine(id: string, verdicts: RungVerdict[], changes: VersionChange[], dir: string): string {
+  const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
+  const moved = verdicts.filter((x) => x.verdict === 'regressed' || x.verdict === 'improved').map((x) => `${x.id} ${x.verdict} ${x.ratio!.toFixed(2)}x p=${x.p!.toPrecision(2)}`);
+  const parts = ['regressed', 'improved', 'unchanged', 'insufficient', 'new', 'failed'].filter((v) => count(v)).map((v) => `${count(v)} ${v}`);
+  const versions = changes.length ? `; versions changed: ${changes.map((c) => `${c.env}:${c.package} ${c.from ?? '-'} -> ${c.to ?? '-'}`).join(', ')}` : '';
+  return `nightly ${id}: ${parts.join(', ')}${moved.length ? ` (${moved.join('; ')})` : ''}${versions}; ${dir}`;
+}
+
+function markdown(id: string, verdicts: RungVerdict[], changes: VersionChange[]): string {
+  const rows = verdicts.map((v) => `| ${v.id} | ${v.verdict === 'regressed' ? '**regressed**' : v.verdict} | ${v.ratio?.toFixed(3) ?? '–'} | ${v.p?.toPrecision(2) ?? '–'} | ${v.detail ?? ''} |`);
+  const versions = changes.map((c) => `- ${c.env}: ${c.package} ${c.from ?? '(none)'} → ${c.to ?? '(removed)'}`);
+  return [`### ladder nightly (machine ${id})`, '', '| rung | verdict | ratio vs recent nights | p | detail |', '|---|---|---|---|---|', ...rows,
+    ...(versions.length ? ['', 'Package versions changed since the previous night:', '', ...versions] : [])].join('\n');
+}
+
+export const nightlyCommand = {
+  command: 'nightly',
+  describe: "Run the ladder into this machine's history and flag regressions against its recent nights",
+  builder: (y: Argv) =>
+    scenarioOptions(y)
+      .option('history', { type: 'string', default: path.join(repoRoot, 'results', 'history'), describe: 'history root (one folder per machine)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue the last interrupted run from its first unfinished rung' })
+      .option('markdown', { type: 'boolean', default: false, describe: 'print a Markdown summary (for a CI comment) instead of one line' })
+      .option('window', { type: 'number', default: DEFAULT_JUDGE.window, describe: 'earlier nights the reference pools' })
+      .option('alpha', { type: 'number', default: DEFAULT_JUDGE.alpha, describe: 'significance level of the Mann-Whitney U test' })
+      .option('factor', { type: 'number', default: DEFAULT_JUDGE.factor, describe: 'minimum relative change to call a regression' })
+      .option('only', { type: 'string', array: true, describe: 'run only these rungs' })
+      .option('skip', { type: 'string', array: true, describe: 'leave these rungs out' })
+      .epilog(`Exit codes: 0 nothing regressed, ${EXIT_REGRESSION} a rung regressed, ${EXIT_FAILED} a rung failed, 2 bad input, ${EXIT_LOCKED} another run holds the lock.`),
+  handler: async (a: NightlyArgs) => {
+    if (!(Number.isInteger(a.window) && a.window >= 1)) throw new UserError(`window must be an integer >= 1 (got ${a.window})`);
+    if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
+    if (!(a.factor >= 0)) throw new UserError(`factor must be >= 0 (got ${a.factor})`);
+    const ladder = loadLadder(a.ladder);
+    const list = (v?: string[]) => (v ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+    const rungs = selectRungs(ladder, list(a.only), list(a.skip));
+    const id = machineId(machine());
+    const machineDir = path.join(path.resolve(a.history), id);
+    const lock = path.join(machineDir, '.lock');
+    mkdirSync(machineDir, { recursive: true });
+    // Two runs on one machine would disturb each other; a lock whose owner died is taken over.
+    if (!tryLock(lock)) {
+      console.error(`ladder: another nightly run (pid ${readFileSync(lock, 'utf8').trim()}) holds ${lock}`);
+      process.exitCode = EXIT_LOCKED;
+      return;
+    }
+    try {
+      const history = readHistory(machineDir);
+      const unfinished = a.resume ? [...history].reverse().find((h) => !h.run.finished) : undefined;
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+      const settings = settingsFrom({ ...a, out: unfinished?.dir ?? path.join(machineDir, stamp) }, 'nightly');
+      if (a.resume) console.error(unfinished ? `resuming ${unfinished.dir}` : 'nothing to resume: starting a new run');
+      const log = (line: string) => console.error(line);
+      const run = await executeRun(ladder, rungs, settings, log, unfinished?.run);
+      const earlier = history.filter((h) => h.dir !== settings.outDir && h.run.finished).map((h) => h.run);
+      const verdicts = judge(run, earlier, { window: a.window, alpha: a.alpha, factor: a.factor });
+      const changes = versionChanges(earlier[earlier.length - 1], run);
+      run.nightly = { machine_id: id, verdicts, version_changes: changes };
+      writeJsonAtomic(path.join(settings.outDir, 'run.json'), run);
+      console.log(a.markdown ? markdown(id, verdicts, changes) : summaryLine(id, verdicts, changes, settings.outDir));
+      if (verdicts.some((v) => v.verdict === 'regressed')) process.exitCode = EXIT_REGRESSION;
+      else if (verdicts.some((v) => v.verdict === 'failed')) process.exitCode = EXIT_FAILED;
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  },
+};

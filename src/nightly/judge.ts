@@ -1,0 +1,88 @@
+// Judges a night against the recent history of the same machine, scenario and model (asv's way):
+// a significance test on the passes plus a minimum factor, against the pooled passes of the last
+// nights, so one noisy night does not raise an alarm; and a drift check against the older nights,
+// so a slow drift does.
+import { mannWhitneyU } from '../results/compare.ts';
+import type { RunFile, RungResult } from '../results/run-file.ts';
+import { stats } from '../results/stats.ts';
+
+export type NightVerdict = 'regressed' | 'improved' | 'unchanged' | 'new' | 'failed' | 'insufficient';
+
+export interface RungVerdict {
+  id: string;
+  verdict: NightVerdict;
+  ratio?: number;
+  p?: number;
+  detail?: string;
+}
+
+export interface VersionChange {
+  env: string;
+  package: string;
+  from?: string;
+  to?: string;
+}
+
+export interface JudgeOptions {
+  alpha: number;
+  factor: number;
+  /** How many earlier nights make the reference. */
+  window: number;
+}
+
+export const DEFAULT_JUDGE: JudgeOptions = { alpha: 0.05, factor: 0.10, window: 5 };
+
+const sameSetup = (a: RunFile, b: RunFile, id: string) => {
+  const ca = a.rungs.find((r) => r.id === id)?.config as { model?: unknown; scenario?: unknown } | undefined;
+  const cb = b.rungs.find((r) => r.id === id)?.config as { model?: unknown; scenario?: unknown } | undefined;
+  return JSON.stringify([ca?.model, ca?.scenario]) === JSON.stringify([cb?.model, cb?.scenario]);
+};
+
+function test(current: number[], reference: number[], o: JudgeOptions): { ratio: number; p: number; verdict: NightVerdict } {
+  const ratio = stats(current).median_s / stats(reference).median_s;
+  const p = mannWhitneyU(current, reference).p;
+  const verdict: NightVerdict = p < o.alpha && ratio > 1 + o.factor ? 'regressed' : p < o.alpha && ratio < 1 / (1 + o.factor) ? 'improved' : 'unchanged';
+  return { ratio, p, verdict };
+}
+
+export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DEFAULT_JUDGE): RungVerdict[] {
+  return current.rungs.map((r: RungResult): RungVerdict => {
+    if (r.status !== 'ok' || !r.samples_s.length) return { id: r.id, verdict: 'failed', detail: r.error };
+    // Only nights that measured the same thing, and measured it successfully.
+    const past = history
+      .filter((h) => sameSetup(h, current, r.id))
+      .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
+      .filter((x): x is RungResult => !!x)
+      .slice(-o.window);
+    if (!past.length) return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
+    const pooled = past.flatMap((x) => x.samples_s);
+    const recent = test(r.samples_s, pooled, o);
+    if (recent.verdict !== 'unchanged') {
+      return { id: r.id, ...recent, detail: `against ${past.length} night(s), ${pooled.length} passes` };
+    }
+    // Drift: each night within the factor of the last, but far from the older half of the window.
+    if (past.length >= 4) {
+      const older = past.slice(0, Math.floor(past.length / 2)).flatMap((x) => x.samples_s);
+      const drift = test(r.samples_s, older, o);
+      if (drift.verdict === 'regressed') return { id: r.id, ...drift, detail: `slow drift against the ${Math.floor(past.length / 2)} oldest night(s) of the window` };
+    }
+    if (recent.p >= o.alpha && Math.abs(Math.log(recent.ratio)) > Math.log(1 + o.factor)) {
+      return { id: r.id, ...recent, verdict: 'insufficient', detail: `beyond the factor but not significant (${r.samples_s.length} vs ${pooled.length} passes)` };
+    }
+    return { id: r.id, ...recent, detail: `against ${past.length} night(s), ${pooled.length} passes` };
+  });
+}
+
+/** Packages whose version changed in any environment since the previous night. */
+export function versionChanges(previous: RunFile | undefined, current: RunFile): VersionChange[] {
+  if (!previous?.environments || !current.environments) return [];
+  const out: VersionChange[] = [];
+  for (const [env, now] of Object.entries(current.environments)) {
+    const before = previous.environments[env]?.packages;
+    if (!before) continue;
+    for (const pkg of new Set([...Object.keys(before), ...Object.keys(now.packages)])) {
+      if (before[pkg] !== now.packages[pkg]) out.push({ env, package: pkg, from: before[pkg], to: now.packages[pkg] });
+    }
+  }
+  return out;
+}
