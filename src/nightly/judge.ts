@@ -1,7 +1,7 @@
 // Judges a night against the recent history of the same machine, scenario and model (asv's way):
-// a significance test on the passes plus a minimum factor, against the pooled passes of the last
-// nights, so one noisy night does not raise an alarm; and a drift check against the older nights,
-// so a slow drift does.
+// a significance test on the passes plus a minimum change, against the pooled passes of the last
+// nights; the minimum change grows with the spread between nights, so one noisy night does not raise
+// an alarm; and a drift check against the older nights, so a slow drift does.
 import { mannWhitneyU } from '../results/compare.ts';
 import type { RunFile, RungResult } from '../results/run-file.ts';
 import { stats } from '../results/stats.ts';
@@ -38,11 +38,24 @@ const sameSetup = (a: RunFile, b: RunFile, id: string) => {
   return JSON.stringify([ca?.model, ca?.scenario]) === JSON.stringify([cb?.model, cb?.scenario]);
 };
 
-function test(current: number[], reference: number[], o: JudgeOptions): { ratio: number; p: number; verdict: NightVerdict } {
+function test(current: number[], reference: number[], o: JudgeOptions, threshold: number): { ratio: number; p: number; verdict: NightVerdict } {
   const ratio = stats(current).median_s / stats(reference).median_s;
   const p = mannWhitneyU(current, reference).p;
-  const verdict: NightVerdict = p < o.alpha && ratio > 1 + o.factor ? 'regressed' : p < o.alpha && ratio < 1 / (1 + o.factor) ? 'improved' : 'unchanged';
+  const verdict: NightVerdict = p < o.alpha && ratio > 1 + threshold ? 'regressed' : p < o.alpha && ratio < 1 / (1 + threshold) ? 'improved' : 'unchanged';
   return { ratio, p, verdict };
+}
+
+/**
+ * The change a night must exceed. Passes of one night share a process, so the U test alone overstates
+ * significance: nights also differ among themselves (a fresh worker, page placement, boost). With 3
+ * nights or more that spread is estimated (3 robust sigmas of the night medians); with fewer it is
+ * unknown and twice the factor is asked.
+ */
+export function threshold(nightMedians: number[], factor: number): number {
+  if (nightMedians.length < 3) return 2 * factor;
+  const center = stats(nightMedians).median_s;
+  const mad = stats(nightMedians.map((m) => Math.abs(m - center))).median_s;
+  return Math.max(factor, (3 * 1.4826 * mad) / center);
 }
 
 export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DEFAULT_JUDGE): RungVerdict[] {
@@ -56,20 +69,20 @@ export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DE
       .slice(-o.window);
     if (!past.length) return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
     const pooled = past.flatMap((x) => x.samples_s);
-    const recent = test(r.samples_s, pooled, o);
-    if (recent.verdict !== 'unchanged') {
-      return { id: r.id, ...recent, detail: `against ${past.length} night(s), ${pooled.length} passes` };
-    }
-    // Drift: each night within the factor of the last, but far from the older half of the window.
+    const limit = threshold(past.map((x) => stats(x.samples_s).median_s), o.factor);
+    const against = `against ${past.length} night(s), ${pooled.length} passes; threshold ±${(100 * limit).toFixed(0)}%`;
+    const recent = test(r.samples_s, pooled, o, limit);
+    if (recent.verdict !== 'unchanged') return { id: r.id, ...recent, detail: against };
+    // Drift: each night within the threshold of the last ones, but far from the older half of the window.
     if (past.length >= 4) {
       const older = past.slice(0, Math.floor(past.length / 2)).flatMap((x) => x.samples_s);
-      const drift = test(r.samples_s, older, o);
-      if (drift.verdict === 'regressed') return { id: r.id, ...drift, detail: `slow drift against the ${Math.floor(past.length / 2)} oldest night(s) of the window` };
+      const drift = test(r.samples_s, older, o, limit);
+      if (drift.verdict === 'regressed') return { id: r.id, ...drift, detail: `slow drift against the ${Math.floor(past.length / 2)} oldest night(s) of the window; threshold ±${(100 * limit).toFixed(0)}%` };
     }
-    if (recent.p >= o.alpha && Math.abs(Math.log(recent.ratio)) > Math.log(1 + o.factor)) {
-      return { id: r.id, ...recent, verdict: 'insufficient', detail: `beyond the factor but not significant (${r.samples_s.length} vs ${pooled.length} passes)` };
+    if (recent.p >= o.alpha && Math.abs(Math.log(recent.ratio)) > Math.log(1 + limit)) {
+      return { id: r.id, ...recent, verdict: 'insufficient', detail: `beyond the threshold but not significant (${r.samples_s.length} vs ${pooled.length} passes)` };
     }
-    return { id: r.id, ...recent, detail: `against ${past.length} night(s), ${pooled.length} passes` };
+    return { id: r.id, ...recent, detail: against };
   });
 }
 

@@ -67,7 +67,7 @@ export function withThreads(rung: Rung, threads?: number): Rung {
   return threads === undefined ? rung : { ...rung, launcher: { ...rung.launcher, threads } };
 }
 
-/** Runs one rung in a fresh worker, proving its toggles; throws RunError/UserError on failure. */
+/** A fresh worker for a rung, in the rung's environment (provisioned if needed). */
 function openSession(rung: Rung, settings: RunSettings, log: Log): Promise<WorkerSession> {
   return provision(rung.backend, log).then((stack) =>
     WorkerSession.start({
@@ -81,6 +81,7 @@ function openSession(rung: Rung, settings: RunSettings, log: Log): Promise<Worke
 
 const MODELS_DIR = () => path.join(cacheRoot(), 'models');
 
+/** Runs one rung in a fresh worker, proving its toggles; throws RunError/UserError on failure. */
 export async function runRung(rung: Rung, settings: RunSettings, log: Log, slot: RungResult): Promise<void> {
   const t0 = Date.now();
   const session = await openSession(rung, settings, log);

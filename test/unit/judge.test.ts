@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judge, versionChanges } from '../../src/nightly/judge.ts';
+import { judge, threshold, versionChanges } from '../../src/nightly/judge.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 
 // A deterministic spread of ten passes around a median (±2%).
@@ -48,5 +48,18 @@ describe('judge', () => {
       { env: 'torch', package: 'torch', from: '2.13.0', to: '2.14.0' },
       { env: 'torch', package: 'rich', from: undefined, to: '1' },
     ]);
+  });
+});
+
+describe('threshold', () => {
+  it('asks twice the factor without enough nights, and grows with the spread between nights', () => {
+    expect(threshold([1, 1.1], 0.1)).toBe(0.2);
+    expect(threshold([1, 1, 1, 1], 0.1)).toBe(0.1);
+    expect(threshold([1, 1.1, 0.9, 1, 1.05], 0.1)).toBeCloseTo(3 * 1.4826 * 0.05, 9);
+  });
+
+  it('keeps a night as noisy as the history from raising an alarm', () => {
+    const history = [1, 1.1, 0.92, 1.05].map((m) => night({ a: m }));
+    expect(judge(night({ a: 1.12 }), history)[0]!.verdict).toBe('unchanged');
   });
 });
