@@ -62,7 +62,8 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
   const times = nights.map((n) => Date.parse(n.started));
   const lo = Math.min(...times);
   const hi = Math.max(...times);
-  const pad = Math.max((hi - lo) * 0.04, 12 * 3600e3);
+  // A little room either side; a lone night gets half a day, so its axis still reads as a date.
+  const pad = hi > lo ? Math.max((hi - lo) * 0.05, 60e3) : 12 * 3600e3;
   const x = {
     field: 't', type: 'temporal', title: null,
     scale: { type: 'utc', domain: [lo - pad, hi + pad] },
