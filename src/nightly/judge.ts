@@ -47,12 +47,14 @@ function test(current: number[], reference: number[], o: JudgeOptions, threshold
 
 /**
  * The change a night must exceed. Passes of one night share a process, so the U test alone overstates
- * significance: nights also differ among themselves (a fresh worker, page placement, boost). With 3
- * nights or more that spread is estimated (3 robust sigmas of the night medians); with fewer it is
- * unknown and twice the factor is asked.
+ * significance: nights also differ among themselves (a fresh worker, page placement, boost). With 5
+ * nights or more that spread is estimated (3 robust sigmas of the night medians); fewer nights say
+ * too little about it (a 14% jump after 3 quiet nights was seen here), so twice the factor is asked.
  */
+export const MIN_NIGHTS_FOR_SPREAD = 5;
+
 export function threshold(nightMedians: number[], factor: number): number {
-  if (nightMedians.length < 3) return 2 * factor;
+  if (nightMedians.length < MIN_NIGHTS_FOR_SPREAD) return 2 * factor;
   const center = stats(nightMedians).median_s;
   const mad = stats(nightMedians.map((m) => Math.abs(m - center))).median_s;
   return Math.max(factor, (3 * 1.4826 * mad) / center);

@@ -54,12 +54,13 @@ describe('judge', () => {
 describe('threshold', () => {
   it('asks twice the factor without enough nights, and grows with the spread between nights', () => {
     expect(threshold([1, 1.1], 0.1)).toBe(0.2);
-    expect(threshold([1, 1, 1, 1], 0.1)).toBe(0.1);
+    expect(threshold([1, 1, 1, 1], 0.1)).toBe(0.2);
+    expect(threshold([1, 1, 1, 1, 1], 0.1)).toBe(0.1);
     expect(threshold([1, 1.1, 0.9, 1, 1.05], 0.1)).toBeCloseTo(3 * 1.4826 * 0.05, 9);
   });
 
   it('keeps a night as noisy as the history from raising an alarm', () => {
-    const history = [1, 1.1, 0.92, 1.05].map((m) => night({ a: m }));
-    expect(judge(night({ a: 1.12 }), history)[0]!.verdict).toBe('unchanged');
+    const history = [1, 1.1, 0.92, 1.05, 0.98].map((m) => night({ a: m }));  // robust sigma ~7%
+    expect(judge(night({ a: 1.15 }), history)[0]!.verdict).toBe('unchanged');
   });
 });
