@@ -25,7 +25,7 @@ export const ARTICLE_COLOR = '#e45756';
 export const FAILED_COLOR = '#b03a2e';
 export const RUNNING_COLOR = '#8a6d00';
 /** DejaVu Sans first: Debian's fonts-dejavu-core, which resvg is told to use; other viewers fall back. */
-const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
+export const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
 
 export interface ChartRow {
   rung: string;
@@ -41,8 +41,8 @@ export interface ChartRow {
   description?: string;
 }
 
-const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const secs = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+export const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+export const secs = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 
 /**
  * The whisker of a rung: stats.ci95_median_s [lo, hi] when present and sane, else min_s..max_s.
@@ -240,9 +240,9 @@ function cropToContent(svg: string, margin = 14): string {
   });
 }
 
-/** The chart as a standalone SVG document. */
-export async function chartSvg(run: RunFile): Promise<string> {
-  const vg = compile(chartSpec(run)).spec;
+/** Any vega-lite spec as a standalone SVG document, drawn offline and cropped to what is drawn. */
+export async function specToSvg(spec: TopLevelSpec): Promise<string> {
+  const vg = compile(spec).spec;
   delete vg.background;  // measured without it (it would cover the whole canvas), put back by cropToContent
   const view = new View(vegaParse(vg), { renderer: 'none', loader: offlineLoader() as never, logLevel: 1 /* warn */ });
   try {
@@ -251,6 +251,9 @@ export async function chartSvg(run: RunFile): Promise<string> {
     view.finalize();
   }
 }
+
+/** The chart as a standalone SVG document. */
+export const chartSvg = (run: RunFile): Promise<string> => specToSvg(chartSpec(run));
 
 /** The SVG rasterized by resvg, at `scale` (2: crisp on high-density screens and in documents). */
 export function svgToPng(svg: string, scale = 2): Buffer {

@@ -2,10 +2,8 @@
 // (vega-lite -> vega View, renderer 'none' -> SVG, nothing loaded), one panel per rung: the median
 // seconds per image of each night, a whisker (95% CI of the median, else min–max), regressed nights
 // as red triangles, and a dashed vertical rule where package versions changed. Below: a table per night.
-import { Resvg } from '@resvg/resvg-js';
-import { loader as vegaLoader, parse as vegaParse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import { isPlotted, whisker } from './chart.ts';
+import type { TopLevelSpec } from 'vega-lite';
+import { finite, FONT, isPlotted, secs, specToSvg, whisker } from './chart.ts';
 import type { RunFile } from './run-file.ts';
 
 /**
@@ -24,13 +22,10 @@ export const TREND_MARKS = {
 const BLUE = '#4c78a8';
 const RED = '#d62728';
 const CHANGE = '#e08214';
-const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
 
 type Night = RunFile & { started: string };
 type VersionChange = NonNullable<RunFile['nightly']>['version_changes'][number];
 
-const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const secs = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const esc = (s: unknown) =>
   String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 /** '2026-11-28 02:15 UTC' */
@@ -168,39 +163,7 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
   } as unknown as TopLevelSpec;
 }
 
-/** A vega loader that refuses every load (as chart.ts's): the data is inline. */
-function offlineLoader() {
-  const l = vegaLoader();
-  const refuse = async (uri: string) => {
-    throw new Error(`ladder trend: refusing to load ${uri}: charts are drawn offline`);
-  };
-  return Object.assign(l, { load: refuse, sanitize: refuse, http: refuse, file: refuse });
-}
-
-/** As chart.ts: vega overestimates text widths without a canvas; crop to what resvg really draws. */
-function cropToContent(svg: string, margin = 14): string {
-  const box = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' } }).getBBox();
-  if (!box || !(box.width > 0 && box.height > 0)) return svg;
-  const x = Math.floor(box.x - margin);
-  const y = Math.floor(box.y - margin);
-  const w = Math.ceil(box.width + 2 * margin);
-  const h = Math.ceil(box.height + 2 * margin);
-  return svg.replace(/^<svg([^>]*)>/, (_all, attrs: string) => {
-    const kept = attrs.replace(/\s(width|height|viewBox)="[^"]*"/g, '');
-    return `<svg${kept} width="${w}" height="${h}" viewBox="${x} ${y} ${w} ${h}"><rect x="${x}" y="${y}" width="${w}" height="${h}" fill="white"/>`;
-  });
-}
-
-export async function trendSvg(nights: Night[], machineId: string): Promise<string> {
-  const vg = compile(trendSpec(nights, machineId)).spec;
-  delete vg.background;
-  const view = new View(vegaParse(vg), { renderer: 'none', loader: offlineLoader() as never, logLevel: 1 });
-  try {
-    return cropToContent(await view.toSVG());
-  } finally {
-    view.finalize();
-  }
-}
+export const trendSvg = (nights: Night[], machineId: string): Promise<string> => specToSvg(trendSpec(nights, machineId));
 
 const CSS = `
 :root { color-scheme: light; }
