@@ -11,8 +11,8 @@ import { machine } from '../results/machine.ts';
 import { writeJsonAtomic } from '../results/run-file.ts';
 import { executeRun } from '../run/execute.ts';
 import { loadLadder } from '../rungs/ladder.ts';
-import { selectRungs } from './reproduce.ts';
-import { scenarioOptions, settingsFrom, type CommonArgs } from './run.ts';
+import { selectedRungs, selectionOptions } from './reproduce.ts';
+import { runStamp, scenarioOptions, settingsFrom, type CommonArgs } from './run.ts';
 
 export const EXIT_REGRESSION = 10;
 export const EXIT_FAILED = 1;
@@ -39,23 +39,20 @@ export const nightlyCommand = {
   command: 'nightly',
   describe: "Run the ladder into this machine's history and flag regressions against its recent nights",
   builder: (y: Argv) =>
-    scenarioOptions(y)
+    selectionOptions(scenarioOptions(y))
       .option('history', { type: 'string', default: path.join(repoRoot, 'results', 'history'), describe: 'history root (one folder per machine)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the last interrupted run from its first unfinished rung' })
       .option('markdown', { type: 'boolean', default: false, describe: 'print a Markdown summary (for a CI comment) instead of one line' })
       .option('window', { type: 'number', default: DEFAULT_JUDGE.window, describe: 'earlier nights the reference pools' })
       .option('alpha', { type: 'number', default: DEFAULT_JUDGE.alpha, describe: 'significance level of the Mann-Whitney U test' })
       .option('factor', { type: 'number', default: DEFAULT_JUDGE.factor, describe: 'minimum relative change to call a regression' })
-      .option('only', { type: 'string', array: true, describe: 'run only these rungs' })
-      .option('skip', { type: 'string', array: true, describe: 'leave these rungs out' })
       .epilog(`Exit codes: 0 nothing regressed, ${EXIT_REGRESSION} a rung regressed, ${EXIT_FAILED} a rung failed, 2 bad input, ${EXIT_LOCKED} another run holds the lock.`),
   handler: async (a: NightlyArgs) => {
     if (!(Number.isInteger(a.window) && a.window >= 1)) throw new UserError(`window must be an integer >= 1 (got ${a.window})`);
     if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
     if (!(a.factor >= 0)) throw new UserError(`factor must be >= 0 (got ${a.factor})`);
     const ladder = loadLadder(a.ladder);
-    const list = (v?: string[]) => (v ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
-    const rungs = selectRungs(ladder, list(a.only), list(a.skip));
+    const rungs = selectedRungs(ladder, a);
     const id = machineId(machine());
     const machineDir = path.join(path.resolve(a.history), id);
     const lock = path.join(machineDir, '.lock');
@@ -69,8 +66,7 @@ export const nightlyCommand = {
     try {
       const history = readHistory(machineDir);
       const unfinished = a.resume ? [...history].reverse().find((h) => !h.run.finished) : undefined;
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
-      const settings = settingsFrom({ ...a, out: unfinished?.dir ?? path.join(machineDir, stamp) }, 'nightly');
+      const settings = settingsFrom({ ...a, out: unfinished?.dir ?? path.join(machineDir, runStamp()) }, 'nightly');
       if (a.resume) console.error(unfinished ? `resuming ${unfinished.dir}` : 'nothing to resume: starting a new run');
       const log = (line: string) => console.error(line);
       const run = await executeRun(ladder, rungs, settings, log, unfinished?.run);

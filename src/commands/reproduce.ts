@@ -9,6 +9,18 @@ import { scenarioOptions, settingsFrom, type CommonArgs } from './run.ts';
 
 const list = (v: string[] | undefined) => (v ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
 
+/** --only / --skip, comma-separated or repeated. */
+export function selectionOptions<T>(y: Argv<T>) {
+  return y
+    .option('only', { type: 'string', array: true, describe: 'run only these rungs (comma-separated or repeated)' })
+    .option('skip', { type: 'string', array: true, describe: 'leave these rungs out' });
+}
+
+/** The ladder's rungs that --only and --skip leave, in ladder order. */
+export function selectedRungs(ladder: Ladder, a: { only?: string[]; skip?: string[] }): Rung[] {
+  return selectRungs(ladder, list(a.only), list(a.skip));
+}
+
 export function selectRungs(ladder: Ladder, only: string[], skip: string[]): Rung[] {
   const ids = new Set(ladder.rungs.map((r) => r.id));
   for (const id of [...only, ...skip]) {
@@ -23,13 +35,11 @@ export const reproduceCommand = {
   command: 'reproduce',
   describe: "Run the whole ladder, one fresh worker per rung, and print it beside the article's figures",
   builder: (y: Argv) =>
-    scenarioOptions(y)
-      .option('only', { type: 'string', array: true, describe: 'run only these rungs (comma-separated or repeated)' })
-      .option('skip', { type: 'string', array: true, describe: 'leave these rungs out' })
+    selectionOptions(scenarioOptions(y))
       .option('dry-run', { type: 'boolean', default: false, describe: 'print how each worker would be started, run nothing' }),
   handler: async (a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean; json: boolean }) => {
     const ladder = loadLadder(a.ladder);
-    const rungs = selectRungs(ladder, list(a.only), list(a.skip));
+    const rungs = selectedRungs(ladder, a);
     const settings = settingsFrom(a, `${ladder.name}-${a.profile}`);
     if (a['dry-run']) return printDryRun(rungs, settings.threads);
     // --json: progress on stderr, the run document alone on stdout.

@@ -63,9 +63,11 @@ export function settingsFrom(a: CommonArgs, label: string): RunSettings {
   };
 }
 
+/** A run's time as a folder name: ISO 8601 UTC without the characters file systems dislike. */
+export const runStamp = () => new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+
 export function defaultOutDir(label: string): string {
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
-  return path.join(repoRoot, 'results', 'runs', `${stamp}-${label}`);
+  return path.join(repoRoot, 'results', 'runs', `${runStamp()}-${label}`);
 }
 
 export const runCommand = {
