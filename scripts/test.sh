@@ -18,9 +18,36 @@ node bin/ladder.js doctor --fix
 node bin/ladder.js envs provision
 py=$(node bin/ladder.js envs python torch)
 
-echo "== typecheck"
+echo "== typecheck, lint and format (TypeScript)"
 npx tsc --noEmit
-echo "== python tests (worker side, in the torch environment)"
-(cd python && "$py" -m pytest -q tests)
+npx biome check
+echo "== python lint and tests (worker side: tools in a venv apart, tests in the torch environment)"
+# ruff and pytest (python/requirements-dev.txt) never enter a measured environment: they live in a tools
+# venv made from the torch environment's base Python, keyed like envs/ by the file and the Python version,
+# its marker written last. pytest then runs with the torch environment's Python, the tools' site-packages
+# appended to sys.path (after the environment's own, so its packages always win).
+dev_req=python/requirements-dev.txt
+py_version=$("$py" -c 'import platform, sys; print(platform.python_version(), sys.platform, platform.machine())')
+tools_key=$({ printf 'python %s\nrequirements-dev.txt\n' "$py_version"; cat "$dev_req"; } | sha256sum | cut -c1-12)
+tools="${LADDER_CACHE_DIR:-$HOME/.cache/ladder}/tools-$tools_key"
+if [ ! -e "$tools/.ladder-tools" ]; then
+  mkdir -p "$(dirname "$tools")"
+  (
+    flock 9
+    if [ ! -e "$tools/.ladder-tools" ]; then  # another run may have built it while we waited
+      echo "provisioning the tools venv in $tools"
+      rm -rf "$tools"
+      "$py" -m venv "$tools"
+      PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$tools/bin/python" -m pip install -q -r "$dev_req"
+      { echo "key $tools_key, python $py_version"; "$tools/bin/python" -m pip freeze; } >"$tools/.ladder-tools.tmp"
+      mv "$tools/.ladder-tools.tmp" "$tools/.ladder-tools"
+    fi
+  ) 9>"$tools.lock"
+fi
+"$tools/bin/ruff" check python
+"$tools/bin/ruff" format --check python
+tools_site=$("$tools/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+(cd python && "$py" -c 'import sys; sys.path.append(sys.argv.pop(1)); import pytest; sys.exit(pytest.main(sys.argv[1:]))' \
+  "$tools_site" -q tests)
 echo "== vitest (unit and integration)"
 npx vitest run

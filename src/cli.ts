@@ -2,32 +2,33 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { compareCommand } from './commands/compare.ts';
-import { envsCommand } from './commands/envs.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { envsCommand } from './commands/envs.ts';
 import { nightlyCommand } from './commands/nightly.ts';
 import { overheadCommand } from './commands/overhead.ts';
+import { reportCommand } from './commands/report.ts';
 import { reproduceCommand } from './commands/reproduce.ts';
 import { runCommand } from './commands/run.ts';
-import { reportCommand } from './commands/report.ts';
 import { rungsCommand } from './commands/rungs.ts';
 import { trendCommand } from './commands/trend.ts';
-import { RunError, UserError } from './errors.ts';
+import { loadConfig } from './config.ts';
+import { LadderError, UserError } from './errors.ts';
 import { killAllWorkers } from './worker/session.ts';
 
+/** One line (plus a failed command's output tail), and the error's own exit code. */
 function report(err: unknown): number {
   if (err instanceof UserError) {
     console.error(`ladder: error: ${err.message}`);
-    return 2;
-  }
-  if (err instanceof RunError) {
+  } else if (err instanceof LadderError) {
     console.error(`ladder: ${err.message}`);
     for (const line of err.details.stderrTail ?? []) console.error(`  | ${line}`);
+  } else {
+    const e = err as Error;
+    console.error(`ladder: internal error: ${e?.message ?? String(err)}`);
+    if (process.env.LADDER_DEBUG) console.error(e?.stack);
     return 1;
   }
-  const e = err as Error;
-  console.error(`ladder: internal error: ${e?.message ?? String(err)}`);
-  if (process.env.LADDER_DEBUG) console.error(e?.stack);
-  return 1;
+  return err.exitCode;
 }
 
 // `ladder rungs | head` closes our stdout early: that is not an error.
@@ -38,7 +39,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    killAllWorkers();  // leave no Python process behind
+    killAllWorkers(); // leave no Python process behind
     console.error(`ladder: interrupted (${sig}); results measured so far are in run.json`);
     process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
   });
@@ -59,10 +60,12 @@ try {
     .command(compareCommand as never)
     .command(trendCommand as never)
     .demandCommand(1, 'name a command (see --help)')
-    .parserConfiguration({ 'duplicate-arguments-array': false })  // a repeated flag: the last one wins
+    .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated flag: the last one wins
     .strict()
+    .config(loadConfig())
     .fail((msg, err) => {
-      throw err ?? new UserError(msg.split('\n')[0] ?? msg);
+      // yargs spreads some messages over lines ("Invalid values:\n  Argument: ..."): keep all of it.
+      throw err ?? new UserError(msg.replace(/\s*\n\s*/g, ' '));
     })
     .help()
     .wrap(Math.min(110, process.stdout.columns || 100))

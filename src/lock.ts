@@ -1,5 +1,5 @@
 // A lock file holding the owner's pid: a lock whose owner is dead is stale and taken over.
-import { openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 function alive(pid: number): boolean {
@@ -21,7 +21,7 @@ export function tryLock(file: string): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
     if (Number.isInteger(owner) && owner > 0 && alive(owner)) return false;
-    rmSync(file, { force: true });  // stale: its owner died
+    rmSync(file, { force: true }); // stale: its owner died
     return tryLock(file);
   }
 }

@@ -6,7 +6,30 @@ import { repoRoot } from '../src/paths.ts';
 
 export const BIN = path.join(repoRoot, 'bin', 'ladder.js');
 /** Small shapes and few steps: the real pipeline structure, seconds per run. */
-export const TINY = ['--model', 'synthetic:tiny', '--steps', '2', '--warmup-steps', '1', '--height', '64', '--width', '64'];
+export const TINY = [
+  '--model',
+  'synthetic:tiny',
+  '--steps',
+  '2',
+  '--warmup-steps',
+  '1',
+  '--height',
+  '64',
+  '--width',
+  '64',
+];
+/** Any rung on the sleep (mock) backend: the real worker and socket, scripted pass times, no model. */
+export const MOCK = [
+  '--set',
+  'backend=sleep',
+  '--model',
+  'none',
+  '--steps',
+  '2',
+  '--warmup-steps',
+  '1',
+  '--no-roofline',
+];
 
 export function tmpDir(prefix = 'ladder-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -3,6 +3,7 @@
 Started by the controller in a fresh process per rung, with the rung's environment (allocator
 preload, MALLOC_CONF, threads) already set, so everything measured here runs under it.
 """
+
 import argparse
 import ctypes
 import os
@@ -12,6 +13,16 @@ import time
 import traceback
 
 PR_SET_PDEATHSIG = 1
+# The model of a load job whose model is "none" (backends that need no model, such as sleep).
+NO_MODEL = {
+    "spec": "none",
+    "kind": "none",
+    "name": "none",
+    "path": "",
+    "real_weights": False,
+    "built": False,
+    "note": "no model (sleep backend)",
+}
 
 
 def die_with_parent() -> None:
@@ -29,22 +40,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="ladder_worker")
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--rung", default="adhoc")
-    parser.add_argument("--controller-timeout", type=float, default=float(os.environ.get("LADDER_CONTROLLER_TIMEOUT", "30")))
+    parser.add_argument("--backend", help="import this backend before saying hello (its libraries, e.g. torch)")
+    parser.add_argument(
+        "--controller-timeout", type=float, default=float(os.environ.get("LADDER_CONTROLLER_TIMEOUT", "30"))
+    )
     args = parser.parse_args()
     die_with_parent()
     started = time.perf_counter()
 
-    # Import the heavy stack before saying hello, so hello reports torch's real thread settings
-    # and so an import failure is reported as the worker failing to start.
-    import torch  # noqa: F401
-
+    # Import the rung's backend (and so its heavy stack) before saying hello, so hello reports torch's
+    # real thread settings and an import failure is reported as the worker failing to start. A backend
+    # that needs no torch (the sleep mock) starts in a fraction of the time.
     from . import backends, models, probe, scenario
+
+    if args.backend:
+        backends.get_class(args.backend)
+    else:
+        import torch  # noqa: F401
+
     from .channel import Channel
     from .errors import UserError
     from .protocol import message
 
     chan = Channel(args.endpoint, args.controller_timeout)
     chan.send(message("hello", **probe.hello_fields(args.rung)))
+
+    def reporter(job: str):
+        def progress(**fields):
+            chan.send(message("progress", job=job, **{k: v for k, v in fields.items() if v is not None}))
+
+        return progress
+
     backend = None
     while True:
         msg = chan.recv()
@@ -56,20 +82,28 @@ def main() -> int:
             return 0
         chan.set_busy(f"{kind} {job}")
 
-        def progress(**fields):
-            chan.send(message("progress", job=job, **{k: v for k, v in fields.items() if v is not None}))
+        progress = reporter(job)
 
         try:
             if kind == "load":
                 t0 = time.perf_counter()
-                info = models.resolve_model(msg["model"], msg["cache_dir"])
+                backend = None  # a failed load leaves no half-loaded backend behind
+                loading = backends.get(msg["backend"], msg["options"], msg["cache_dir"])
+                if msg["model"] == "none":
+                    if loading.needs_model:
+                        raise UserError(f"backend {loading.name!r} needs a model: model 'none' is for mock backends")
+                    info = dict(NO_MODEL)
+                else:
+                    info = models.resolve_model(msg["model"], msg["cache_dir"])
                 progress(stage="model", message=info["note"], seconds=time.perf_counter() - t0)
                 t1 = time.perf_counter()
-                backend = backends.get(msg["backend"], msg["cache_dir"])
-                effective = backend.load(info, msg["options"])
+                loading.load(info, {**scenario.DEFAULTS, **msg["scenario"]})
+                effective = loading.effective()
+                backend = loading
                 result = {
                     "model": info,
                     "effective": effective,
+                    "timings": dict(backend.timings),
                     "startup_s": t0 - started,
                     "resolve_s": t1 - t0,
                     "load_s": time.perf_counter() - t1,
@@ -83,12 +117,14 @@ def main() -> int:
                 result = scenario.run(backend, msg["scenario"], progress)
                 result["peak_rss_bytes"] = probe.peak_rss_bytes()
             elif kind == "roofline":
-                if backend is None or not hasattr(backend.pipe, "unet") or backend.name == "openvino":
+                pipe = backend.roofline_pipe() if backend is not None else None
+                if pipe is None or not hasattr(pipe, "unet"):
                     raise UserError("roofline needs a PyTorch pipeline loaded first")
                 from . import roofline
+
                 sc = {**scenario.DEFAULTS, **msg["scenario"]}
                 result = {
-                    "flops": roofline.image_flops(backend.pipe, sc["height"], sc["width"], sc["steps"], sc["guidance_scale"]),
+                    "flops": roofline.image_flops(pipe, sc["height"], sc["width"], sc["steps"], sc["guidance_scale"]),
                     "peaks_gflops": {d: roofline.matmul_peak(d) for d in msg["peaks"]},
                 }
             else:
@@ -98,8 +134,16 @@ def main() -> int:
             chan.send(message("done", job=job, result=result))
         except Exception as exc:  # report, don't die: the controller decides what to do
             user = isinstance(exc, (UserError, models.ModelError))
-            chan.send(message("failed", job=job, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                              error_type=type(exc).__name__, user_error=user, traceback=traceback.format_exc()))
+            chan.send(
+                message(
+                    "failed",
+                    job=job,
+                    error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    error_type=type(exc).__name__,
+                    user_error=user,
+                    traceback=traceback.format_exc(),
+                )
+            )
         finally:
             chan.set_busy(None)
 

@@ -4,6 +4,7 @@ One I/O thread owns the ZeroMQ DEALER socket (sockets are not thread-safe). It s
 every interval even while the main thread computes, forwards jobs to the main thread through an
 inproc pair, and ends the process when the controller has been silent for too long.
 """
+
 import os
 import threading
 import time

@@ -118,11 +118,21 @@ def decide_auto() -> dict:
         except ModelError as exc:
             reasons.append(str(exc))
             continue
-        return {"kind": "hub", "name": repo_id, "path": path,
-                "note": f"auto: real SD 1.5 weights found in the local Hugging Face cache ({repo_id})"}
-    return {"kind": "synthetic", "name": "synthetic:sd15", "path": None,
-            "note": f"auto: no SD 1.5 weights in the local Hugging Face cache ({hf_cache_dir()}), "
-                    "using synthetic:sd15 (random weights)"}
+        return {
+            "kind": "hub",
+            "name": repo_id,
+            "path": path,
+            "note": f"auto: real SD 1.5 weights found in the local Hugging Face cache ({repo_id})",
+        }
+    return {
+        "kind": "synthetic",
+        "name": "synthetic:sd15",
+        "path": None,
+        "note": (
+            f"auto: no SD 1.5 weights in the local Hugging Face cache ({hf_cache_dir()}), "
+            "using synthetic:sd15 (random weights)"
+        ),
+    }
 
 
 def hf_cache_dir() -> str:
@@ -154,8 +164,12 @@ def find_cached_hub_model(repo_id: str) -> str:
     folder = Path(path)
     # A snapshot folder can exist with only some files (e.g. someone fetched model_index.json):
     # require the big three in fp32 safetensors, as load_pipeline asks for.
-    needed = ["model_index.json", "unet/diffusion_pytorch_model.safetensors",
-              "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"]
+    needed = [
+        "model_index.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "vae/diffusion_pytorch_model.safetensors",
+        "text_encoder/model.safetensors",
+    ]
     missing = [n for n in needed if not (folder / n).is_file()]
     if missing:
         raise ModelError(f"{not_cached} (cached snapshot lacks {', '.join(missing)})")
@@ -211,27 +225,58 @@ def _sd15_configs() -> dict:
     """SD 1.5's component configs (FACTS.md section 4 / the runwayml repo's config files)."""
     return {
         "unet": dict(
-            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-            block_out_channels=(320, 640, 1280, 1280), attention_head_dim=8, cross_attention_dim=768,
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280),
+            attention_head_dim=8,
+            cross_attention_dim=768,
             down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-            norm_num_groups=32, norm_eps=1e-5, act_fn="silu", center_input_sample=False,
-            downsample_padding=1, flip_sin_to_cos=True, freq_shift=0, mid_block_scale_factor=1,
+            norm_num_groups=32,
+            norm_eps=1e-5,
+            act_fn="silu",
+            center_input_sample=False,
+            downsample_padding=1,
+            flip_sin_to_cos=True,
+            freq_shift=0,
+            mid_block_scale_factor=1,
         ),
         "vae": dict(
-            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=512,
-            block_out_channels=(128, 256, 512, 512), norm_num_groups=32, act_fn="silu",
-            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            layers_per_block=2,
+            sample_size=512,
+            block_out_channels=(128, 256, 512, 512),
+            norm_num_groups=32,
+            act_fn="silu",
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
             scaling_factor=0.18215,
         ),
         "text": dict(
-            vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-            num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu",
-            projection_dim=768, layer_norm_eps=1e-5,
+            vocab_size=49408,
+            hidden_size=768,
+            intermediate_size=3072,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            max_position_embeddings=77,
+            hidden_act="quick_gelu",
+            projection_dim=768,
+            layer_norm_eps=1e-5,
         ),
         "vision": dict(
-            hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-            patch_size=14, image_size=224, hidden_act="quick_gelu", projection_dim=768, layer_norm_eps=1e-5,
+            hidden_size=1024,
+            intermediate_size=4096,
+            num_hidden_layers=24,
+            num_attention_heads=16,
+            patch_size=14,
+            image_size=224,
+            hidden_act="quick_gelu",
+            projection_dim=768,
+            layer_norm_eps=1e-5,
         ),
         "projection_dim": 768,
         "image_size": 224,
@@ -246,25 +291,48 @@ def _tiny_configs() -> dict:
     """
     return {
         "unet": dict(
-            sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
-            block_out_channels=(32, 64), attention_head_dim=4, cross_attention_dim=32,
+            sample_size=8,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=1,
+            block_out_channels=(32, 64),
+            attention_head_dim=4,
+            cross_attention_dim=32,
             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
             norm_num_groups=32,
         ),
         "vae": dict(
-            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, sample_size=64,
-            block_out_channels=(32, 32, 64, 64), norm_num_groups=32,
-            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            layers_per_block=1,
+            sample_size=64,
+            block_out_channels=(32, 32, 64, 64),
+            norm_num_groups=32,
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
             scaling_factor=0.18215,
         ),
         "text": dict(
-            vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=32,
+            vocab_size=49408,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            hidden_act="quick_gelu",
+            projection_dim=32,
         ),
         "vision": dict(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-            patch_size=14, image_size=224, hidden_act="quick_gelu", projection_dim=32,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            patch_size=14,
+            image_size=224,
+            hidden_act="quick_gelu",
+            projection_dim=32,
         ),
         "projection_dim": 32,
         "image_size": 224,
@@ -274,17 +342,26 @@ def _tiny_configs() -> dict:
 def _scheduler_config() -> dict:
     # SD 1.5's scheduler/scheduler_config.json
     return dict(
-        num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-        skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1, trained_betas=None,
-        prediction_type="epsilon", timestep_spacing="leading",
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        set_alpha_to_one=False,
+        steps_offset=1,
+        trained_betas=None,
+        prediction_type="epsilon",
+        timestep_spacing="leading",
     )
 
 
 def build_synthetic(name: str, out_dir) -> None:
     """Write a StableDiffusionPipeline with random weights ('sd15' or 'tiny') to out_dir."""
     if name not in SYNTHETIC_NAMES:
-        raise ModelError(f"unknown synthetic model 'synthetic:{name}'; accepted: "
-                         + ", ".join(f"synthetic:{n}" for n in SYNTHETIC_NAMES))
+        raise ModelError(
+            f"unknown synthetic model 'synthetic:{name}'; accepted: "
+            + ", ".join(f"synthetic:{n}" for n in SYNTHETIC_NAMES)
+        )
     import torch
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
@@ -294,8 +371,9 @@ def build_synthetic(name: str, out_dir) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = make_clip_tokenizer(out / "tokenizer")
-    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-               pad_token_id=tokenizer.pad_token_id)
+    ids = dict(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
 
     # fork_rng: deterministic weights without disturbing the caller's RNG stream.
     with torch.random.fork_rng(devices=[]):
@@ -306,23 +384,33 @@ def build_synthetic(name: str, out_dir) -> None:
         torch.manual_seed(BUILD_SEED + 2)
         text_encoder = CLIPTextModel(CLIPTextConfig(**cfg["text"], **ids))
         torch.manual_seed(BUILD_SEED + 3)
-        clip_cfg = CLIPConfig(text_config=dict(cfg["text"], **ids), vision_config=cfg["vision"],
-                              projection_dim=cfg["projection_dim"])
+        clip_cfg = CLIPConfig(
+            text_config=dict(cfg["text"], **ids), vision_config=cfg["vision"], projection_dim=cfg["projection_dim"]
+        )
         # Threshold parameters stay at the class defaults (ones): random embeddings then never
         # score above them, so the checker does its full work but never blanks the image.
         safety_checker = StableDiffusionSafetyChecker(clip_cfg)
 
     feature_extractor = _clip_image_processor(cfg["image_size"])
     pipe = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-        scheduler=PNDMScheduler(**_scheduler_config()), safety_checker=safety_checker,
-        feature_extractor=feature_extractor, image_encoder=None, requires_safety_checker=True,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=PNDMScheduler(**_scheduler_config()),
+        safety_checker=safety_checker,
+        feature_extractor=feature_extractor,
+        image_encoder=None,
+        requires_safety_checker=True,
     )
     pipe.save_pretrained(out, safe_serialization=True)
     _normalise_layout(out)
-    (out / SYNTHETIC_MARKER).write_text(json.dumps(
-        {"name": name, "builder_version": BUILDER_VERSION, "seed": BUILD_SEED, "real_weights": False},
-        indent=2) + "\n")
+    (out / SYNTHETIC_MARKER).write_text(
+        json.dumps(
+            {"name": name, "builder_version": BUILDER_VERSION, "seed": BUILD_SEED, "real_weights": False}, indent=2
+        )
+        + "\n"
+    )
 
 
 def _clip_image_processor(size: int):
@@ -334,9 +422,17 @@ def _clip_image_processor(size: int):
         from transformers import CLIPImageProcessor as cls
     from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
-    return cls(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
-               do_resize=True, do_center_crop=True, do_normalize=True, do_convert_rgb=True,
-               image_mean=OPENAI_CLIP_MEAN, image_std=OPENAI_CLIP_STD, resample=3)
+    return cls(
+        size={"shortest_edge": size},
+        crop_size={"height": size, "width": size},
+        do_resize=True,
+        do_center_crop=True,
+        do_normalize=True,
+        do_convert_rgb=True,
+        image_mean=OPENAI_CLIP_MEAN,
+        image_std=OPENAI_CLIP_STD,
+        resample=3,
+    )
 
 
 def _normalise_layout(out: Path) -> None:
@@ -382,8 +478,10 @@ def _find_bpe_file() -> Path:
         p = Path(d) / fname
         if p.is_file():
             return p
-    raise ModelError(f"CLIP BPE vocabulary {fname} not found: install the 'open-clip-torch' package "
-                     "(pip install --no-deps open-clip-torch is enough)")
+    raise ModelError(
+        f"CLIP BPE vocabulary {fname} not found: install the 'open-clip-torch' package "
+        "(pip install --no-deps open-clip-torch is enough)"
+    )
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -396,7 +494,7 @@ def _bytes_to_unicode() -> dict[int, str]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
+    return dict(zip(bs, (chr(c) for c in cs), strict=True))
 
 
 def make_clip_tokenizer(out_dir):
@@ -405,7 +503,7 @@ def make_clip_tokenizer(out_dir):
 
     lines = gzip.open(_find_bpe_file()).read().decode("utf-8").split("\n")
     # Line 0 is a header; CLIP uses the next 49152 - 256 - 2 merges, as open_clip does.
-    merges = lines[1:49152 - 256 - 2 + 1]
+    merges = lines[1 : 49152 - 256 - 2 + 1]
     chars = list(_bytes_to_unicode().values())
     tokens = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in merges]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
@@ -418,11 +516,21 @@ def make_clip_tokenizer(out_dir):
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     # HF's merges.txt skips its first line, like the gz header.
     (out / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
-               "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
+    special = {
+        "bos_token": "<|startoftext|>",
+        "eos_token": "<|endoftext|>",
+        "unk_token": "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+    }
     (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
-    config = dict(special, model_max_length=77, do_lower_case=True, errors="replace",
-                  add_prefix_space=False, tokenizer_class="CLIPTokenizer")
+    config = dict(
+        special,
+        model_max_length=77,
+        do_lower_case=True,
+        errors="replace",
+        add_prefix_space=False,
+        tokenizer_class="CLIPTokenizer",
+    )
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     return CLIPTokenizer.from_pretrained(str(out), local_files_only=True)
 
@@ -437,9 +545,7 @@ def load_pipeline(info: dict, **kwargs):
         raise ModelError("trust_remote_code is never allowed for benchmarked pipelines")
     from diffusers import StableDiffusionPipeline
 
-    return StableDiffusionPipeline.from_pretrained(
-        info["path"], use_safetensors=True, local_files_only=True, **kwargs
-    )
+    return StableDiffusionPipeline.from_pretrained(info["path"], use_safetensors=True, local_files_only=True, **kwargs)
 
 
 def component_params(pipe) -> dict[str, int]:

@@ -1,4 +1,5 @@
 """What the worker really has, read from inside the process: the proof a toggle took effect."""
+
 import ctypes
 import importlib.metadata
 import os
@@ -13,9 +14,23 @@ ALLOCATOR_PATTERNS = {
     "mimalloc": re.compile(r"libmimalloc[^/]*\.so"),
 }
 
-PACKAGES = ("torch", "diffusers", "transformers", "accelerate", "huggingface-hub", "safetensors",
-            "optimum", "optimum-intel", "openvino", "nncf", "intel-extension-for-pytorch",
-            "numpy", "pyzmq", "msgpack", "psutil")
+PACKAGES = (
+    "torch",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "huggingface-hub",
+    "safetensors",
+    "optimum",
+    "optimum-intel",
+    "openvino",
+    "nncf",
+    "intel-extension-for-pytorch",
+    "numpy",
+    "pyzmq",
+    "msgpack",
+    "psutil",
+)
 
 
 def mapped_libraries() -> list[str]:
@@ -55,7 +70,9 @@ def jemalloc_opts(path: str) -> dict:
 
 def allocator() -> dict:
     libs = mapped_libraries()
-    found = {name: path for path in libs for name, pat in ALLOCATOR_PATTERNS.items() if pat.search(os.path.basename(path))}
+    found = {
+        name: path for path in libs for name, pat in ALLOCATOR_PATTERNS.items() if pat.search(os.path.basename(path))
+    }
     name = next(iter(found), "default")  # "default" means glibc malloc: no replacement mapped
     return {
         "name": name,
@@ -95,10 +112,13 @@ def packages() -> dict:
 
 
 def threads() -> dict:
-    info = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY", "OMP_PROC_BIND")}
+    info = {
+        name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY", "OMP_PROC_BIND")
+    }
     info = {k: v for k, v in info.items() if v is not None}
     if "torch" in sys.modules:  # only report torch's view once torch is imported anyway
         import torch
+
         info["torch_intra_op"] = torch.get_num_threads()
         info["torch_inter_op"] = torch.get_num_interop_threads()
     return info
@@ -113,10 +133,15 @@ def hello_fields(rung: str) -> dict:
         "cpu": cpu(),
         "threads": threads(),
         "allocator": allocator(),
-        "env": {k: v for k, v in os.environ.items() if k.startswith(("LADDER_", "OMP_", "KMP_", "MALLOC_", "LD_PRELOAD", "TORCH", "ONEDNN", "DNNL"))},
+        "env": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("LADDER_", "OMP_", "KMP_", "MALLOC_", "LD_PRELOAD", "TORCH", "ONEDNN", "DNNL"))
+        },
     }
 
 
 def peak_rss_bytes() -> int:
     import resource
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

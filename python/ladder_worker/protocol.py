@@ -1,12 +1,20 @@
 """The wire protocol, as defined once in protocol/wire.json (shared with the TypeScript side)."""
+
 import json
 import os
 from pathlib import Path
 
 import msgpack
 
-WIRE_PATH = Path(os.environ.get("LADDER_WIRE", Path(__file__).resolve().parents[2] / "protocol" / "wire.json"))
-WIRE = json.loads(WIRE_PATH.read_text())
+PROTOCOL_DIR = Path(__file__).resolve().parents[2] / "protocol"
+
+
+def shared_file(name: str, env: str) -> dict:
+    """A JSON file of protocol/ shared with the controller (the environment variable `env` may point elsewhere)."""
+    return json.loads(Path(os.environ.get(env) or PROTOCOL_DIR / name).read_text())
+
+
+WIRE = shared_file("wire.json", "LADDER_WIRE")
 VERSION: int = WIRE["version"]
 HEARTBEAT_INTERVAL_S: float = WIRE["heartbeat_interval_ms"] / 1000
 

@@ -1,5 +1,6 @@
 """Work and peak for the roofline: FLOPs of one image for the actual shapes (attention included),
 and this machine's measured matrix-product peak for a dtype."""
+
 import time
 
 import torch
@@ -10,6 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdp
 _cpu_sdpa = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
 if _cpu_sdpa is not None:
     try:
+
         @register_flop_formula(_cpu_sdpa, get_raw=True)
         def _cpu_sdpa_flops(query, key, value, *args, out_val=None, **kwargs) -> int:
             return sdpa_flop(query.shape, key.shape, value.shape)
@@ -38,7 +40,13 @@ def image_flops(pipe, height: int, width: int, steps: int, guidance_scale: float
         size = pipe.feature_extractor.crop_size["height"] if isinstance(pipe.feature_extractor.crop_size, dict) else 224
         pixels = torch.zeros(1, 3, size, size)
         safety = _count(lambda: pipe.safety_checker.vision_model(pixels))
-    parts = {"text_encoding": text * cfg, "unet_per_call": unet, "unet": unet * steps, "vae_decode": vae, "safety_checker": safety}
+    parts = {
+        "text_encoding": text * cfg,
+        "unet_per_call": unet,
+        "unet": unet * steps,
+        "vae_decode": vae,
+        "safety_checker": safety,
+    }
     parts["total"] = parts["text_encoding"] + parts["unet"] + vae + safety
     return parts
 

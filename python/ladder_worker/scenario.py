@@ -1,69 +1,62 @@
 """What is measured: the article's protocol. One warm-up call, then timed passes, each timed here
-with a monotonic clock so controller and socket latency never enter a sample. Every pass starts from
-the same initial latents (made from the seed with numpy, so every backend gets identical ones), and
-the last pass's image is saved for the quality guard."""
+with the backend's clock (a monotonic clock for real backends) so controller and socket latency never
+enter a sample. Every pass starts from the same initial latents (made from the seed with numpy, so
+every backend gets identical ones), and the last pass's image is saved for the quality guard."""
+
 import contextlib
 import time
 
 import numpy as np
 
-from .timing import Breakdown
+from .protocol import shared_file
 
 PROGRESS_INTERVAL_S = 1.0
 
-DEFAULTS = {
-    "prompt": "sailing ship in storm by Rembrandt",
-    "steps": 20,
-    "warmup_steps": 10,
-    "passes": 10,
-    # Keep passing until this much time was measured too (hyperfine/MLPerf style), up to max_passes.
-    "min_time_s": 0.0,
-    "max_passes": 1000,
-    "height": 512,
-    "width": 512,
-    "guidance_scale": 7.5,
-    "seed": 0,
-    "output_type": "np",
-    "image_path": None,
-}
-
-
-def initial_latents(pipe, seed: int, height: int, width: int):
-    import torch
-    scale = getattr(pipe, "vae_scale_factor", 8)
-    shape = (1, pipe.unet.config.in_channels, height // scale, width // scale)
-    return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape, dtype=np.float32))
+# protocol/scenario.json: shared with the controller (scheduler names, the article's scenario).
+SHARED = shared_file("scenario.json", "LADDER_SCENARIO")
+# A rung's `scheduler` option -> the diffusers class swapped in (None: the model folder's own).
+SCHEDULERS: dict[str, str | None] = SHARED["schedulers"]
+# The article's scenario. min_time_s/max_passes: keep passing until this much time was measured too
+# (hyperfine/MLPerf style), up to max_passes.
+DEFAULTS = {**SHARED["article_scenario"], "image_path": None}
 
 
 def run(backend, scenario: dict, progress) -> dict:
     sc = {**DEFAULTS, **scenario}
-    latents = initial_latents(backend.pipe, sc["seed"], sc["height"], sc["width"])
-    call = dict(prompt=sc["prompt"], height=sc["height"], width=sc["width"], latents=latents,
-                guidance_scale=sc["guidance_scale"], output_type=sc["output_type"])
+    clock = backend.clock
+    latents = backend.initial_latents(sc["seed"], sc["height"], sc["width"])
+    call = dict(
+        prompt=sc["prompt"],
+        height=sc["height"],
+        width=sc["width"],
+        latents=latents,
+        guidance_scale=sc["guidance_scale"],
+        output_type=sc["output_type"],
+    )
     # The first call (warm-up, or the first pass without one) also proves the runtime toggles:
     # the dtype the UNet really computes in.
-    observe = getattr(backend, "observe", None) or (lambda: contextlib.nullcontext(None))
-    breakdown = Breakdown(backend.pipe)
+    timers = backend.timers()
     runtime = None
-    t0 = time.perf_counter()
+    t0 = clock()
     if sc["warmup_steps"] > 0:
-        with observe() as runtime:
+        with backend.observe() as runtime:
             backend.generate(num_inference_steps=sc["warmup_steps"], seed=sc["seed"], **call)
-    warmup_s = time.perf_counter() - t0
+    warmup_s = clock() - t0
     progress(stage="warmup", seconds=warmup_s, message=f"warm-up ({sc['warmup_steps']} steps)")
     samples, components = [], []
+    # Progress messages are paced in wall time: they are about waking the controller, not measuring.
     unsent, last_sent = [], time.perf_counter()
 
     def more() -> bool:
         return len(samples) < sc["passes"] or (sum(samples) < sc["min_time_s"] and len(samples) < sc["max_passes"])
 
     while more():
-        with observe() if runtime is None else contextlib.nullcontext(runtime) as runtime:
-            breakdown.start()
-            t0 = time.perf_counter()
+        with backend.observe() if runtime is None else contextlib.nullcontext(runtime) as runtime:
+            timers.start()
+            t0 = clock()
             images = backend.generate(num_inference_steps=sc["steps"], seed=sc["seed"], **call)
-            samples.append(time.perf_counter() - t0)
-        components.append(breakdown.result(samples[-1]))
+            samples.append(clock() - t0)
+        components.append(timers.result(samples[-1]))
         unsent.append(samples[-1])
         # At most one message a second: every message wakes the controller while we measure.
         if time.perf_counter() - last_sent >= PROGRESS_INTERVAL_S or not more():
@@ -74,7 +67,7 @@ def run(backend, scenario: dict, progress) -> dict:
     return {
         "samples_s": samples,
         "components": components,
-        "components_missing": breakdown.missing,
+        "components_missing": timers.missing,
         "runtime": runtime,
         "warmup_s": warmup_s,
         "scenario": {k: v for k, v in sc.items() if k != "image_path"},

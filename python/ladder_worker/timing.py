@@ -3,6 +3,7 @@
 Timers wrap the pipeline's own entry points at the instance level (diffusers' encode_prompt and
 run_safety_checker, the UNet's forward, vae.decode); the torch and OpenVINO pipelines share them,
 since optimum-intel's pipeline runs diffusers' __call__ over its OpenVINO parts."""
+
 import time
 
 COMPONENTS = ("text_encoding", "unet", "vae_decode", "safety_checker")
@@ -13,8 +14,12 @@ class Breakdown:
         self.totals = dict.fromkeys(COMPONENTS, 0.0)
         self.unet_steps: list[float] = []
         self.missing = []
-        for obj, attr, key in ((pipe, "encode_prompt", "text_encoding"), (pipe.unet, "forward", "unet"),
-                               (pipe.vae, "decode", "vae_decode"), (pipe, "run_safety_checker", "safety_checker")):
+        for obj, attr, key in (
+            (pipe, "encode_prompt", "text_encoding"),
+            (pipe.unet, "forward", "unet"),
+            (pipe.vae, "decode", "vae_decode"),
+            (pipe, "run_safety_checker", "safety_checker"),
+        ):
             if hasattr(obj, attr):
                 self._wrap(obj, attr, key)
             else:

@@ -83,8 +83,7 @@ def test_tiny_build_resolve_load_and_generate(tiny):
     assert pipe.text_encoder.config.vocab_size == 49408
     assert pipe.tokenizer("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
 
-    out = pipe("sailing ship in storm by Rembrandt", height=64, width=64,
-               num_inference_steps=2, output_type="np")
+    out = pipe("sailing ship in storm by Rembrandt", height=64, width=64, num_inference_steps=2, output_type="np")
     assert out.images.shape == (1, 64, 64, 3)
     assert out.images.dtype.kind == "f"
 
@@ -154,8 +153,7 @@ def test_local_folder_without_model_index(tmp_path):
         models.resolve_model(str(folder), tmp_path / "cache")
 
 
-@pytest.mark.parametrize("spec", ["synthetic:foo", "no such model", "/definitely/not/here",
-                                  "./missing/dir/x", ""])
+@pytest.mark.parametrize("spec", ["synthetic:foo", "no such model", "/definitely/not/here", "./missing/dir/x", ""])
 def test_unknown_spec(spec, tmp_path):
     with pytest.raises(ModelError) as err:
         models.resolve_model(spec, tmp_path / "cache")

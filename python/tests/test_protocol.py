@@ -23,7 +23,7 @@ def test_round_trip_and_version():
 
 def test_rejects_wrong_sender_missing_and_mistyped_fields():
     with pytest.raises(ProtocolError, match="may not be sent by the worker"):
-        protocol.encode(message("load", job="j", model="m", cache_dir="/c", backend="torch", options={}))
+        protocol.encode(message("load", job="j", model="m", cache_dir="/c", backend="torch", options={}, scenario={}))
     with pytest.raises(ProtocolError, match="missing field 'result'"):
         protocol.encode(message("done", job="j"))
     with pytest.raises(ProtocolError, match="expected int"):
@@ -32,6 +32,19 @@ def test_rejects_wrong_sender_missing_and_mistyped_fields():
         protocol.encode(message("launch_missiles"))
     with pytest.raises(ProtocolError, match="undecodable"):
         protocol.decode(b"\xc1", "controller")
+
+
+def test_load_carries_the_scenario():
+    load = dict(job="j", model="none", cache_dir="/c", backend="sleep", options={"pass_s": 0.1})
+    assert protocol.VERSION == protocol.WIRE["version"] == 2
+    msg = protocol.decode(protocol.encode(message("load", **load, scenario={"height": 64}), "controller"), "controller")
+    assert msg["scenario"] == {"height": 64} and msg["options"] == {"pass_s": 0.1}
+    with pytest.raises(ProtocolError, match="missing field 'scenario'"):
+        protocol.validate(message("load", **load), "controller")
+    with pytest.raises(ProtocolError, match="expected map"):
+        protocol.validate(message("load", **load, scenario=[64, 64]), "controller")
+    with pytest.raises(ProtocolError, match="protocol version 1, expected 2"):
+        protocol.validate({**message("load", **load, scenario={}), "v": 1}, "controller")
 
 
 def test_hello_fields_are_valid_and_report_real_process_state():
@@ -44,8 +57,11 @@ def test_hello_fields_are_valid_and_report_real_process_state():
 
 def _start_worker(endpoint, *extra):
     env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
-    return subprocess.Popen([sys.executable, "-m", "ladder_worker", "--endpoint", endpoint, "--rung", "pytest", *extra],
-                            env=env, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ladder_worker", "--endpoint", endpoint, "--rung", "pytest", *extra],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_worker_says_hello_and_exits_on_shutdown(tmp_path):

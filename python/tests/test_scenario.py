@@ -1,17 +1,21 @@
-"""The measured scenario on the real tiny pipeline: breakdown, identical latents, saved image, roofline."""
+"""The measured scenario on the real tiny pipeline: breakdown, identical latents, saved image, roofline;
+and on a fake backend: passes and warm-up are timed with the backend's clock."""
+
 import numpy as np
 import pytest
 import torch
 
 from ladder_worker import models, roofline, scenario
-from ladder_worker.backends.torch_backend import TorchBackend
+from ladder_worker.backends.base import Backend
+from ladder_worker.backends.torch import TorchBackend
 
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
-    info = models.resolve_model("synthetic:tiny", tmp_path_factory.mktemp("models"))
-    b = TorchBackend()
-    b.load(info, {})
+    cache = tmp_path_factory.mktemp("models")
+    info = models.resolve_model("synthetic:tiny", cache)
+    b = TorchBackend({}, cache)
+    assert b.load(info, {**scenario.DEFAULTS, "height": 64, "width": 64}) is None
     return b
 
 
@@ -21,7 +25,7 @@ SMALL = {"steps": 2, "warmup_steps": 1, "passes": 2, "height": 64, "width": 64}
 def test_breakdown_adds_up_and_counts_unet_steps(backend, tmp_path):
     res = scenario.run(backend, {**SMALL, "image_path": str(tmp_path / "img.npy")}, lambda **kw: None)
     assert len(res["samples_s"]) == 2 and res["components_missing"] == []
-    for sample, parts in zip(res["samples_s"], res["components"]):
+    for sample, parts in zip(res["samples_s"], res["components"], strict=True):
         named = sum(parts[f"{k}_s"] for k in ("text_encoding", "unet", "vae_decode", "safety_checker"))
         assert named > 0 and parts["unet_s"] > 0 and parts["vae_decode_s"] > 0
         assert named + parts["rest_s"] == pytest.approx(sample)
@@ -35,7 +39,9 @@ def test_breakdown_adds_up_and_counts_unet_steps(backend, tmp_path):
 
 
 def test_min_time_adds_passes(backend):
-    res = scenario.run(backend, {**SMALL, "passes": 1, "warmup_steps": 0, "min_time_s": 1e9, "max_passes": 3}, lambda **kw: None)
+    res = scenario.run(
+        backend, {**SMALL, "passes": 1, "warmup_steps": 0, "min_time_s": 1e9, "max_passes": 3}, lambda **kw: None
+    )
     assert len(res["samples_s"]) == 3
 
 
@@ -43,13 +49,22 @@ def test_same_seed_same_latents_same_image(backend, tmp_path):
     for name in ("a", "b"):
         scenario.run(backend, {**SMALL, "passes": 1, "image_path": str(tmp_path / f"{name}.npy")}, lambda **kw: None)
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
-    l1 = scenario.initial_latents(backend.pipe, 0, 64, 64)
-    assert l1.shape == (1, 4, 8, 8) and torch.equal(l1, scenario.initial_latents(backend.pipe, 0, 64, 64))
-    assert not torch.equal(l1, scenario.initial_latents(backend.pipe, 1, 64, 64))
+    l1 = backend.initial_latents(0, 64, 64)
+    assert l1.shape == (1, 4, 8, 8) and torch.equal(l1, backend.initial_latents(0, 64, 64))
+    assert not torch.equal(l1, backend.initial_latents(1, 64, 64))
+
+
+def test_effective_of_the_torch_backend(backend):
+    eff = backend.effective()
+    assert eff["backend"] == "torch" and eff["scheduler"] == "PNDMScheduler"
+    assert set(eff["components"]) == {"unet", "vae", "text_encoder", "safety_checker"}
+    assert eff["components"]["unet"]["param_dtypes"] == {"float32": len(list(backend.pipe.unet.parameters()))}
+    assert eff["torch_threads"] == torch.get_num_threads()
+    assert backend.roofline_pipe() is backend.pipe and backend.timings == {}
 
 
 def test_roofline_counts_attention_and_sums(backend):
-    f = roofline.image_flops(backend.pipe, 64, 64, 2, 7.5)
+    f = roofline.image_flops(backend.roofline_pipe(), 64, 64, 2, 7.5)
     assert f["unet"] == 2 * f["unet_per_call"] > 0
     assert f["total"] == f["text_encoding"] + f["unet"] + f["vae_decode"] + f["safety_checker"]
     # Attention is counted: the CPU SDPA kernel has a formula now.
@@ -58,3 +73,66 @@ def test_roofline_counts_attention_and_sums(backend):
         torch.nn.functional.scaled_dot_product_attention(q, q, q)
     assert c.get_total_flops() == 2 * (2 * 1 * 2 * 16 * 16 * 8)
     assert roofline.matmul_peak("fp32", seconds=0.1, n=256) > 0
+
+
+class TickingBackend(Backend):
+    """No pipeline: a clock that advances one second per call, and a stub for everything else."""
+
+    name = "ticking"
+
+    def __init__(self):
+        super().__init__({}, "/nonexistent")
+        self.now = 100.0
+        self.calls = []
+
+    def load(self, info, scenario):
+        pass
+
+    def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
+        self.calls.append(num_inference_steps)
+        self.now += 1.0
+        return np.zeros((1, height, width, 3), dtype=np.float32)
+
+    def effective(self):
+        return {}
+
+    def clock(self):
+        return self.now
+
+    def initial_latents(self, seed, height, width):
+        return None
+
+    def timers(self):
+        class Timers:
+            missing = ["everything"]
+
+            def start(self):
+                pass
+
+            def result(self, pass_s):
+                return {"rest_s": pass_s}
+
+        return Timers()
+
+
+def test_passes_and_warmup_are_timed_with_the_backends_clock():
+    b = TickingBackend()
+    res = scenario.run(b, {**SMALL, "steps": 3, "warmup_steps": 2, "passes": 4}, lambda **kw: None)
+    assert res["samples_s"] == [1.0] * 4 and res["warmup_s"] == 1.0
+    assert b.calls == [2, 3, 3, 3, 3]
+    assert res["components"] == [{"rest_s": 1.0}] * 4 and res["components_missing"] == ["everything"]
+    assert res["runtime"] is None  # the default observe() observes nothing
+    assert res["scenario"]["prompt"] == scenario.SHARED["article_scenario"]["prompt"]
+
+
+def test_defaults_are_the_shared_article_scenario():
+    assert scenario.DEFAULTS == {**scenario.SHARED["article_scenario"], "image_path": None}
+    assert scenario.DEFAULTS["steps"] == 20 and scenario.DEFAULTS["warmup_steps"] == 10
+    assert scenario.SCHEDULERS["default"] is None and scenario.SCHEDULERS["dpm"] == "DPMSolverMultistepScheduler"
+
+
+def test_torch_backend_swaps_the_scheduler_by_its_shared_name(backend, tmp_path):
+    info = models.resolve_model("synthetic:tiny", backend.cache_dir)
+    dpm = TorchBackend({"scheduler": "dpm"}, backend.cache_dir)
+    dpm.load(info, scenario.DEFAULTS)
+    assert dpm.effective()["scheduler"] == scenario.SCHEDULERS["dpm"]

@@ -1,20 +1,54 @@
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { compareRuns, DEFAULT_OPTIONS, hasRegression, loadRun, renderMarkdown, renderText } from '../results/compare.ts';
+import {
+  compareRuns,
+  DEFAULT_OPTIONS,
+  hasRegression,
+  loadRun,
+  renderMarkdown,
+  renderText,
+} from '../results/compare.ts';
 
-type CompareArgs = { a: string; b: string; alpha: number; factor: number; markdown: boolean; 'fail-on-regression': boolean };
+type CompareArgs = {
+  a: string;
+  b: string;
+  alpha: number;
+  factor: number;
+  markdown: boolean;
+  'fail-on-regression': boolean;
+};
 
 export const compareCommand = {
   command: 'compare <a> <b>',
   describe: 'Compare two runs rung by rung: medians, B/A, a Mann-Whitney U test and a verdict per rung',
   builder: (y: Argv) =>
     y
-      .positional('a', { type: 'string', demandOption: true, describe: 'the reference run: a run directory or its run.json' })
+      .positional('a', {
+        type: 'string',
+        demandOption: true,
+        describe: 'the reference run: a run directory or its run.json',
+      })
       .positional('b', { type: 'string', demandOption: true, describe: 'the run compared with it' })
-      .option('alpha', { type: 'number', default: DEFAULT_OPTIONS.alpha, describe: 'significance level of the two-sided U test' })
-      .option('factor', { type: 'number', default: DEFAULT_OPTIONS.factor, describe: 'smallest change that counts: slower if B/A > 1+factor, faster if B/A < 1/(1+factor)' })
-      .option('markdown', { type: 'boolean', default: false, describe: 'print a Markdown table (for a pull-request comment)' })
-      .option('fail-on-regression', { type: 'boolean', default: false, describe: "exit with 1 when any rung is 'slower'" }),
+      .option('alpha', {
+        type: 'number',
+        default: DEFAULT_OPTIONS.alpha,
+        describe: 'significance level of the two-sided U test',
+      })
+      .option('factor', {
+        type: 'number',
+        default: DEFAULT_OPTIONS.factor,
+        describe: 'smallest change that counts: slower if B/A > 1+factor, faster if B/A < 1/(1+factor)',
+      })
+      .option('markdown', {
+        type: 'boolean',
+        default: false,
+        describe: 'print a Markdown table (for a pull-request comment)',
+      })
+      .option('fail-on-regression', {
+        type: 'boolean',
+        default: false,
+        describe: "exit with 1 when any rung is 'slower'",
+      }),
   handler: (a: CompareArgs) => {
     if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
     if (!(a.factor >= 0 && Number.isFinite(a.factor))) throw new UserError(`factor must be >= 0 (got ${a.factor})`);

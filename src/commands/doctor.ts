@@ -1,5 +1,5 @@
 // Checks everything the ladder needs and says how to get what is missing.
-import { statfsSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import { execa } from 'execa';
 import type { Argv } from 'yargs';
@@ -7,7 +7,6 @@ import { basePython, describeStack, stackNames } from '../envs/stacks.ts';
 import { ALLOCATOR_PACKAGES, findAllocator, findTool } from '../launcher/launch.ts';
 import { cacheRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
-import { mkdirSync } from 'node:fs';
 
 interface Check {
   what: string;
@@ -26,40 +25,88 @@ async function checks(): Promise<Check[]> {
     const { stdout } = await execa(basePython(), ['-c', 'import sys, venv, ensurepip; print(sys.version.split()[0])']);
     out.push({ what: 'python', ok: true, detail: `${basePython()} ${stdout.trim()} with venv`, required: true });
   } catch {
-    out.push({ what: 'python', ok: false, detail: `${basePython()} with the venv module not found`, apt: 'python3-venv', required: true });
+    out.push({
+      what: 'python',
+      ok: false,
+      detail: `${basePython()} with the venv module not found`,
+      apt: 'python3-venv',
+      required: true,
+    });
   }
   for (const name of stackNames()) {
     try {
       const s = await describeStack(name);
-      out.push({ what: `env ${name}`, ok: s.state === 'ready', detail: `${s.state} (${s.dir})${s.state === 'ready' ? '' : `: ladder envs provision ${name}`}`, required: false });
+      out.push({
+        what: `env ${name}`,
+        ok: s.state === 'ready',
+        detail: `${s.state} (${s.dir})${s.state === 'ready' ? '' : `: ladder envs provision ${name}`}`,
+        required: false,
+      });
     } catch (err) {
       out.push({ what: `env ${name}`, ok: false, detail: (err as Error).message, required: false });
     }
   }
   for (const alloc of ['jemalloc', 'tcmalloc'] as const) {
     const lib = findAllocator(alloc);
-    out.push({ what: alloc, ok: !!lib, detail: lib ?? `not found: apt-get install ${ALLOCATOR_PACKAGES[alloc]}`, apt: ALLOCATOR_PACKAGES[alloc], required: false });
+    out.push({
+      what: alloc,
+      ok: !!lib,
+      detail: lib ?? `not found: apt-get install ${ALLOCATOR_PACKAGES[alloc]}`,
+      apt: ALLOCATOR_PACKAGES[alloc],
+      required: false,
+    });
   }
-  for (const [tool, pkg] of [['numactl', 'numactl'], ['taskset', 'util-linux']] as const) {
+  for (const [tool, pkg] of [
+    ['numactl', 'numactl'],
+    ['taskset', 'util-linux'],
+  ] as const) {
     const p = findTool(tool);
-    out.push({ what: tool, ok: !!p, detail: p ?? `not found (only for core binding): apt-get install ${pkg}`, apt: pkg, required: false });
+    out.push({
+      what: tool,
+      ok: !!p,
+      detail: p ?? `not found (only for core binding): apt-get install ${pkg}`,
+      apt: pkg,
+      required: false,
+    });
   }
   mkdirSync(cacheRoot(), { recursive: true });
   const fs = statfsSync(cacheRoot());
   const free = (fs.bavail * fs.bsize) / 2 ** 30;
   // torch + openvino + ipex environments and the synthetic SD 1.5 with its OpenVINO export.
-  out.push({ what: 'disk', ok: free >= 30, detail: `${free.toFixed(0)} GiB free at ${cacheRoot()} (about 30 GiB needed for all environments and models)`, required: false });
+  out.push({
+    what: 'disk',
+    ok: free >= 30,
+    detail: `${free.toFixed(0)} GiB free at ${cacheRoot()} (about 30 GiB needed for all environments and models)`,
+    required: false,
+  });
   const mem = os.totalmem() / 2 ** 30;
-  out.push({ what: 'memory', ok: mem >= 16, detail: `${mem.toFixed(0)} GiB (full-size SD 1.5 rungs want about 16 GiB)`, required: false });
+  out.push({
+    what: 'memory',
+    ok: mem >= 16,
+    detail: `${mem.toFixed(0)} GiB (full-size SD 1.5 rungs want about 16 GiB)`,
+    required: false,
+  });
   const m = machine();
-  out.push({ what: 'cpu', ok: true, detail: `${m.cpu_model}, ${m.logical_cpus} logical CPUs; ${Object.entries(m.isa).map(([k, v]) => `${k}:${v ? 'yes' : 'no'}`).join(' ')}`, required: false });
+  out.push({
+    what: 'cpu',
+    ok: true,
+    detail: `${m.cpu_model}, ${m.logical_cpus} logical CPUs; ${Object.entries(m.isa)
+      .map(([k, v]) => `${k}:${v ? 'yes' : 'no'}`)
+      .join(' ')}`,
+    required: false,
+  });
   return out;
 }
 
 export const doctorCommand = {
   command: 'doctor',
   describe: 'Check Python, environments, allocator libraries, numactl, disk and memory',
-  builder: (y: Argv) => y.option('fix', { type: 'boolean', default: false, describe: 'install missing system packages with apt-get (needs root)' }),
+  builder: (y: Argv) =>
+    y.option('fix', {
+      type: 'boolean',
+      default: false,
+      describe: 'install missing system packages with apt-get (needs root)',
+    }),
   handler: async (a: { fix: boolean }) => {
     let results = await checks();
     const missing = [...new Set(results.filter((c) => !c.ok && c.apt).map((c) => c.apt!))];
@@ -69,11 +116,15 @@ export const doctorCommand = {
       } else {
         console.log(`installing: ${missing.join(' ')}`);
         await execa('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-        await execa('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env: { DEBIAN_FRONTEND: 'noninteractive' } });
+        await execa('apt-get', ['install', '-y', '-qq', ...missing], {
+          stdio: 'inherit',
+          env: { DEBIAN_FRONTEND: 'noninteractive' },
+        });
         results = await checks();
       }
     }
-    for (const c of results) console.log(`${c.ok ? 'ok     ' : c.required ? 'MISSING' : 'warn   '} ${c.what.padEnd(13)} ${c.detail}`);
+    for (const c of results)
+      console.log(`${c.ok ? 'ok     ' : c.required ? 'MISSING' : 'warn   '} ${c.what.padEnd(13)} ${c.detail}`);
     if (results.some((c) => c.required && !c.ok)) process.exitCode = 1;
   },
 };

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
-import { UserError } from '../errors.ts';
 import { provision, removeDirs } from '../envs/provision.ts';
 import { describeStack, envsRoot, stackNames } from '../envs/stacks.ts';
+import { UserError } from '../errors.ts';
 
 const log = (line: string) => console.error(line);
 
@@ -14,7 +14,9 @@ export const envsCommand = {
         console.log(`environments live in ${envsRoot()} (set LADDER_CACHE_DIR to move them)`);
         for (const name of stackNames()) {
           const s = await describeStack(name);
-          console.log(`${name.padEnd(10)} ${s.state.padEnd(8)} ${s.dir}${s.staleDirs.length ? `  (${s.staleDirs.length} outdated: ladder envs prune)` : ''}`);
+          console.log(
+            `${name.padEnd(10)} ${s.state.padEnd(8)} ${s.dir}${s.staleDirs.length ? `  (${s.staleDirs.length} outdated: ladder envs prune)` : ''}`,
+          );
         }
       })
       .command(
@@ -26,7 +28,7 @@ export const envsCommand = {
             .option('force', { type: 'boolean', default: false, describe: 'rebuild even when ready' }),
         async (a: { names?: string[]; force: boolean }) => {
           const names = a.names?.length ? a.names : stackNames();
-          for (const name of names) await describeStack(name);  // unknown names fail before any work
+          for (const name of names) await describeStack(name); // unknown names fail before any work
           for (const name of names) {
             const s = await provision(name, log, { force: a.force });
             console.log(`${name}: ready (${s.dir})`);
@@ -39,7 +41,8 @@ export const envsCommand = {
         (y2: Argv) => y2.positional('name', { type: 'string', demandOption: true }),
         async (a: { name: string }) => {
           const s = await describeStack(a.name);
-          if (s.state !== 'ready') throw new UserError(`environment '${a.name}' is ${s.state}: run 'ladder envs provision ${a.name}'`);
+          if (s.state !== 'ready')
+            throw new UserError(`environment '${a.name}' is ${s.state}: run 'ladder envs provision ${a.name}'`);
           console.log(s.python);
         },
       )

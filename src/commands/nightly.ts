@@ -4,35 +4,58 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { tryLock } from '../lock.ts';
-import { DEFAULT_JUDGE, judge, versionChanges, type RungVerdict, type VersionChange } from '../nightly/judge.ts';
-import { machineId, readHistory } from '../nightly/history.ts';
+import { machineId } from '../nightly/history.ts';
+import { DEFAULT_JUDGE, judge, type RungVerdict, type VersionChange, versionChanges } from '../nightly/judge.ts';
 import { repoRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
-import { writeJsonAtomic } from '../results/run-file.ts';
+import { readHistory, writeRunFile } from '../results/run-file.ts';
 import { executeRun } from '../run/execute.ts';
-import { loadLadder } from '../rungs/ladder.ts';
 import { selectedRungs, selectionOptions } from './reproduce.ts';
-import { runStamp, scenarioOptions, settingsFrom, type CommonArgs } from './run.ts';
+import { type CommonArgs, ladderFrom, runStamp, scenarioOptions, settingsFrom } from './run.ts';
 
 export const EXIT_REGRESSION = 10;
 export const EXIT_FAILED = 1;
 export const EXIT_LOCKED = 3;
 
-type NightlyArgs = CommonArgs & { history: string; resume: boolean; markdown: boolean; window: number; alpha: number; factor: number; only?: string[]; skip?: string[] };
+type NightlyArgs = CommonArgs & {
+  history: string;
+  resume: boolean;
+  markdown: boolean;
+  window: number;
+  alpha: number;
+  factor: number;
+  only?: string[];
+  skip?: string[];
+};
 
 function summaryLine(id: string, verdicts: RungVerdict[], changes: VersionChange[], dir: string): string {
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
-  const moved = verdicts.filter((x) => x.verdict === 'regressed' || x.verdict === 'improved').map((x) => `${x.id} ${x.verdict} ${x.ratio!.toFixed(2)}x p=${x.p!.toPrecision(2)}`);
-  const parts = ['regressed', 'improved', 'unchanged', 'insufficient', 'new', 'failed'].filter((v) => count(v)).map((v) => `${count(v)} ${v}`);
-  const versions = changes.length ? `; versions changed: ${changes.map((c) => `${c.env}:${c.package} ${c.from ?? '-'} -> ${c.to ?? '-'}`).join(', ')}` : '';
+  const moved = verdicts
+    .filter((x) => x.verdict === 'regressed' || x.verdict === 'improved')
+    .map((x) => `${x.id} ${x.verdict} ${x.ratio!.toFixed(2)}x p=${x.p!.toPrecision(2)}`);
+  const parts = ['regressed', 'improved', 'unchanged', 'insufficient', 'new', 'failed']
+    .filter((v) => count(v))
+    .map((v) => `${count(v)} ${v}`);
+  const versions = changes.length
+    ? `; versions changed: ${changes.map((c) => `${c.env}:${c.package} ${c.from ?? '-'} -> ${c.to ?? '-'}`).join(', ')}`
+    : '';
   return `nightly ${id}: ${parts.join(', ')}${moved.length ? ` (${moved.join('; ')})` : ''}${versions}; ${dir}`;
 }
 
 function markdown(id: string, verdicts: RungVerdict[], changes: VersionChange[]): string {
-  const rows = verdicts.map((v) => `| ${v.id} | ${v.verdict === 'regressed' ? '**regressed**' : v.verdict} | ${v.ratio?.toFixed(3) ?? '–'} | ${v.p?.toPrecision(2) ?? '–'} | ${v.detail ?? ''} |`);
+  const rows = verdicts.map(
+    (v) =>
+      `| ${v.id} | ${v.verdict === 'regressed' ? '**regressed**' : v.verdict} | ${v.ratio?.toFixed(3) ?? '–'} | ${v.p?.toPrecision(2) ?? '–'} | ${v.detail ?? ''} |`,
+  );
   const versions = changes.map((c) => `- ${c.env}: ${c.package} ${c.from ?? '(none)'} → ${c.to ?? '(removed)'}`);
-  return [`### ladder nightly (machine ${id})`, '', '| rung | verdict | ratio vs recent nights | p | detail |', '|---|---|---|---|---|', ...rows,
-    ...(versions.length ? ['', 'Package versions changed since the previous night:', '', ...versions] : [])].join('\n');
+  return [
+    `### ladder nightly (machine ${id})`,
+    '',
+    '| rung | verdict | ratio vs recent nights | p | detail |',
+    '|---|---|---|---|---|',
+    ...rows,
+    ...(versions.length ? ['', 'Package versions changed since the previous night:', '', ...versions] : []),
+  ].join('\n');
 }
 
 export const nightlyCommand = {
@@ -40,18 +63,45 @@ export const nightlyCommand = {
   describe: "Run the ladder into this machine's history and flag regressions against its recent nights",
   builder: (y: Argv) =>
     selectionOptions(scenarioOptions(y))
-      .option('history', { type: 'string', default: path.join(repoRoot, 'results', 'history'), describe: 'history root (one folder per machine)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue the last interrupted run from its first unfinished rung' })
-      .option('markdown', { type: 'boolean', default: false, describe: 'print a Markdown summary (for a CI comment) instead of one line' })
-      .option('window', { type: 'number', default: DEFAULT_JUDGE.window, describe: 'earlier nights the reference pools' })
-      .option('alpha', { type: 'number', default: DEFAULT_JUDGE.alpha, describe: 'significance level of the Mann-Whitney U test' })
-      .option('factor', { type: 'number', default: DEFAULT_JUDGE.factor, describe: 'minimum relative change to call a regression' })
-      .epilog(`Exit codes: 0 nothing regressed, ${EXIT_REGRESSION} a rung regressed, ${EXIT_FAILED} a rung failed, 2 bad input, ${EXIT_LOCKED} another run holds the lock.`),
+      .option('history', {
+        type: 'string',
+        default: path.join(repoRoot, 'results', 'history'),
+        describe: 'history root (one folder per machine)',
+      })
+      .option('resume', {
+        type: 'boolean',
+        default: false,
+        describe: 'continue the last interrupted run from its first unfinished rung',
+      })
+      .option('markdown', {
+        type: 'boolean',
+        default: false,
+        describe: 'print a Markdown summary (for a CI comment) instead of one line',
+      })
+      .option('window', {
+        type: 'number',
+        default: DEFAULT_JUDGE.window,
+        describe: 'earlier nights the reference pools',
+      })
+      .option('alpha', {
+        type: 'number',
+        default: DEFAULT_JUDGE.alpha,
+        describe: 'significance level of the Mann-Whitney U test',
+      })
+      .option('factor', {
+        type: 'number',
+        default: DEFAULT_JUDGE.factor,
+        describe: 'minimum relative change to call a regression',
+      })
+      .epilog(
+        `Exit codes: 0 nothing regressed, ${EXIT_REGRESSION} a rung regressed, ${EXIT_FAILED} a rung failed, 2 bad input, ${EXIT_LOCKED} another run holds the lock.`,
+      ),
   handler: async (a: NightlyArgs) => {
-    if (!(Number.isInteger(a.window) && a.window >= 1)) throw new UserError(`window must be an integer >= 1 (got ${a.window})`);
+    if (!(Number.isInteger(a.window) && a.window >= 1))
+      throw new UserError(`window must be an integer >= 1 (got ${a.window})`);
     if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
     if (!(a.factor >= 0)) throw new UserError(`factor must be >= 0 (got ${a.factor})`);
-    const ladder = loadLadder(a.ladder);
+    const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
     const id = machineId(machine());
     const machineDir = path.join(path.resolve(a.history), id);
@@ -64,7 +114,8 @@ export const nightlyCommand = {
       return;
     }
     try {
-      const history = readHistory(machineDir);
+      const { runs: history, skipped } = readHistory(machineDir);
+      for (const s of skipped) console.error(`ladder: warning: skipping ${s.file}: ${s.reason}`);
       const unfinished = a.resume ? [...history].reverse().find((h) => !h.run.finished) : undefined;
       const settings = settingsFrom({ ...a, out: unfinished?.dir ?? path.join(machineDir, runStamp()) }, 'nightly');
       if (a.resume) console.error(unfinished ? `resuming ${unfinished.dir}` : 'nothing to resume: starting a new run');
@@ -74,7 +125,7 @@ export const nightlyCommand = {
       const verdicts = judge(run, earlier, { window: a.window, alpha: a.alpha, factor: a.factor });
       const changes = versionChanges(earlier[earlier.length - 1], run);
       run.nightly = { machine_id: id, verdicts, version_changes: changes };
-      writeJsonAtomic(path.join(settings.outDir, 'run.json'), run);
+      writeRunFile(settings.outDir, run);
       console.log(a.markdown ? markdown(id, verdicts, changes) : summaryLine(id, verdicts, changes, settings.outDir));
       if (verdicts.some((v) => v.verdict === 'regressed')) process.exitCode = EXIT_REGRESSION;
       else if (verdicts.some((v) => v.verdict === 'failed')) process.exitCode = EXIT_FAILED;

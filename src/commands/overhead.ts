@@ -17,20 +17,32 @@ export const overheadCommand = {
   handler: async (a: { passes: number; out?: string }) => {
     const rung = loadLadder().rungs[0]!;
     const outDir = path.resolve(a.out ?? defaultOutDir('overhead'));
-    const run = await executeRun(loadLadder(), [rung], {
-      model: 'synthetic:tiny',
-      scenario: { ...PROFILES.smoke!, steps: 1, passes: a.passes },
-      outDir,
-      command: ['ladder', ...process.argv.slice(2)].join(' '),
-      roofline: false,
-    }, () => undefined);
+    const run = await executeRun(
+      loadLadder(),
+      [rung],
+      {
+        model: 'synthetic:tiny',
+        scenario: { ...PROFILES.smoke!, steps: 1, passes: a.passes },
+        outDir,
+        command: ['ladder', ...process.argv.slice(2)].join(' '),
+        roofline: false,
+      },
+      () => undefined,
+    );
     const r = run.rungs[0]!;
-    if (r.status !== 'ok' || !r.overhead || !r.stats) throw new Error(`overhead run failed: ${r.error ?? 'no figures'}`);
+    if (r.status !== 'ok' || !r.overhead || !r.stats)
+      throw new Error(`overhead run failed: ${r.error ?? 'no figures'}`);
     const o = r.overhead;
     const verdict = (ok: boolean) => (ok ? 'within target' : 'OVER TARGET');
-    console.log(`passes: ${r.stats.n} x ${(r.stats.median_s * 1000).toFixed(1)} ms (median), ${r.samples_s.reduce((x, y) => x + y, 0).toFixed(2)} s measured`);
-    console.log(`controller CPU while the worker measured: ${(o.controller_cpu_s! * 1000).toFixed(1)} ms = ${o.controller_cpu_pct_of_passes!.toFixed(3)}% of pass time (target < 0.5%: ${verdict(o.controller_cpu_pct_of_passes! < 0.5)})`);
-    console.log(`job time gap, controller vs worker: bench ${o.bench_job_gap_ms!.toFixed(2)} ms, load ${o.load_job_gap_ms!.toFixed(2)} ms (target < 5 ms: ${verdict(Math.max(o.bench_job_gap_ms!, o.load_job_gap_ms!) < 5)})`);
+    console.log(
+      `passes: ${r.stats.n} x ${(r.stats.median_s * 1000).toFixed(1)} ms (median), ${r.samples_s.reduce((x, y) => x + y, 0).toFixed(2)} s measured`,
+    );
+    console.log(
+      `controller CPU while the worker measured: ${(o.controller_cpu_s! * 1000).toFixed(1)} ms = ${o.controller_cpu_pct_of_passes!.toFixed(3)}% of pass time (target < 0.5%: ${verdict(o.controller_cpu_pct_of_passes! < 0.5)})`,
+    );
+    console.log(
+      `job time gap, controller vs worker: bench ${o.bench_job_gap_ms!.toFixed(2)} ms, load ${o.load_job_gap_ms!.toFixed(2)} ms (target < 5 ms: ${verdict(Math.max(o.bench_job_gap_ms!, o.load_job_gap_ms!) < 5)})`,
+    );
     console.log(`run: ${path.join(outDir, 'run.json')}`);
   },
 };

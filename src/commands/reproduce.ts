@@ -1,13 +1,31 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { executeRun } from '../run/execute.ts';
 import { renderTable } from '../results/report.ts';
-import { loadLadder, type Ladder, type Rung } from '../rungs/ladder.ts';
+import { executeRun } from '../run/execute.ts';
+import { applyOverrides, type Ladder, type Rung } from '../rungs/ladder.ts';
+import { type CommonArgs, ladderFrom, scenarioOptions, settingsFrom } from './run.ts';
 import { printDryRun } from './rungs.ts';
-import { scenarioOptions, settingsFrom, type CommonArgs } from './run.ts';
 
-const list = (v: string[] | undefined) => (v ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+/**
+ * Every value of a repeatable flag. yargs keeps only the last of a repeated flag here (so that a
+ * repeated scalar flag does not turn into a list), so repeatable ones are read from argv itself.
+ */
+export function repeated(name: string, given: string[] | undefined, argv = process.argv.slice(2)): string[] {
+  const out: string[] = [];
+  for (const [i, arg] of argv.entries()) {
+    if (arg === '--') break;
+    if (arg === `--${name}` && argv[i + 1] !== undefined) out.push(argv[i + 1]!);
+    else if (arg.startsWith(`--${name}=`)) out.push(arg.slice(name.length + 3));
+  }
+  return out.length ? out : (given ?? []);
+}
+
+const list = (name: string, v: string[] | undefined) =>
+  repeated(name, v)
+    .flatMap((x) => x.split(','))
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /** --only / --skip, comma-separated or repeated. */
 export function selectionOptions<T>(y: Argv<T>) {
@@ -17,14 +35,17 @@ export function selectionOptions<T>(y: Argv<T>) {
 }
 
 /** The ladder's rungs that --only and --skip leave, in ladder order. */
-export function selectedRungs(ladder: Ladder, a: { only?: string[]; skip?: string[] }): Rung[] {
-  return selectRungs(ladder, list(a.only), list(a.skip));
+export function selectedRungs(ladder: Ladder, a: { only?: string[]; skip?: string[]; set?: string[] }): Rung[] {
+  return selectRungs(ladder, list('only', a.only), list('skip', a.skip)).map((r) =>
+    applyOverrides(r, repeated('set', a.set)),
+  );
 }
 
 export function selectRungs(ladder: Ladder, only: string[], skip: string[]): Rung[] {
   const ids = new Set(ladder.rungs.map((r) => r.id));
   for (const id of [...only, ...skip]) {
-    if (!ids.has(id)) throw new UserError(`unknown rung '${id}' (${path.basename(ladder.file)} has: ${[...ids].join(', ')})`);
+    if (!ids.has(id))
+      throw new UserError(`unknown rung '${id}' (${path.basename(ladder.file)} has: ${[...ids].join(', ')})`);
   }
   const chosen = ladder.rungs.filter((r) => (!only.length || only.includes(r.id)) && !skip.includes(r.id));
   if (!chosen.length) throw new UserError('--only/--skip leave no rung to run');
@@ -35,10 +56,13 @@ export const reproduceCommand = {
   command: 'reproduce',
   describe: "Run the whole ladder, one fresh worker per rung, and print it beside the article's figures",
   builder: (y: Argv) =>
-    selectionOptions(scenarioOptions(y))
-      .option('dry-run', { type: 'boolean', default: false, describe: 'print how each worker would be started, run nothing' }),
+    selectionOptions(scenarioOptions(y)).option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'print how each worker would be started, run nothing',
+    }),
   handler: async (a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean; json: boolean }) => {
-    const ladder = loadLadder(a.ladder);
+    const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
     const settings = settingsFrom(a, `${ladder.name}-${a.profile}`);
     if (a['dry-run']) return printDryRun(rungs, settings.threads);

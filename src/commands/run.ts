@@ -1,55 +1,125 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { DEFAULT_MIN_PSNR_DB, executeRun, type RunSettings } from '../run/execute.ts';
-import { ARTICLE_LADDER, loadLadder } from '../rungs/ladder.ts';
-import { checkModel, checkScenario, PROFILES, type Scenario } from '../rungs/settings.ts';
 import { repoRoot } from '../paths.ts';
+import { DEFAULT_MIN_PSNR_DB, executeRun, type RunSettings } from '../run/execute.ts';
+import { ARTICLE_LADDER, applyOverrides, type Ladder, ladderPath, loadLadder } from '../rungs/ladder.ts';
+import { checkModel, checkScenario, PROFILES, type Scenario } from '../rungs/settings.ts';
+import { repeated } from './reproduce.ts';
 
 export function scenarioOptions<T>(y: Argv<T>) {
   return y
-    .option('profile', { type: 'string', default: 'article', choices: Object.keys(PROFILES), describe: 'scenario preset: article (512x512, 20 steps, 10 passes), quick (512x512, 5 steps, 3 passes), smoke (64x64, 2 steps, 2 passes); flags below override it' })
-    .option('model', { type: 'string', default: 'auto', describe: 'auto | synthetic:sd15 | synthetic:tiny | hub id (from the local HF cache) | local diffusers folder' })
+    .option('profile', {
+      type: 'string',
+      default: 'article',
+      choices: Object.keys(PROFILES),
+      describe:
+        'scenario preset: article (512x512, 20 steps, 10 passes), quick (512x512, 5 steps, 3 passes), smoke (64x64, 2 steps, 2 passes); flags below override it',
+    })
+    .option('model', {
+      type: 'string',
+      default: 'auto',
+      describe: 'auto | synthetic:sd15 | synthetic:tiny | hub id (from the local HF cache) | local diffusers folder',
+    })
     .option('steps', { type: 'number', describe: 'denoising steps per timed pass' })
     .option('warmup-steps', { type: 'number', describe: 'steps of the untimed warm-up call (0: none)' })
     .option('passes', { type: 'number', describe: 'timed passes (at least)' })
     .option('min-time', { type: 'number', describe: 'keep adding passes until this many seconds were measured' })
     .option('max-passes', { type: 'number', describe: 'cap on passes added by --min-time (default 1000)' })
-    .option('min-psnr', { type: 'number', default: DEFAULT_MIN_PSNR_DB, describe: 'quality guard: flag a rung whose image is below this PSNR (dB) against the fp32 reference' })
+    .option('min-psnr', {
+      type: 'number',
+      default: DEFAULT_MIN_PSNR_DB,
+      describe: 'quality guard: flag a rung whose image is below this PSNR (dB) against the fp32 reference',
+    })
     .option('height', { type: 'number', describe: 'image height (multiple of 8)' })
     .option('width', { type: 'number', describe: 'image width (multiple of 8)' })
     .option('prompt', { type: 'string' })
     .option('guidance-scale', { type: 'number', describe: 'classifier-free guidance (> 1 for static OpenVINO shapes)' })
     .option('seed', { type: 'number', describe: 'generator seed of every pass' })
-    .option('threads', { type: 'number', describe: "OMP_NUM_THREADS/MKL_NUM_THREADS for every worker (default: the rung's or the libraries' own)" })
-    .option('ladder', { type: 'string', default: ARTICLE_LADDER, describe: 'ladder file the rungs come from' })
+    .option('threads', {
+      type: 'number',
+      describe: "OMP_NUM_THREADS/MKL_NUM_THREADS for every worker (default: the rung's or the libraries' own)",
+    })
+    .option('ladder', {
+      type: 'string',
+      default: ARTICLE_LADDER,
+      describe: 'ladder file the rungs come from (or the name of one in ladders/: article)',
+    })
+    .option('set', {
+      type: 'string',
+      array: true,
+      describe:
+        'override a field of every rung run, checked like the ladder file: launcher.allocator=tcmalloc, options.dtype=bf16, env=torch (repeatable)',
+    })
     .option('out', { type: 'string', describe: 'output directory (default results/runs/<time>-<label>)' })
-    .option('heartbeat-timeout', { type: 'number', default: 30, describe: 'seconds without a heartbeat before a worker is declared hung' })
+    .option('heartbeat-timeout', {
+      type: 'number',
+      default: 30,
+      describe: 'seconds without a heartbeat before a worker is declared hung',
+    })
     .option('verbose', { type: 'boolean', default: false, describe: "echo the workers' stderr" })
-    .option('roofline', { type: 'boolean', default: true, describe: 'count FLOPs and probe the peak after the rungs (--no-roofline skips)' })
-    .option('json', { type: 'boolean', default: false, describe: 'progress on stderr, the run document (run.json) alone on stdout; ladder never prints colour' });
+    .option('roofline', {
+      type: 'boolean',
+      default: true,
+      describe: 'count FLOPs and probe the peak after the rungs (--no-roofline skips)',
+    })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'progress on stderr, the run document (run.json) alone on stdout; ladder never prints colour',
+    });
 }
 
 export type CommonArgs = {
-  profile: string; model: string; steps?: number; 'warmup-steps'?: number; passes?: number; 'min-time'?: number; 'max-passes'?: number; 'min-psnr': number; height?: number; width?: number;
-  prompt?: string; 'guidance-scale'?: number; seed?: number; threads?: number; ladder: string; out?: string;
-  'heartbeat-timeout': number; verbose: boolean; roofline: boolean;
+  profile: string;
+  model: string;
+  steps?: number;
+  'warmup-steps'?: number;
+  passes?: number;
+  'min-time'?: number;
+  'max-passes'?: number;
+  'min-psnr': number;
+  height?: number;
+  width?: number;
+  prompt?: string;
+  'guidance-scale'?: number;
+  seed?: number;
+  threads?: number;
+  ladder: string;
+  out?: string;
+  'heartbeat-timeout': number;
+  verbose: boolean;
+  roofline: boolean;
+  set?: string[];
 };
+
+/** The ladder a command names: a file, or the name of one in ladders/. */
+export const ladderFrom = (a: { ladder: string }): Ladder => loadLadder(ladderPath(a.ladder));
 
 export function scenarioFrom(a: CommonArgs): Scenario {
   const base = PROFILES[a.profile];
   if (!base) throw new UserError(`unknown profile '${a.profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
   const given = {
-    prompt: a.prompt, steps: a.steps, warmup_steps: a['warmup-steps'], passes: a.passes, height: a.height,
-    width: a.width, guidance_scale: a['guidance-scale'], seed: a.seed, min_time_s: a['min-time'], max_passes: a['max-passes'],
+    prompt: a.prompt,
+    steps: a.steps,
+    warmup_steps: a['warmup-steps'],
+    passes: a.passes,
+    height: a.height,
+    width: a.width,
+    guidance_scale: a['guidance-scale'],
+    seed: a.seed,
+    min_time_s: a['min-time'],
+    max_passes: a['max-passes'],
   };
   return checkScenario({ ...base, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) });
 }
 
 /** Everything a run needs from the common flags, checked before any work starts. */
 export function settingsFrom(a: CommonArgs, label: string): RunSettings {
-  if (!(a['heartbeat-timeout'] > 0)) throw new UserError(`heartbeat-timeout must be > 0 (got ${a['heartbeat-timeout']})`);
-  if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads >= 1)) throw new UserError(`threads must be an integer >= 1 (got ${a.threads})`);
+  if (!(a['heartbeat-timeout'] > 0))
+    throw new UserError(`heartbeat-timeout must be > 0 (got ${a['heartbeat-timeout']})`);
+  if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads >= 1))
+    throw new UserError(`threads must be an integer >= 1 (got ${a.threads})`);
   return {
     model: checkModel(a.model),
     scenario: scenarioFrom(a),
@@ -64,7 +134,11 @@ export function settingsFrom(a: CommonArgs, label: string): RunSettings {
 }
 
 /** A run's time as a folder name: ISO 8601 UTC without the characters file systems dislike. */
-export const runStamp = () => new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+export const runStamp = () =>
+  new Date()
+    .toISOString()
+    .replace(/[:.]/g, '-')
+    .replace(/-\d{3}Z$/, 'Z');
 
 export function defaultOutDir(label: string): string {
   return path.join(repoRoot, 'results', 'runs', `${runStamp()}-${label}`);
@@ -73,12 +147,19 @@ export function defaultOutDir(label: string): string {
 export const runCommand = {
   command: 'run <rung>',
   describe: 'Run one rung of a ladder in a fresh worker and print its passes and median',
-  builder: (y: Argv) => scenarioOptions(y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' })),
+  builder: (y: Argv) =>
+    scenarioOptions(
+      y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' }),
+    ),
   handler: async (a: CommonArgs & { rung: string; json: boolean }) => {
-    const ladder = loadLadder(a.ladder);
-    const rung = ladder.rungs.find((r) => r.id === a.rung);
-    if (!rung) throw new UserError(`unknown rung '${a.rung}' (${path.basename(ladder.file)} has: ${ladder.rungs.map((r) => r.id).join(', ')})`);
+    const ladder = ladderFrom(a);
+    const found = ladder.rungs.find((r) => r.id === a.rung);
+    if (!found)
+      throw new UserError(
+        `unknown rung '${a.rung}' (${path.basename(ladder.file)} has: ${ladder.rungs.map((r) => r.id).join(', ')})`,
+      );
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    const rung = applyOverrides(found, repeated('set', a.set));
     const run = await executeRun(ladder, [rung], settingsFrom(a, rung.id), log);
     if (a.json) console.log(JSON.stringify(run, null, 2));
     if (run.rungs.some((r) => r.status !== 'ok')) process.exitCode = 1;

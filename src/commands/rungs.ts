@@ -1,8 +1,12 @@
 import type { Argv } from 'yargs';
+import { z } from 'zod';
+import { BACKENDS } from '../backends/registry.ts';
 import { describeStack } from '../envs/stacks.ts';
 import { launchPlan } from '../launcher/launch.ts';
-import { ARTICLE_LADDER, loadLadder, type Rung } from '../rungs/ladder.ts';
 import { withThreads } from '../run/execute.ts';
+import { ARTICLE_LADDER, type Rung, resolvedOptions } from '../rungs/ladder.ts';
+import { selectedRungs, selectionOptions } from './reproduce.ts';
+import { ladderFrom } from './run.ts';
 
 const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -11,38 +15,86 @@ export async function printDryRun(rungs: Rung[], threads?: number): Promise<void
   for (const r of rungs.map((x) => withThreads(x, threads))) {
     const endpoint = 'ipc:///tmp/ladder-XXXXXX/ctl.sock';
     try {
-      const stack = await describeStack(r.backend);
-      console.log(`# ${r.id}: environment '${r.backend}' (${stack.state})`);
-      const plan = launchPlan(stack.python, r.launcher, endpoint, r.id, {});
+      const stack = await describeStack(r.env);
+      console.log(`# ${r.id}: backend ${r.backend}, environment '${r.env}' (${stack.state})`);
+      const plan = launchPlan(stack.python, r.launcher, endpoint, r.id, {}, r.backend);
       const env = Object.entries(plan.env).map(([k, v]) => `${k}=${quote(v)}`);
       console.log(`env ${env.join(' ')} \\\n  ${[plan.command, ...plan.args].map(quote).join(' ')}`);
-      console.log(`# backend options: ${JSON.stringify(r.options)}`);
+      console.log(`# backend options (defaults filled in): ${JSON.stringify(resolvedOptions(r))}`);
     } catch (err) {
       console.log(`# ${r.id}: cannot start: ${(err as Error).message}`);
     }
     console.log('');
   }
-  console.log('# Variables of your shell are passed on too, except LD_PRELOAD, MALLOC_CONF, OMP_*, KMP_*, MKL_*, GOMP_*, DNNL_*, ONEDNN_*, TORCHINDUCTOR_*.');
+  console.log(
+    '# Variables of your shell are passed on too, except LD_PRELOAD, MALLOC_CONF, OMP_*, KMP_*, MKL_*, GOMP_*, DNNL_*, ONEDNN_*, TORCHINDUCTOR_*.',
+  );
+}
+
+/** Each backend: what it is, its default environment, and its options with their values and defaults. */
+function printBackends(): void {
+  for (const b of BACKENDS.values()) {
+    console.log(`${b.name.padEnd(10)} ${b.title} (environment '${b.env}')`);
+    const schema = z.toJSONSchema(b.options, { io: 'input' }) as {
+      properties?: Record<string, { enum?: unknown[]; type?: string; default?: unknown; description?: string }>;
+    };
+    for (const [k, p] of Object.entries(schema.properties ?? {})) {
+      const values = p.enum ? p.enum.map(String).join('|') : (p.type ?? 'value');
+      console.log(
+        `${''.padEnd(10)} options.${k}: ${values}, default ${JSON.stringify(p.default)}${p.description ? `: ${p.description}` : ''}`,
+      );
+    }
+  }
 }
 
 export const rungsCommand = {
   command: 'rungs',
   describe: 'List the rungs of a ladder and what each one changes',
   builder: (y: Argv) =>
-    y
+    selectionOptions(y)
       .option('ladder', { type: 'string', default: ARTICLE_LADDER, describe: 'ladder file' })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'print the environment, interpreter and command of each worker' })
-      .option('threads', { type: 'number', describe: 'thread count override, as for reproduce' }),
-  handler: async (a: { ladder: string; 'dry-run': boolean; threads?: number }) => {
-    const ladder = loadLadder(a.ladder);
-    if (a['dry-run']) return printDryRun(ladder.rungs, a.threads);
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'print the environment, interpreter and command of each worker',
+      })
+      .option('threads', { type: 'number', describe: 'thread count override, as for reproduce' })
+      .option('set', { type: 'string', array: true, describe: 'field overrides, as for reproduce' })
+      .option('backends', {
+        type: 'boolean',
+        default: false,
+        describe: 'list the backends, their environments and options',
+      }),
+  handler: async (a: {
+    ladder: string;
+    'dry-run': boolean;
+    threads?: number;
+    set?: string[];
+    only?: string[];
+    skip?: string[];
+    backends: boolean;
+  }) => {
+    if (a.backends) return printBackends();
+    const ladder = ladderFrom(a);
+    const rungs = selectedRungs(ladder, a);
+    if (a['dry-run']) return printDryRun(rungs, a.threads);
     console.log(`ladder ${ladder.name} (${ladder.file})`);
-    for (const r of ladder.rungs) {
-      const launcher = Object.entries(r.launcher).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
-      const options = Object.entries(r.options).map(([k, v]) => `${k}=${String(v)}`).join(' ') || '-';
-      const fig = r.article ? `article ${r.article.seed_s ?? '–'} s (seed) / ${r.article.published_s ?? '–'} s (published)` : 'no article figure';
+    for (const r of rungs) {
+      const launcher = Object.entries(r.launcher)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join(' ');
+      const options =
+        Object.entries(r.options)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(' ') || '-';
+      const fig = r.article
+        ? `article ${r.article.seed_s ?? '–'} s (seed) / ${r.article.published_s ?? '–'} s (published)`
+        : 'no article figure';
       console.log(`${r.id.padEnd(17)} ${r.description}`);
-      console.log(`${''.padEnd(17)} backend=${r.backend} ${launcher}; options: ${options}${r.extends ? `; extends ${r.extends}` : ''}; ${fig}`);
+      console.log(
+        `${''.padEnd(17)} backend=${r.backend} env=${r.env} ${launcher}; options: ${options}${r.extends ? `; extends ${r.extends}` : ''}; ${fig}`,
+      );
     }
   },
 };

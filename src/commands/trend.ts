@@ -3,9 +3,8 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
+import { type RunFile, readHistory } from '../results/run-file.ts';
 import { renderTrendHtml, trendSvg } from '../results/trend.ts';
-import type { RunFile } from '../results/run-file.ts';
-import { readRunFile } from './report.ts';
 
 const isDir = (p: string) => {
   try {
@@ -17,38 +16,34 @@ const isDir = (p: string) => {
 
 /** The machine's directory: --machine, else the only one there is. */
 function machineDir(history: string, machine: string | undefined): { id: string; dir: string } {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(history);
   } catch {
     throw new UserError(`${history}: no such directory (the nightly history, results/history by default)`);
   }
   if (!st.isDirectory()) throw new UserError(`${history} is not a directory (give the nightly history directory)`);
-  const ids = readdirSync(history).filter((n) => isDir(path.join(history, n))).sort();
+  const ids = readdirSync(history)
+    .filter((n) => isDir(path.join(history, n)))
+    .sort();
   if (machine !== undefined) {
-    if (!ids.includes(machine)) throw new UserError(`${history}: no machine ${JSON.stringify(machine)} (machines: ${ids.join(', ') || 'none'})`);
+    if (!ids.includes(machine))
+      throw new UserError(`${history}: no machine ${JSON.stringify(machine)} (machines: ${ids.join(', ') || 'none'})`);
     return { id: machine, dir: path.join(history, machine) };
   }
-  if (ids.length === 0) throw new UserError(`${history}: no machine directories (has a nightly run stored anything yet?)`);
-  if (ids.length > 1) throw new UserError(`${history} holds ${ids.length} machines: pick one with --machine (${ids.join(', ')})`);
+  if (ids.length === 0)
+    throw new UserError(`${history}: no machine directories (has a nightly run stored anything yet?)`);
+  if (ids.length > 1)
+    throw new UserError(`${history} holds ${ids.length} machines: pick one with --machine (${ids.join(', ')})`);
   return { id: ids[0]!, dir: path.join(history, ids[0]!) };
 }
 
-/** Every readable <stamp>/run.json, sorted by `started`; the others are skipped with a warning. */
-function readNights(dir: string): (RunFile & { started: string })[] {
-  const nights: (RunFile & { started: string })[] = [];
-  for (const stamp of readdirSync(dir).sort()) {
-    const d = path.join(dir, stamp);
-    if (!isDir(d)) continue;
-    try {
-      const run = readRunFile(d);
-      if (typeof run.started !== 'string' || Number.isNaN(Date.parse(run.started))) throw new Error(`${path.join(d, 'run.json')}: no valid started time`);
-      nights.push(run);
-    } catch (err) {
-      console.error(`ladder: warning: skipping ${stamp}: ${(err as Error).message}`);
-    }
-  }
-  return nights.sort((a, b) => Date.parse(a.started) - Date.parse(b.started));
+/** Every readable <stamp>/run.json, oldest first; the others are skipped with a warning. */
+function readNights(dir: string): RunFile[] {
+  const { runs, skipped } = readHistory(dir);
+  for (const s of skipped)
+    console.error(`ladder: warning: skipping ${path.basename(path.dirname(s.file))}: ${s.reason}`);
+  return runs.map((h) => h.run);
 }
 
 export const trendCommand = {
@@ -56,8 +51,14 @@ export const trendCommand = {
   describe: "Draw one machine's nightly history as a self-contained trend.html (median per night and rung)",
   builder: (y: Argv) =>
     y
-      .option('history', { type: 'string', describe: "the nightly history directory (default: the repo's results/history)" })
-      .option('machine', { type: 'string', describe: 'machine id (a directory under --history); needed when there are several' })
+      .option('history', {
+        type: 'string',
+        describe: "the nightly history directory (default: the repo's results/history)",
+      })
+      .option('machine', {
+        type: 'string',
+        describe: 'machine id (a directory under --history); needed when there are several',
+      })
       .option('out', { type: 'string', describe: 'the HTML file to write (default: <history>/<machine>/trend.html)' }),
   handler: async (a: { history?: string; machine?: string; out?: string }) => {
     const history = a.history !== undefined ? path.resolve(a.history) : path.join(repoRoot, 'results', 'history');

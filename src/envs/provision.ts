@@ -34,10 +34,12 @@ export async function provision(name: string, log: Log, opts: { force?: boolean 
   if (stack.state === 'ready' && !opts.force) return stack;
   mkdirSync(path.dirname(stack.dir), { recursive: true });
   return withLock(`${stack.dir}.lock`, async () => {
-    stack = await describeStack(name);  // another process may have built it while we waited
+    stack = await describeStack(name); // another process may have built it while we waited
     if (stack.state === 'ready' && !opts.force) return stack;
     const started = Date.now();
-    log(`provisioning environment '${name}' in ${stack.dir}${stack.state === 'stale' ? ' (requirements changed)' : ''}`);
+    log(
+      `provisioning environment '${name}' in ${stack.dir}${stack.state === 'stale' ? ' (requirements changed)' : ''}`,
+    );
     // A venv is not relocatable, so it is built in place and the marker written last:
     // a directory without the marker is an interrupted build and is started over.
     rmSync(stack.dir, { recursive: true, force: true });
@@ -49,12 +51,25 @@ export async function provision(name: string, log: Log, opts: { force?: boolean 
     if (existsSync(nodeps)) await step(pip[0], [...pip.slice(1), 'install', '--no-deps', '-r', nodeps], log, pipEnv);
     const post = path.join(ENVS_DIR, name, 'post-install.sh');
     if (existsSync(post)) {
-      await step('bash', ['-euo', 'pipefail', post], log, { PATH: `${path.join(stack.dir, 'bin')}:${process.env.PATH ?? ''}`, VIRTUAL_ENV: stack.dir });
+      await step('bash', ['-euo', 'pipefail', post], log, {
+        PATH: `${path.join(stack.dir, 'bin')}:${process.env.PATH ?? ''}`,
+        VIRTUAL_ENV: stack.dir,
+      });
     }
     const { stdout: freeze } = await execa(pip[0], [...pip.slice(1), 'freeze']);
     writeFileSync(
       path.join(stack.dir, MARKER),
-      JSON.stringify({ name, key: stack.key, python: stack.pythonVersion, built: new Date().toISOString(), freeze: freeze.split('\n') }, null, 2),
+      JSON.stringify(
+        {
+          name,
+          key: stack.key,
+          python: stack.pythonVersion,
+          built: new Date().toISOString(),
+          freeze: freeze.split('\n'),
+        },
+        null,
+        2,
+      ),
     );
     log(`environment '${name}' ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return describeStack(name);

@@ -38,7 +38,10 @@ let cachedPythonVersion: string | undefined;
 async function pythonVersion(): Promise<string> {
   if (!cachedPythonVersion) {
     try {
-      const { stdout } = await execa(basePython(), ['-c', 'import platform,sys;print(platform.python_version(), sys.platform, platform.machine())']);
+      const { stdout } = await execa(basePython(), [
+        '-c',
+        'import platform,sys;print(platform.python_version(), sys.platform, platform.machine())',
+      ]);
       cachedPythonVersion = stdout.trim();
     } catch {
       throw new UserError(`cannot run Python '${basePython()}': install python3 (>= 3.10) or set LADDER_PYTHON`);
@@ -66,7 +69,9 @@ export async function describeStack(name: string): Promise<Stack> {
   const ready = (d: string) => existsSync(path.join(d, MARKER));
   const others = existsSync(envsRoot())
     ? readdirSync(envsRoot())
-        .filter((d) => d.startsWith(`${name}-`) && d !== `${name}-${key}` && /^[0-9a-f]{12}$/.test(d.slice(name.length + 1)))
+        .filter(
+          (d) => d.startsWith(`${name}-`) && d !== `${name}-${key}` && /^[0-9a-f]{12}$/.test(d.slice(name.length + 1)),
+        )
         .map((d) => path.join(envsRoot(), d))
         .filter(ready)
     : [];

@@ -8,7 +8,7 @@ export type Allocator = 'default' | 'jemalloc' | 'tcmalloc';
 
 export interface LaunchConfig {
   allocator: Allocator;
-  /** jemalloc tuning; the article's (with its stray space removed) unless a rung says otherwise. */
+  /** jemalloc tuning (MALLOC_CONF), white space stripped; unset leaves jemalloc's own defaults. */
   malloc_conf?: string;
   /** OMP_NUM_THREADS / MKL_NUM_THREADS; unset leaves each library's own default. */
   threads?: number;
@@ -38,27 +38,43 @@ export const ALLOCATOR_PACKAGES: Record<Exclude<Allocator, 'default'>, string> =
   jemalloc: 'libjemalloc2',
   tcmalloc: 'libtcmalloc-minimal4',
 };
-const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+const LIB_DIRS = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/usr/local/lib',
+];
 
 export function findAllocator(name: Exclude<Allocator, 'default'>): string | undefined {
-  for (const dir of LIB_DIRS) for (const lib of ALLOCATOR_LIBS[name]) {
-    const p = path.join(dir, lib);
-    if (existsSync(p)) return p;
-  }
+  for (const dir of LIB_DIRS)
+    for (const lib of ALLOCATOR_LIBS[name]) {
+      const p = path.join(dir, lib);
+      if (existsSync(p)) return p;
+    }
   return undefined;
 }
 
-export function launchPlan(python: string, cfg: LaunchConfig, endpoint: string, rung: string, base = process.env): LaunchPlan {
+export function launchPlan(
+  python: string,
+  cfg: LaunchConfig,
+  endpoint: string,
+  rung: string,
+  base = process.env,
+  backend?: string,
+): LaunchPlan {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined && !CONTROLLED.test(k)) env[k] = v;
   env.PYTHONPATH = path.join(repoRoot, 'python');
   env.PYTHONUNBUFFERED = '1';
-  env.HF_HUB_OFFLINE = '1';  // no hub here: never let a load wait on the network
+  env.HF_HUB_OFFLINE = '1'; // no hub here: never let a load wait on the network
   if (cfg.allocator !== 'default') {
     // An explicit library is preloaded as given: if the loader ignores it, the worker's proof says so.
     const lib = cfg.library ?? findAllocator(cfg.allocator);
     if (!lib) {
-      throw new RunError(`rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${ALLOCATOR_PACKAGES[cfg.allocator]})`);
+      throw new RunError(
+        `rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${ALLOCATOR_PACKAGES[cfg.allocator]})`,
+      );
     }
     env.LD_PRELOAD = lib;
     if (cfg.allocator === 'jemalloc' && cfg.malloc_conf) env.MALLOC_CONF = cfg.malloc_conf.replace(/\s+/g, '');
@@ -68,11 +84,24 @@ export function launchPlan(python: string, cfg: LaunchConfig, endpoint: string, 
     env.MKL_NUM_THREADS = String(cfg.threads);
   }
   Object.assign(env, cfg.env ?? {});
-  const worker = [python, '-m', 'ladder_worker', '--endpoint', endpoint, '--rung', rung];
+  // The worker imports its backend (and the backend's libraries) before it says hello.
+  const worker = [
+    python,
+    '-m',
+    'ladder_worker',
+    '--endpoint',
+    endpoint,
+    '--rung',
+    rung,
+    ...(backend ? ['--backend', backend] : []),
+  ];
   const bind = cfg.bind ?? 'none';
   if (bind === 'none') return { command: worker[0]!, args: worker.slice(1), env };
   const tool = findTool(bind);
-  if (!tool) throw new RunError(`rung ${rung}: ${bind} not found (install it: apt-get install ${bind === 'numactl' ? 'numactl' : 'util-linux'})`);
+  if (!tool)
+    throw new RunError(
+      `rung ${rung}: ${bind} not found (install it: apt-get install ${bind === 'numactl' ? 'numactl' : 'util-linux'})`,
+    );
   // Both exec the worker, so it keeps the pid and parent the controller watches.
   const args = bind === 'numactl' ? ['-C', cfg.cores!, '--', ...worker] : ['-c', cfg.cores!, ...worker];
   return { command: tool, args, env };

@@ -2,26 +2,11 @@
 // a significance test on the passes plus a minimum change, against the pooled passes of the last
 // nights; the minimum change grows with the spread between nights, so one noisy night does not raise
 // an alarm; and a drift check against the older nights, so a slow drift does.
-import { mannWhitneyU } from '../results/compare.ts';
-import type { RunFile, RungResult } from '../results/run-file.ts';
+import type { NightVerdict, RunFile, RungResult, RungVerdict, VersionChange } from '../results/run-file.ts';
+import { judgeSamples } from '../results/significance.ts';
 import { stats } from '../results/stats.ts';
 
-export type NightVerdict = 'regressed' | 'improved' | 'unchanged' | 'new' | 'failed' | 'insufficient';
-
-export interface RungVerdict {
-  id: string;
-  verdict: NightVerdict;
-  ratio?: number;
-  p?: number;
-  detail?: string;
-}
-
-export interface VersionChange {
-  env: string;
-  package: string;
-  from?: string;
-  to?: string;
-}
+export type { NightVerdict, RungVerdict, VersionChange };
 
 export interface JudgeOptions {
   alpha: number;
@@ -30,7 +15,7 @@ export interface JudgeOptions {
   window: number;
 }
 
-export const DEFAULT_JUDGE: JudgeOptions = { alpha: 0.05, factor: 0.10, window: 5 };
+export const DEFAULT_JUDGE: JudgeOptions = { alpha: 0.05, factor: 0.1, window: 5 };
 
 const sameSetup = (a: RunFile, b: RunFile, id: string) => {
   const ca = a.rungs.find((r) => r.id === id)?.config as { model?: unknown; scenario?: unknown } | undefined;
@@ -38,11 +23,21 @@ const sameSetup = (a: RunFile, b: RunFile, id: string) => {
   return JSON.stringify([ca?.model, ca?.scenario]) === JSON.stringify([cb?.model, cb?.scenario]);
 };
 
-function test(current: number[], reference: number[], o: JudgeOptions, threshold: number): { ratio: number; p: number; verdict: NightVerdict } {
-  const ratio = stats(current).median_s / stats(reference).median_s;
-  const p = mannWhitneyU(current, reference).p;
-  const verdict: NightVerdict = p < o.alpha && ratio > 1 + threshold ? 'regressed' : p < o.alpha && ratio < 1 / (1 + threshold) ? 'improved' : 'unchanged';
-  return { ratio, p, verdict };
+const NIGHT: Record<string, NightVerdict> = {
+  slower: 'regressed',
+  faster: 'improved',
+  unchanged: 'unchanged',
+  inconclusive: 'insufficient',
+};
+
+function test(
+  current: number[],
+  reference: number[],
+  o: JudgeOptions,
+  threshold: number,
+): { ratio: number; p: number; verdict: NightVerdict } {
+  const j = judgeSamples(current, reference, { alpha: o.alpha, factor: threshold });
+  return { ratio: j.ratio, p: j.test.p, verdict: NIGHT[j.verdict]! };
 }
 
 /**
@@ -71,7 +66,10 @@ export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DE
       .slice(-o.window);
     if (!past.length) return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
     const pooled = past.flatMap((x) => x.samples_s);
-    const limit = threshold(past.map((x) => stats(x.samples_s).median_s), o.factor);
+    const limit = threshold(
+      past.map((x) => stats(x.samples_s).median_s),
+      o.factor,
+    );
     const against = `against ${past.length} night(s), ${pooled.length} passes; threshold ±${(100 * limit).toFixed(0)}%`;
     const recent = test(r.samples_s, pooled, o, limit);
     if (recent.verdict !== 'unchanged') return { id: r.id, ...recent, detail: against };
@@ -79,10 +77,20 @@ export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DE
     if (past.length >= 4) {
       const older = past.slice(0, Math.floor(past.length / 2)).flatMap((x) => x.samples_s);
       const drift = test(r.samples_s, older, o, limit);
-      if (drift.verdict === 'regressed') return { id: r.id, ...drift, detail: `slow drift against the ${Math.floor(past.length / 2)} oldest night(s) of the window; threshold ±${(100 * limit).toFixed(0)}%` };
+      if (drift.verdict === 'regressed')
+        return {
+          id: r.id,
+          ...drift,
+          detail: `slow drift against the ${Math.floor(past.length / 2)} oldest night(s) of the window; threshold ±${(100 * limit).toFixed(0)}%`,
+        };
     }
     if (recent.p >= o.alpha && Math.abs(Math.log(recent.ratio)) > Math.log(1 + limit)) {
-      return { id: r.id, ...recent, verdict: 'insufficient', detail: `beyond the threshold but not significant (${r.samples_s.length} vs ${pooled.length} passes)` };
+      return {
+        id: r.id,
+        ...recent,
+        verdict: 'insufficient',
+        detail: `beyond the threshold but not significant (${r.samples_s.length} vs ${pooled.length} passes)`,
+      };
     }
     return { id: r.id, ...recent, detail: against };
   });

@@ -43,10 +43,12 @@ const CHECKS: Record<FieldType, (x: unknown) => boolean> = {
 export function validate(msg: unknown, sender: Sender): Message {
   if (!isMap(msg)) throw new ProtocolError('message is not a map');
   const m = msg as Message;
-  if (m.v !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version ${String(m.v)}, expected ${PROTOCOL_VERSION}`);
+  if (m.v !== PROTOCOL_VERSION)
+    throw new ProtocolError(`protocol version ${String(m.v)}, expected ${PROTOCOL_VERSION}`);
   const spec = WIRE.messages[m.type];
   if (!spec) throw new ProtocolError(`unknown message type ${JSON.stringify(m.type)}`);
-  if (spec.from !== sender && spec.from !== 'both') throw new ProtocolError(`'${m.type}' may not be sent by the ${sender}`);
+  if (spec.from !== sender && spec.from !== 'both')
+    throw new ProtocolError(`'${m.type}' may not be sent by the ${sender}`);
   for (const [name, declared] of Object.entries(spec.fields)) {
     const optional = declared.endsWith('?');
     const kind = declared.replace(/\?$/, '') as FieldType;

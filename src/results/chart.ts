@@ -5,9 +5,7 @@
 // the median (min–max when the run has no CI), the speedup vs baseline as a label. Failed rungs get
 // a 'failed' label and no bar. Right panel: the article's published figure per rung, on its own
 // scale, since the article's 32-core Sapphire Rapids is far faster than the machines ladder runs on.
-import { Resvg } from '@resvg/resvg-js';
-import { loader as vegaLoader, parse as vegaParse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import type { RunFile, RungResult } from './run-file.ts';
 
 /** Names of the vega-lite layers; vega names their marks `<name>_marks` (an SVG class too). */
@@ -42,7 +40,8 @@ export interface ChartRow {
 }
 
 export const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-export const secs = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+export const secs = (x: number) =>
+  x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3);
 
 /**
  * The whisker of a rung: stats.ci95_median_s [lo, hi] when present and sane, else min_s..max_s.
@@ -77,7 +76,7 @@ export function chartRows(run: RunFile): ChartRow[] {
       if (finite(r.speedup_vs_baseline)) row.speedup = `${r.speedup_vs_baseline.toFixed(1)}x`;
       row.description = `${r.id}: median ${secs(m)} s${w ? ` (${w.band} ${secs(w.lo)}–${secs(w.hi)} s)` : ''}${row.speedup ? `, ${row.speedup} vs baseline` : ''}`;
     } else {
-      row.label = r.status === 'ok' ? 'no samples' : r.status;  // 'failed', or 'running' in an unfinished run
+      row.label = r.status === 'ok' ? 'no samples' : r.status; // 'failed', or 'running' in an unfinished run
     }
     return row;
   });
@@ -92,7 +91,12 @@ export function chartSpec(run: RunFile): TopLevelSpec {
   const figures = rows.filter((r) => r.published_s !== undefined);
   const m = run.machine;
   const bands = new Set(ok.map((r) => r.band).filter(Boolean));
-  const whiskerWords = bands.size === 0 ? '' : bands.size === 1 ? `whiskers: ${[...bands][0] === 'min–max' ? 'min–max of the passes' : '95% CI of the median'}` : 'whiskers: 95% CI of the median, or min–max where the run has no CI';
+  const whiskerWords =
+    bands.size === 0
+      ? ''
+      : bands.size === 1
+        ? `whiskers: ${[...bands][0] === 'min–max' ? 'min–max of the passes' : '95% CI of the median'}`
+        : 'whiskers: 95% CI of the median, or min–max where the run has no CI';
 
   const y = { field: 'rung', type: 'nominal', sort: null, scale: { domain: ids }, title: null } as const;
   const maxX = Math.max(0, ...ok.map((r) => Math.max(r.hi_s ?? 0, r.median_s ?? 0)));
@@ -111,9 +115,14 @@ export function chartSpec(run: RunFile): TopLevelSpec {
       data: { values: ok },
       mark: { type: 'bar', color: BAR_COLOR, height: { band: 0.62 } },
       encoding: {
-        y, x: { field: 'median_s', ...x },
+        y,
+        x: { field: 'median_s', ...x },
         description: { field: 'description' },
-        tooltip: [{ field: 'rung' }, { field: 'median_s', title: 'median (s)', format: '.3f' }, { field: 'speedup', title: 'vs baseline' }],
+        tooltip: [
+          { field: 'rung' },
+          { field: 'median_s', title: 'median (s)', format: '.3f' },
+          { field: 'speedup', title: 'vs baseline' },
+        ],
       },
     });
     const withWhisker = ok.filter((r) => r.lo_s !== undefined);
@@ -125,12 +134,22 @@ export function chartSpec(run: RunFile): TopLevelSpec {
         encoding: { y, x: { field: 'lo_s', ...x }, x2: { field: 'hi_s' } },
       });
     }
-    const labelled = ok.filter((r) => r.speedup !== undefined).map((r) => ({ ...r, at: Math.max(r.hi_s ?? 0, r.median_s ?? 0) }));
+    const labelled = ok
+      .filter((r) => r.speedup !== undefined)
+      .map((r) => ({ ...r, at: Math.max(r.hi_s ?? 0, r.median_s ?? 0) }));
     if (labelled.length) {
       mine.push({
         name: MARKS.speedups,
         data: { values: labelled },
-        mark: { type: 'text', align: 'left', baseline: 'middle', dx: 7, fontSize: 12, fontWeight: 'bold', color: '#222' },
+        mark: {
+          type: 'text',
+          align: 'left',
+          baseline: 'middle',
+          dx: 7,
+          fontSize: 12,
+          fontWeight: 'bold',
+          color: '#222',
+        },
         encoding: { y, x: { field: 'at', ...x }, text: { field: 'speedup' } },
       });
     }
@@ -139,44 +158,80 @@ export function chartSpec(run: RunFile): TopLevelSpec {
     mine.push({
       name: MARKS.status,
       data: { values: notOk },
-      mark: { type: 'text', align: 'left', baseline: 'middle', dx: 4, fontSize: 12, fontWeight: 'bold', fontStyle: 'italic' },
+      mark: {
+        type: 'text',
+        align: 'left',
+        baseline: 'middle',
+        dx: 4,
+        fontSize: 12,
+        fontWeight: 'bold',
+        fontStyle: 'italic',
+      },
       encoding: {
-        y, x: { datum: 0, ...x }, text: { field: 'label' },
-        color: { field: 'label', type: 'nominal', scale: { domain: ['failed', 'running', 'no samples'], range: [FAILED_COLOR, RUNNING_COLOR, '#555'] }, legend: null },
+        y,
+        x: { datum: 0, ...x },
+        text: { field: 'label' },
+        color: {
+          field: 'label',
+          type: 'nominal',
+          scale: { domain: ['failed', 'running', 'no samples'], range: [FAILED_COLOR, RUNNING_COLOR, '#555'] },
+          legend: null,
+        },
       },
     });
   }
 
-  if (!mine.length) {  // a run.json saved before its first rung
-    mine.push({ data: { values: [{ text: 'no rungs measured yet' }] }, mark: { type: 'text', fontSize: 13, color: '#555' }, encoding: { text: { field: 'text' } } });
+  if (!mine.length) {
+    // a run.json saved before its first rung
+    mine.push({
+      data: { values: [{ text: 'no rungs measured yet' }] },
+      mark: { type: 'text', fontSize: 13, color: '#555' },
+      encoding: { text: { field: 'text' } },
+    });
   }
 
   const step = 32;
-  const panels: Record<string, unknown>[] = [{
-    title: { text: 'This machine', anchor: 'start', fontSize: 13 },
-    width: 520, height: ids.length ? { step } : 60, layer: mine,
-  }];
+  const panels: Record<string, unknown>[] = [
+    {
+      title: { text: 'This machine', anchor: 'start', fontSize: 13 },
+      width: 520,
+      height: ids.length ? { step } : 60,
+      layer: mine,
+    },
+  ];
   if (figures.length) {
     const maxA = Math.max(...figures.map((r) => r.published_s!));
     const ax = {
-      field: 'published_s', type: 'quantitative', title: 'article, published s/image',
-      scale: { zero: true, domainMax: maxA * 1.35 }, axis: { grid: true, tickCount: 4, titleColor: ARTICLE_COLOR },
+      field: 'published_s',
+      type: 'quantitative',
+      title: 'article, published s/image',
+      scale: { zero: true, domainMax: maxA * 1.35 },
+      axis: { grid: true, tickCount: 4, titleColor: ARTICLE_COLOR },
     } as const;
     panels.push({
       title: { text: "Article's figures (own scale)", anchor: 'start', fontSize: 13, color: ARTICLE_COLOR },
-      width: 220, height: { step },
+      width: 220,
+      height: { step },
       layer: [
         {
           name: MARKS.article,
           data: { values: figures },
           mark: { type: 'point', shape: 'diamond', filled: true, size: 110, color: ARTICLE_COLOR, opacity: 1 },
-          encoding: { y: { ...y, axis: { labels: false, ticks: false, domain: false } }, x: ax, description: { value: 'article published figure' } },
+          encoding: {
+            y: { ...y, axis: { labels: false, ticks: false, domain: false } },
+            x: ax,
+            description: { value: 'article published figure' },
+          },
         },
         {
           name: MARKS.articleLabels,
-          data: { values: figures.map((r) => ({ ...r, text: `${r.published_s} s` })) },  // as the article wrote it
+          data: { values: figures.map((r) => ({ ...r, text: `${r.published_s} s` })) }, // as the article wrote it
           mark: { type: 'text', align: 'left', baseline: 'middle', dx: 9, fontSize: 11, color: ARTICLE_COLOR },
-          encoding: { y: { ...y, axis: { labels: false, ticks: false, domain: false } }, x: ax, text: { field: 'text' } },
+          encoding: {
+            y: { ...y, axis: { labels: false, ticks: false, domain: false } },
+            x: ax,
+            text: { field: 'text' },
+          },
         },
       ],
     });
@@ -189,9 +244,17 @@ export function chartSpec(run: RunFile): TopLevelSpec {
       text: `ladder: ${run.ladder?.name ?? 'ad hoc'}, seconds per image by rung`,
       subtitle: [
         `Bars: median on this machine (${cpu})${whiskerWords ? `; ${whiskerWords}` : ''}; labels: speedup vs baseline.`,
-        ...(figures.length ? ["Diamonds: the article's published figures, on their own scale: they are from a 32-core Sapphire Rapids (64 vCPU, AMX)."] : []),
+        ...(figures.length
+          ? [
+              "Diamonds: the article's published figures, on their own scale: they are from a 32-core Sapphire Rapids (64 vCPU, AMX).",
+            ]
+          : []),
       ],
-      anchor: 'start', fontSize: 16, subtitleFontSize: 12.5, subtitleColor: '#444', offset: 14,
+      anchor: 'start',
+      fontSize: 16,
+      subtitleFontSize: 12.5,
+      subtitleColor: '#444',
+      offset: 14,
     },
     padding: 0,
     background: 'white',
@@ -206,9 +269,21 @@ export function chartSpec(run: RunFile): TopLevelSpec {
   } as unknown as TopLevelSpec;
 }
 
+// The renderers are loaded on first use: most commands never draw, and loading them takes half a
+// second of every command's start-up.
+const renderers = async () => {
+  const [{ Resvg }, vega, { compile }] = await Promise.all([
+    import('@resvg/resvg-js'),
+    import('vega'),
+    import('vega-lite'),
+  ]);
+  return { Resvg, vega, compile };
+};
+type Renderers = Awaited<ReturnType<typeof renderers>>;
+
 /** A vega loader that refuses every load: the chart's data is inline and must never hit the network. */
-function offlineLoader() {
-  const l = vegaLoader();
+function offlineLoader(vega: Renderers['vega']) {
+  const l = vega.loader();
   const refuse = async (uri: string) => {
     throw new Error(`ladder chart: refusing to load ${uri}: charts are drawn offline`);
   };
@@ -227,7 +302,7 @@ const FONT_OPTIONS = () => ({
  * wider than what it draws. resvg lays the text out with the real fonts: the SVG is cropped to that
  * box plus a margin, and gets its white background back.
  */
-function cropToContent(svg: string, margin = 14): string {
+function cropToContent(Resvg: Renderers['Resvg'], svg: string, margin = 14): string {
   const box = new Resvg(svg, { font: FONT_OPTIONS() }).getBBox();
   if (!box || !(box.width > 0 && box.height > 0)) return svg;
   const x = Math.floor(box.x - margin);
@@ -242,11 +317,16 @@ function cropToContent(svg: string, margin = 14): string {
 
 /** Any vega-lite spec as a standalone SVG document, drawn offline and cropped to what is drawn. */
 export async function specToSvg(spec: TopLevelSpec): Promise<string> {
+  const { Resvg, vega, compile } = await renderers();
   const vg = compile(spec).spec;
-  delete vg.background;  // measured without it (it would cover the whole canvas), put back by cropToContent
-  const view = new View(vegaParse(vg), { renderer: 'none', loader: offlineLoader() as never, logLevel: 1 /* warn */ });
+  delete vg.background; // measured without it (it would cover the whole canvas), put back by cropToContent
+  const view = new vega.View(vega.parse(vg), {
+    renderer: 'none',
+    loader: offlineLoader(vega) as never,
+    logLevel: 1 /* warn */,
+  });
   try {
-    return cropToContent(await view.toSVG());
+    return cropToContent(Resvg, await view.toSVG());
   } finally {
     view.finalize();
   }
@@ -256,7 +336,8 @@ export async function specToSvg(spec: TopLevelSpec): Promise<string> {
 export const chartSvg = (run: RunFile): Promise<string> => specToSvg(chartSpec(run));
 
 /** The SVG rasterized by resvg, at `scale` (2: crisp on high-density screens and in documents). */
-export function svgToPng(svg: string, scale = 2): Buffer {
+export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
+  const { Resvg } = await renderers();
   const resvg = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
     background: 'white',

@@ -2,8 +2,20 @@
 import type { RunFile, RungResult } from './run-file.ts';
 
 export const CSV_COLUMNS = [
-  'id', 'status', 'n', 'median_s', 'mean_s', 'stdev_s', 'min_s', 'max_s',
-  'speedup_vs_baseline', 'speedup_vs_previous', 'compare_to', 'article_seed_s', 'article_published_s', 'error',
+  'id',
+  'status',
+  'n',
+  'median_s',
+  'mean_s',
+  'stdev_s',
+  'min_s',
+  'max_s',
+  'speedup_vs_baseline',
+  'speedup_vs_previous',
+  'compare_to',
+  'article_seed_s',
+  'article_published_s',
+  'error',
 ] as const;
 
 /** A field as RFC 4180 wants it: quoted (quotes doubled) when it holds a comma, quote, line break or edge space. */
@@ -18,8 +30,20 @@ function row(run: RunFile, r: RungResult): unknown[] {
   const s = r.stats;
   const fig = run.ladder?.figures[r.id] ?? r.article;
   return [
-    r.id, r.status, s?.n ?? r.samples_s.length, s?.median_s, s?.mean_s, s?.stdev_s, s?.min_s, s?.max_s,
-    r.speedup_vs_baseline, r.speedup_vs_previous, r.compare_to, fig?.seed_s, fig?.published_s, r.error,
+    r.id,
+    r.status,
+    s?.n ?? r.samples_s.length,
+    s?.median_s,
+    s?.mean_s,
+    s?.stdev_s,
+    s?.min_s,
+    s?.max_s,
+    r.speedup_vs_baseline,
+    r.speedup_vs_previous,
+    r.compare_to,
+    fig?.seed_s,
+    fig?.published_s,
+    r.error,
   ];
 }
 

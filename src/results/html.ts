@@ -1,29 +1,47 @@
 // report.html: one self-contained page (inline CSS, the chart as inline SVG, no external URL), and
 // writeReports(), which writes every report of a run next to its run.json.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { BACKENDS } from '../backends/registry.ts';
 import { chartSvg, svgToPng } from './chart.ts';
 import { renderCsv } from './csv.ts';
 import { renderBreakdown, renderReport, renderTable } from './report.ts';
-import type { RunFile, RungResult } from './run-file.ts';
+import { type RunFile, type RungResult, writeFileAtomic } from './run-file.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
 
 const esc = (s: unknown) =>
-  String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  String(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 
 /** A markdown table of report.md as HTML (its cells parsed back, so both always show the same). */
-function markdownTableHtml(markdown: string, id: string, rowClass: (i: number) => string | undefined = () => undefined): string {
+function markdownTableHtml(
+  markdown: string,
+  id: string,
+  rowClass: (i: number) => string | undefined = () => undefined,
+): string {
   const lines = markdown.split('\n').filter((l) => l.startsWith('|'));
-  const cells = (line: string) => line.replace(/^\|\s?/, '').replace(/\s?\|$/, '').split(' | ');
+  const cells = (line: string) =>
+    line
+      .replace(/^\|\s?/, '')
+      .replace(/\s?\|$/, '')
+      .split(' | ');
   const [head, , ...rows] = lines;
-  const th = cells(head ?? '').map((c) => `<th scope="col">${esc(c)}</th>`).join('');
+  const th = cells(head ?? '')
+    .map((c) => `<th scope="col">${esc(c)}</th>`)
+    .join('');
   const body = rows.map((line, i) => {
-    const tds = cells(line).map((c, j) => {
-      const bold = /^\*\*(.*)\*\*$/.exec(c);
-      const text = bold ? `<strong>${esc(bold[1])}</strong>` : esc(c);
-      return j === 0 ? `<th scope="row">${text}</th>` : `<td>${text}</td>`;
-    }).join('');
+    const tds = cells(line)
+      .map((c, j) => {
+        const bold = /^\*\*(.*)\*\*$/.exec(c);
+        const text = bold ? `<strong>${esc(bold[1])}</strong>` : esc(c);
+        return j === 0 ? `<th scope="row">${text}</th>` : `<td>${text}</td>`;
+      })
+      .join('');
     const cls = rowClass(i);
     return `<tr${cls ? ` class="${esc(cls)}"` : ''}>${tds}</tr>`;
   });
@@ -31,7 +49,8 @@ function markdownTableHtml(markdown: string, id: string, rowClass: (i: number) =
 }
 
 /** The rungs table, exactly as report.md has it; rows classed by status. */
-const tableHtml = (run: RunFile) => markdownTableHtml(renderTable(run), 'rungs', (i) => `status-${run.rungs[i]?.status ?? 'ok'}`);
+const tableHtml = (run: RunFile) =>
+  markdownTableHtml(renderTable(run), 'rungs', (i) => `status-${run.rungs[i]?.status ?? 'ok'}`);
 
 function breakdownHtml(run: RunFile): string {
   const md = renderBreakdown(run);
@@ -39,24 +58,32 @@ function breakdownHtml(run: RunFile): string {
 }
 
 function warningsHtml(run: RunFile): string {
-  const items = run.rungs.filter((r) => r.warnings?.length).map((r) => `<li><strong>${esc(r.id)}</strong>: ${esc(r.warnings!.join('; '))}</li>`);
+  const items = run.rungs
+    .filter((r) => r.warnings?.length)
+    .map((r) => `<li><strong>${esc(r.id)}</strong>: ${esc(r.warnings!.join('; '))}</li>`);
   return items.length ? `<h2>Figures to take with care</h2>\n<ul id="warnings">\n${items.join('\n')}\n</ul>` : '';
 }
 
 /** What each rung really ran with, as the worker reported it (the proof behind each figure). */
 function effectiveHtml(run: RunFile): string {
-  const rows = run.rungs.filter((r) => r.effective).map((r) => {
-    const e = r.effective as {
-      backend?: string; scheduler?: string; torch_threads?: number;
-      allocator?: { name?: string }; runtime?: { autocast_dtype?: string | null; unet_output_dtype?: string | null } | null;
-      model?: { name?: string; real_weights?: boolean }; openvino?: { submodels?: Record<string, { precision?: string; inputs?: { static?: boolean }[] }> };
-    };
-    const unet = e.openvino?.submodels?.unet;
-    const dtype = unet ? `${unet.precision ?? '?'} (OpenVINO), ${unet.inputs?.every((i) => i.static) ? 'static' : 'dynamic'} shapes` : (e.runtime?.unet_output_dtype ?? '–');
-    const model = e.model ? `${e.model.name ?? '?'}${e.model.real_weights === false ? ' (random weights)' : ''}` : '–';
-    const cols = [e.backend ?? '–', e.allocator?.name ?? '–', String(e.torch_threads ?? '–'), e.scheduler ?? '–', dtype, model];
-    return `<tr><th scope="row">${esc(r.id)}</th>${cols.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
-  });
+  const rows = run.rungs
+    .filter((r) => r.effective)
+    .map((r) => {
+      const e = r.effective!;
+      const dtype = BACKENDS.get(String(r.config.backend ?? e.backend))?.describe(e) ?? '–';
+      const model = e.model
+        ? `${e.model.name ?? '?'}${e.model.real_weights === false ? ' (random weights)' : ''}`
+        : '–';
+      const cols = [
+        e.backend ?? '–',
+        e.allocator?.name ?? '–',
+        String(e.torch_threads ?? '–'),
+        e.scheduler ?? '–',
+        dtype,
+        model,
+      ];
+      return `<tr><th scope="row">${esc(r.id)}</th>${cols.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
+    });
   if (!rows.length) return '';
   return [
     '<h2>What each rung ran with</h2>',
@@ -68,7 +95,10 @@ function effectiveHtml(run: RunFile): string {
 
 function failuresHtml(failed: RungResult[]): string {
   if (!failed.length) return '';
-  const items = failed.map((r) => `<li><strong>${esc(r.id)}</strong>: <span class="reason">${esc(r.error ?? 'no reason recorded')}</span></li>`);
+  const items = failed.map(
+    (r) =>
+      `<li><strong>${esc(r.id)}</strong>: <span class="reason">${esc(r.error ?? 'no reason recorded')}</span></li>`,
+  );
   return `<h2>Failed rungs</h2>\n<ul id="failed">\n${items.join('\n')}\n</ul>`;
 }
 
@@ -101,7 +131,9 @@ tr.status-running td, tr.status-running th { color: #7a5b00; background: #fff8e1
 
 /** The model asked for and, from the first worker that loaded it, what it resolved to. */
 function modelLine(run: RunFile, asked: string | undefined): string {
-  const got = run.rungs.map((r) => (r.effective as { model?: { name?: string; real_weights?: boolean } } | undefined)?.model).find((m) => m?.name);
+  const got = run.rungs
+    .map((r) => (r.effective as { model?: { name?: string; real_weights?: boolean } } | undefined)?.model)
+    .find((m) => m?.name);
   if (!got) return esc(asked ?? '?');
   const weights = got.real_weights === false ? 'random weights: timings are real, images are noise' : 'real weights';
   return `${esc(asked ?? '?')}${got.name !== asked ? ` → ${esc(got.name)}` : ''} (${weights})`;
@@ -112,16 +144,34 @@ export function renderHtml(run: RunFile, svg: string): string {
   const m = run.machine;
   const name = run.ladder?.name ?? 'ad hoc';
   const sc = run.rungs[0]?.config as { scenario?: Record<string, unknown>; model?: string } | undefined;
-  const isa = Object.entries(m.isa ?? {}).filter(([, v]) => v).map(([k]) => k).join(' ') || 'none listed';
+  const isa =
+    Object.entries(m.isa ?? {})
+      .filter(([, v]) => v)
+      .map(([k]) => k)
+      .join(' ') || 'none listed';
   const failed = run.rungs.filter((r) => r.status === 'failed');
   const running = run.rungs.filter((r) => r.status === 'running').length;
   const meta: [string, string][] = [
-    ['Machine', `${esc(m.cpu_model)}, ${esc(m.logical_cpus)} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${esc(m.os)}; ISA: ${esc(isa)}`],
+    [
+      'Machine',
+      `${esc(m.cpu_model)}, ${esc(m.logical_cpus)} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${esc(m.os)}; ISA: ${esc(isa)}`,
+    ],
     ['Model', modelLine(run, sc?.model)],
-    ['Scenario', Object.entries(sc?.scenario ?? {}).map(([k, v]) => `<code class="kv">${esc(k)}=${esc(JSON.stringify(v))}</code>`).join(' ') || '?'],
+    [
+      'Scenario',
+      Object.entries(sc?.scenario ?? {})
+        .map(([k, v]) => `<code class="kv">${esc(k)}=${esc(JSON.stringify(v))}</code>`)
+        .join(' ') || '?',
+    ],
     ['Command', `<code>${esc(run.command)}</code>`],
-    ['Run', `started ${esc(run.started)}${run.finished ? `, finished ${esc(run.finished)}` : ' (unfinished)'}; ${run.rungs.length} rungs, ${failed.length} failed${running ? `, ${running} running` : ''}`],
-    ['Tool', `ladder ${esc(run.tool?.version ?? '?')}${run.tool?.git_revision ? ` (${esc(run.tool.git_revision.slice(0, 12))})` : ''}, run.json schema ${esc(run.schema_version)}${run.ladder ? `; ladder file <code>${esc(run.ladder.file)}</code>` : ''}`],
+    [
+      'Run',
+      `started ${esc(run.started)}${run.finished ? `, finished ${esc(run.finished)}` : ' (unfinished)'}; ${run.rungs.length} rungs, ${failed.length} failed${running ? `, ${running} running` : ''}`,
+    ],
+    [
+      'Tool',
+      `ladder ${esc(run.tool?.version ?? '?')}${run.tool?.git_revision ? ` (${esc(run.tool.git_revision.slice(0, 12))})` : ''}, run.json schema ${esc(run.schema_version)}${run.ladder ? `; ladder file <code>${esc(run.ladder.file)}</code>` : ''}`,
+    ],
   ];
   return `<!doctype html>
 <html lang="en">
@@ -152,12 +202,8 @@ ${effectiveHtml(run)}
 `;
 }
 
-/** Write then rename, as run.json is: a killed run never leaves half a report. */
-function writeAtomic(file: string, data: string | Buffer): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
+// Written as run.json is (write, fsync, rename): a killed run never leaves half a report.
+const writeAtomic = writeFileAtomic;
 
 /**
  * Writes report.md, results.csv, report.html, chart.svg and chart.png for `run` into `dir`. The text
@@ -172,10 +218,13 @@ export async function writeReports(run: RunFile, dir: string): Promise<void> {
   try {
     svg = await chartSvg(run);
     writeAtomic(path.join(dir, 'chart.svg'), svg);
-    writeAtomic(path.join(dir, 'chart.png'), svgToPng(svg));
+    writeAtomic(path.join(dir, 'chart.png'), await svgToPng(svg));
   } catch (err) {
     const reason = (err as Error).message.split('\n')[0] ?? String(err);
-    writeAtomic(path.join(dir, 'report.html'), renderHtml(run, `<p class="note">The chart could not be drawn: ${esc(reason)}</p>`));
+    writeAtomic(
+      path.join(dir, 'report.html'),
+      renderHtml(run, `<p class="note">The chart could not be drawn: ${esc(reason)}</p>`),
+    );
     throw new Error(`chart: ${reason}`);
   }
   writeAtomic(path.join(dir, 'report.html'), renderHtml(run, svg));

@@ -27,7 +27,9 @@ function osName(): string {
 export function machine(): Machine {
   let flags = new Set<string>();
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
     flags = new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
   } catch {
     /* no /proc: flags unknown */

@@ -9,8 +9,13 @@ export function readNpy(file: string): { shape: number[]; data: Float32Array } {
   const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = (major === 1 ? 10 : 12) + headerLen;
   const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
-  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) throw new Error(`${file}: expected C-ordered float32`);
-  const shape = (header.match(/'shape':\s*\(([^)]*)\)/)?.[1] ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header))
+    throw new Error(`${file}: expected C-ordered float32`);
+  const shape = (header.match(/'shape':\s*\(([^)]*)\)/)?.[1] ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map(Number);
   const bytes = buf.subarray(start);
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   return { shape, data };

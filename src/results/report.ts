@@ -12,11 +12,15 @@ function articleSpeedups(run: RunFile, r: RungResult): { base?: number; prev?: n
   if (mine === undefined) return {};
   const base = fig(baseId);
   const prev = fig(r.compare_to ?? baseId);
-  return { base: base !== undefined ? base / mine : undefined, prev: prev !== undefined && r.id !== baseId ? prev / mine : undefined };
+  return {
+    base: base !== undefined ? base / mine : undefined,
+    prev: prev !== undefined && r.id !== baseId ? prev / mine : undefined,
+  };
 }
 
 export function renderTable(run: RunFile): string {
-  const head = '| rung | status | median (s) | spread min–max (s) | n | vs baseline | vs previous | PSNR vs fp32 (dB) | article seed (s) | article published (s) | article vs baseline | article vs previous |';
+  const head =
+    '| rung | status | median (s) | spread min–max (s) | n | vs baseline | vs previous | PSNR vs fp32 (dB) | article seed (s) | article published (s) | article vs baseline | article vs previous |';
   const rows = run.rungs.map((r) => {
     const a = articleSpeedups(run, r);
     const s = r.stats;
@@ -42,10 +46,12 @@ function rf(r: RungResult): string {
 
 /** Where the time of a pass goes, medians over the passes. */
 export function renderBreakdown(run: RunFile): string {
-  const rows = run.rungs.filter((r) => r.breakdown).map((r) => {
-    const b = r.breakdown!;
-    return `| ${r.id} | ${rf(r)} | ${num(b.text_encoding_s, 3)} | ${num(b.unet_s, 3)} | ${num(b.unet_step_s, 3)} × ${b.unet_calls_per_pass} | ${num(b.vae_decode_s, 3)} | ${num(b.safety_checker_s, 3)} | ${num(b.rest_s, 3)} (${num(b.rest_pct, 1)}%) | ${num(r.timings?.load_s, 1)} | ${num((r.timings?.peak_rss_bytes ?? Number.NaN) / 2 ** 30, 1)} |`;
-  });
+  const rows = run.rungs
+    .filter((r) => r.breakdown)
+    .map((r) => {
+      const b = r.breakdown!;
+      return `| ${r.id} | ${rf(r)} | ${num(b.text_encoding_s, 3)} | ${num(b.unet_s, 3)} | ${num(b.unet_step_s, 3)} × ${b.unet_calls_per_pass} | ${num(b.vae_decode_s, 3)} | ${num(b.safety_checker_s, 3)} | ${num(b.rest_s, 3)} (${num(b.rest_pct, 1)}%) | ${num(r.timings?.load_s, 1)} | ${num((r.timings?.peak_rss_bytes ?? Number.NaN) / 2 ** 30, 1)} |`;
+    });
   if (!rows.length) return '';
   return [
     '| rung | GFLOP/s (% of peak) · UNet | text encoding (s) | UNet (s) | UNet step (s) × calls | VAE decode (s) | safety checker (s) | rest (s) | load (s) | peak RSS (GiB) |',
@@ -62,20 +68,36 @@ function overheadLine(run: RunFile): string[] {
   const rl = run.roofline;
   const g = (x?: number) => `${((x ?? Number.NaN) / 1e9).toFixed(1)}`;
   const peak = rl
-    ? [`Roofline: work per image (GFLOP, attention included): text encoding ${g(rl.flops.text_encoding)}, UNet ${g(rl.flops.unet_per_call)} per call (calls per pass depend on the scheduler: PNDM makes steps + 1), VAE decode ${g(rl.flops.vae_decode)}, safety checker ${g(rl.flops.safety_checker)}. Measured matrix-product peak: ${Object.entries(rl.peaks_gflops).map(([k, v]) => `${k} ${v.toFixed(0)} GFLOP/s`).join(', ')}.`, '']
+    ? [
+        `Roofline: work per image (GFLOP, attention included): text encoding ${g(rl.flops.text_encoding)}, UNet ${g(rl.flops.unet_per_call)} per call (calls per pass depend on the scheduler: PNDM makes steps + 1), VAE decode ${g(rl.flops.vae_decode)}, safety checker ${g(rl.flops.safety_checker)}. Measured matrix-product peak: ${Object.entries(
+          rl.peaks_gflops,
+        )
+          .map(([k, v]) => `${k} ${v.toFixed(0)} GFLOP/s`)
+          .join(', ')}.`,
+        '',
+      ]
     : [];
-  return [...peak, `Controller while measuring: at most ${maxCpu.toFixed(3)}% CPU of the timed passes; job time gap controller vs worker at most ${maxGap.toFixed(1)} ms.`, ''];
+  return [
+    ...peak,
+    `Controller while measuring: at most ${maxCpu.toFixed(3)}% CPU of the timed passes; job time gap controller vs worker at most ${maxGap.toFixed(1)} ms.`,
+    '',
+  ];
 }
 
 export function renderReport(run: RunFile): string {
   const m = run.machine;
-  const sc = (run.rungs[0]?.config as { scenario?: Record<string, unknown>; model?: string } | undefined);
+  const sc = run.rungs[0]?.config as { scenario?: Record<string, unknown>; model?: string } | undefined;
   const failures = run.rungs.filter((r) => r.status === 'failed').map((r) => `- **${r.id}**: ${r.error}`);
   const warnings = run.rungs.filter((r) => r.warnings?.length).map((r) => `- **${r.id}**: ${r.warnings!.join('; ')}`);
   return [
     `# ladder run: ${run.ladder?.name ?? 'ad hoc'}`,
     '',
-    `Machine: ${m.cpu_model}, ${m.logical_cpus} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${m.os}; ISA: ${Object.entries(m.isa).filter(([, v]) => v).map(([k]) => k).join(' ') || 'none listed'}`,
+    `Machine: ${m.cpu_model}, ${m.logical_cpus} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${m.os}; ISA: ${
+      Object.entries(m.isa)
+        .filter(([, v]) => v)
+        .map(([k]) => k)
+        .join(' ') || 'none listed'
+    }`,
     `Model: ${sc?.model ?? '?'}; scenario: ${JSON.stringify(sc?.scenario ?? {})}`,
     `Command: \`${run.command}\`; started ${run.started}${run.finished ? `, finished ${run.finished}` : ' (unfinished)'}`,
     '',
@@ -83,7 +105,7 @@ export function renderReport(run: RunFile): string {
     '',
     ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
     ...overheadLine(run),
-    'The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. PSNR compares each rung\'s final image with an fp32 PyTorch image of the same scheduler, seed and initial latents.',
+    "The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. PSNR compares each rung's final image with an fp32 PyTorch image of the same scheduler, seed and initial latents.",
     ...(failures.length ? ['', '## Failed rungs', '', ...failures] : []),
     ...(warnings.length ? ['', '## Figures to take with care', '', ...warnings] : []),
     '',

@@ -1,19 +1,44 @@
 // run.json: one self-describing file per run (machine, versions, config, raw samples), as asv does.
-import { execaSync } from 'execa';
-import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+// This module is the only one that reads, validates, upgrades and writes it; every command that
+// reads runs (report, compare, nightly, trend) goes through readRunFile or readHistory.
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
+import { execaSync } from 'execa';
+import { z } from 'zod';
+import type { CommonEffective, Dtype } from '../backends/types.ts';
+import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import type { Machine } from './machine.ts';
 import type { Stats } from './stats.ts';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: a rung's `config.env` names the environment it ran in (1: always its backend's), and a failed
+ * toggle check keeps its problems in `toggle_problems`. Files of version 1 are upgraded on read.
+ */
+export const SCHEMA_VERSION = 2;
 
 export interface RungResult {
   id: string;
   status: 'ok' | 'failed' | 'running';
   error?: string;
+  /** What the toggle checks found when a toggle did not take effect (status failed, no figure). */
+  toggle_problems?: string[];
+  /** What was asked: the rung (backend, env, launcher, options), model and scenario. */
   config: Record<string, unknown>;
-  effective?: Record<string, unknown>;
+  /** What the worker saw from inside its process. */
+  effective?: CommonEffective & Record<string, unknown>;
   samples_s: number[];
   stats?: Stats;
   timings?: Record<string, number>;
@@ -30,12 +55,19 @@ export interface RungResult {
   components?: unknown[];
   breakdown?: Record<string, number>;
   /** Achieved GFLOP/s of the image and of the UNet, and their share of the peak for the rung's dtype. */
-  roofline?: { dtype: string; flops: number; gflops: number; pct_of_peak: number; unet_gflops?: number; unet_pct_of_peak?: number };
+  roofline?: {
+    dtype: Dtype;
+    flops: number;
+    gflops: number;
+    pct_of_peak: number;
+    unet_gflops?: number;
+    unet_pct_of_peak?: number;
+  };
   /** The controller's own cost while the worker measured, and the gap between its and the worker's job times. */
   overhead?: Record<string, number>;
 }
 
-/** An fp32 torch reference image made only for the quality guard (not a rung of the ladder). */
+/** An fp32 reference image made only for the quality guard (not a rung of the ladder). */
 export interface ReferenceResult {
   id: string;
   scheduler: string;
@@ -44,12 +76,34 @@ export interface ReferenceResult {
   error?: string;
 }
 
+export type NightVerdict = 'regressed' | 'improved' | 'unchanged' | 'new' | 'failed' | 'insufficient';
+
+export interface RungVerdict {
+  id: string;
+  verdict: NightVerdict;
+  ratio?: number;
+  p?: number;
+  detail?: string;
+}
+
+export interface VersionChange {
+  env: string;
+  package: string;
+  from?: string;
+  to?: string;
+}
+
 export interface RunFile {
   schema_version: number;
   tool: { name: 'ladder'; version: string; git_revision?: string };
   command: string;
   /** The ladder the rungs came from: its first rung is the baseline; the article figures of every rung. */
-  ladder?: { name: string; file: string; baseline: string; figures: Record<string, { seed_s?: number; published_s?: number }> };
+  ladder?: {
+    name: string;
+    file: string;
+    baseline: string;
+    figures: Record<string, { seed_s?: number; published_s?: number }>;
+  };
   started: string;
   finished?: string;
   machine: Machine;
@@ -60,11 +114,138 @@ export interface RunFile {
   /** FLOPs of one image for the run's shapes and the machine's matrix-product peak per dtype. */
   roofline?: { flops: Record<string, number>; peaks_gflops: Record<string, number>; peak_cache: string };
   /** Nightly runs only: the machine id, each rung's verdict against the previous nights, and package version changes. */
-  nightly?: {
-    machine_id: string;
-    verdicts: { id: string; verdict: 'regressed' | 'improved' | 'unchanged' | 'new' | 'failed' | 'insufficient'; ratio?: number; p?: number; detail?: string }[];
-    version_changes: { env: string; package: string; from?: string; to?: string }[];
-  };
+  nightly?: { machine_id: string; verdicts: RungVerdict[]; version_changes: VersionChange[] };
+}
+
+// What readers rely on is checked; everything else passes through untouched.
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+const rungSchema = z.looseObject({
+  id: z.string(),
+  status: z.enum(['ok', 'failed', 'running']),
+  error: z.string().optional(),
+  config: z.looseObject({}).default({}),
+  effective: z.looseObject({}).nullish(),
+  samples_s: z.array(finite).default([]),
+  stats: z.looseObject({ median_s: finite, n: z.number() }).optional(),
+  compare_to: z.string().optional(),
+});
+const runSchema = z.looseObject({
+  schema_version: z.number().int().min(1),
+  tool: z.looseObject({ version: z.string() }),
+  command: z.string(),
+  ladder: z
+    .looseObject({
+      name: z.string(),
+      baseline: z.string(),
+      figures: z.record(z.string(), z.looseObject({})).default({}),
+    })
+    .optional(),
+  started: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'is not a date'),
+  finished: z.string().optional(),
+  machine: z.looseObject({ isa: z.record(z.string(), z.boolean()).default({}) }),
+  rungs: z.array(rungSchema),
+  nightly: z
+    .looseObject({
+      machine_id: z.string(),
+      verdicts: z.array(
+        z.looseObject({
+          id: z.string(),
+          verdict: z.enum(['regressed', 'improved', 'unchanged', 'new', 'failed', 'insufficient']),
+          ratio: finite.optional(),
+          p: finite.optional(),
+          detail: z.string().optional(),
+        }),
+      ),
+      version_changes: z.array(z.looseObject({ env: z.string(), package: z.string() })).default([]),
+    })
+    .optional(),
+});
+
+/** Older files, brought to the current schema one version at a time. */
+const UPGRADES: Record<number, (run: Record<string, unknown>) => void> = {
+  1: (run) => {
+    for (const r of run.rungs as { config?: Record<string, unknown> }[]) {
+      if (r.config && r.config.env === undefined && typeof r.config.backend === 'string')
+        r.config.env = r.config.backend;
+    }
+  },
+};
+
+/** Validates and upgrades parsed JSON; the reason it is not a run file, in one line. */
+export function parseRunFile(data: unknown): RunFile {
+  const version = (data as { schema_version?: unknown } | null)?.schema_version;
+  if (typeof version === 'number' && version > SCHEMA_VERSION) {
+    throw new Error(`schema_version ${version} is newer than this ladder reads (${SCHEMA_VERSION}): update ladder`);
+  }
+  const parsed = runSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new Error(`not a ladder run file: ${where}${issue.message}`);
+  }
+  const run = parsed.data as Record<string, unknown>;
+  for (let v = parsed.data.schema_version; v < SCHEMA_VERSION; v++) UPGRADES[v]!(run);
+  run.schema_version = SCHEMA_VERSION;
+  return run as unknown as RunFile;
+}
+
+/** The run.json of a run directory (or the file itself). Anything wrong is the user's to fix: exit 2. */
+export function readRunFile(arg: string): { file: string; run: RunFile } {
+  let file = arg;
+  let isDir: boolean;
+  try {
+    isDir = statSync(arg).isDirectory();
+  } catch {
+    throw new UserError(`no such run directory or file: ${arg}`);
+  }
+  if (isDir) file = path.join(arg, 'run.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT' ? `${arg} is not a run directory (no run.json in it)` : `${file}: cannot read it (${code})`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  try {
+    return { file, run: parseRunFile(data) };
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+}
+
+export interface HistoryEntry {
+  dir: string;
+  run: RunFile;
+}
+
+/**
+ * Every run of a machine's history (<machineDir>/<stamp>/run.json), oldest first, and the files
+ * it skipped with the reason: one bad file never stops a night, a trend page or a report.
+ */
+export function readHistory(machineDir: string): { runs: HistoryEntry[]; skipped: { file: string; reason: string }[] } {
+  const runs: HistoryEntry[] = [];
+  const skipped: { file: string; reason: string }[] = [];
+  if (!existsSync(machineDir)) return { runs, skipped };
+  for (const name of readdirSync(machineDir).sort()) {
+    const dir = path.join(machineDir, name);
+    const file = path.join(dir, 'run.json');
+    if (name.startsWith('.') || !existsSync(file)) continue;
+    try {
+      runs.push({ dir, run: readRunFile(dir).run });
+    } catch (err) {
+      skipped.push({ file, reason: (err as Error).message.replace(`${file}: `, '') });
+    }
+  }
+  runs.sort((a, b) => Date.parse(a.run.started) - Date.parse(b.run.started));
+  return { runs, skipped };
 }
 
 export function gitRevision(): string | undefined {
@@ -75,16 +256,29 @@ export function gitRevision(): string | undefined {
   }
 }
 
-/** Write then rename: a killed run leaves the previous complete file, never half of one. */
-export function writeJsonAtomic(file: string, data: unknown): void {
+/** Write, fsync, rename: a killed run leaves the previous complete file, never half of one. */
+export function writeFileAtomic(file: string, data: string | Buffer): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    writeFileSync(fd, `${JSON.stringify(data, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true }); // a full disk leaves no partial .tmp behind
+    throw err;
   }
-  renameSync(tmp, file);
+}
+
+export function writeJsonAtomic(file: string, data: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+export function writeRunFile(dir: string, run: RunFile): void {
+  writeJsonAtomic(path.join(dir, 'run.json'), run);
 }

@@ -63,7 +63,7 @@ export function medianCI(sorted: number[], level = CI_LEVEL): { ci: [number, num
   if (!n) return { ci: [Number.NaN, Number.NaN], level: Number.NaN };
   const pmf = binomialHalf(n);
   let j = 1;
-  let tail = pmf[0]!;  // P(B < j)
+  let tail = pmf[0]!; // P(B < j)
   // Move inwards while the next pair is still a proper interval and still reaches the level.
   while (2 * (j + 1) <= n && 1 - 2 * (tail + pmf[j]!) >= level) {
     tail += pmf[j]!;
@@ -74,8 +74,14 @@ export function medianCI(sorted: number[], level = CI_LEVEL): { ci: [number, num
 
 /** Indices of the samples whose modified z-score exceeds OUTLIER_Z; none when MAD is 0. */
 export function outlierIndices(samples: number[]): number[] {
-  const med = quantile([...samples].sort((a, b) => a - b), 0.5);
-  const mad = quantile(samples.map((x) => Math.abs(x - med)).sort((a, b) => a - b), 0.5);
+  const med = quantile(
+    [...samples].sort((a, b) => a - b),
+    0.5,
+  );
+  const mad = quantile(
+    samples.map((x) => Math.abs(x - med)).sort((a, b) => a - b),
+    0.5,
+  );
   if (!(mad > 0)) return [];
   return samples.flatMap((x, i) => (Math.abs((0.6745 * (x - med)) / mad) > OUTLIER_Z ? [i] : []));
 }
@@ -110,7 +116,7 @@ const pct = (x: number) => `${x >= 0.1 ? (x * 100).toFixed(0) : (x * 100).toFixe
  * is wider than `maxRelSpread` of the median (compared with `rel_spread`, the full width; the
  * message gives the half width as ±), or some passes are outliers. Undefined when all is well.
  */
-export function spreadWarning(s: Stats, maxRelSpread = 0.10): string | undefined {
+export function spreadWarning(s: Stats, maxRelSpread = 0.1): string | undefined {
   if (s.n === 0) return 'no passes';
   if (s.n === 1) return 'a single pass: no spread estimate (n=1)';
   const parts: string[] = [];
@@ -123,7 +129,9 @@ export function spreadWarning(s: Stats, maxRelSpread = 0.10): string | undefined
   const out = s.outliers ?? [];
   if (out.length) {
     const which = out.map((i) => `#${i + 1}`).join(', ');
-    parts.push(`${out.length} outlying pass${out.length > 1 ? 'es' : ''} of ${s.n} (${which}; modified z-score > ${OUTLIER_Z})`);
+    parts.push(
+      `${out.length} outlying pass${out.length > 1 ? 'es' : ''} of ${s.n} (${which}; modified z-score > ${OUTLIER_Z})`,
+    );
   }
   return parts.length ? parts.join('; ') : undefined;
 }

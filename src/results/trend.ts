@@ -3,7 +3,7 @@
 // seconds per image of each night, a whisker (95% CI of the median, else min–max), regressed nights
 // as red triangles, and a dashed vertical rule where package versions changed. Below: a table per night.
 import type { TopLevelSpec } from 'vega-lite';
-import { finite, FONT, isPlotted, secs, specToSvg, whisker } from './chart.ts';
+import { FONT, finite, isPlotted, secs, specToSvg, whisker } from './chart.ts';
 import type { RunFile } from './run-file.ts';
 
 /**
@@ -27,7 +27,12 @@ type Night = RunFile & { started: string };
 type VersionChange = NonNullable<RunFile['nightly']>['version_changes'][number];
 
 const esc = (s: unknown) =>
-  String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  String(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 /** '2026-11-28 02:15 UTC' */
 export const nightTime = (iso: string) => `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
@@ -60,14 +65,22 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
   // A little room either side; a lone night gets half a day, so its axis still reads as a date.
   const pad = hi > lo ? Math.max((hi - lo) * 0.05, 60e3) : 12 * 3600e3;
   const x = {
-    field: 't', type: 'temporal', title: null,
+    field: 't',
+    type: 'temporal',
+    title: null,
     scale: { type: 'utc', domain: [lo - pad, hi + pad] },
     axis: { labelAngle: 0, tickCount: 6, grid: false },
   } as const;
-  const changes = nights.filter((n) => n.nightly?.version_changes?.length).map((n) => {
-    const lines = changeLines(n.nightly!.version_changes);
-    return { t: Date.parse(n.started), label: lines.join('; '), description: `version change ${nightTime(n.started)}: ${lines.join('; ')}` };
-  });
+  const changes = nights
+    .filter((n) => n.nightly?.version_changes?.length)
+    .map((n) => {
+      const lines = changeLines(n.nightly!.version_changes);
+      return {
+        t: Date.parse(n.started),
+        label: lines.join('; '),
+        description: `version change ${nightTime(n.started)}: ${lines.join('; ')}`,
+      };
+    });
 
   const panels: Record<string, unknown>[] = [];
   for (const id of rungIds(nights)) {
@@ -79,25 +92,49 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
       const v = verdictOf(n, id);
       const regressed = v?.verdict === 'regressed';
       const ratio = finite(v?.ratio) ? `, ${v!.ratio.toFixed(2)}x` : '';
-      return [{
-        t: Date.parse(n.started), rung: id, median_s: m, lo_s: w?.lo, hi_s: w?.hi, regressed,
-        description: `${id} ${nightTime(n.started)}: median ${secs(m)} s${w ? ` (${w.band} ${secs(w.lo)}–${secs(w.hi)} s)` : ''}${regressed ? `, regressed${ratio}` : v ? `, ${v.verdict}` : ''}`,
-      }];
+      return [
+        {
+          t: Date.parse(n.started),
+          rung: id,
+          median_s: m,
+          lo_s: w?.lo,
+          hi_s: w?.hi,
+          regressed,
+          description: `${id} ${nightTime(n.started)}: median ${secs(m)} s${w ? ` (${w.band} ${secs(w.lo)}–${secs(w.hi)} s)` : ''}${regressed ? `, regressed${ratio}` : v ? `, ${v.verdict}` : ''}`,
+        },
+      ];
     });
     if (!rows.length) continue;
-    const y = { type: 'quantitative', title: 's / image', scale: { zero: false, nice: true, padding: 10 }, axis: { tickCount: 4, grid: true } } as const;
+    const y = {
+      type: 'quantitative',
+      title: 's / image',
+      scale: { zero: false, nice: true, padding: 10 },
+      axis: { tickCount: 4, grid: true },
+    } as const;
     const layer: Record<string, unknown>[] = [];
     const p = panels.length;
     if (changes.length) {
       layer.push({
-        name: `${TREND_MARKS.changes}_${p}`, data: { values: changes },
+        name: `${TREND_MARKS.changes}_${p}`,
+        data: { values: changes },
         mark: { type: 'rule', color: CHANGE, strokeDash: [4, 3], strokeWidth: 1.2 },
         encoding: { x, description: { field: 'description' }, tooltip: { field: 'label', title: 'version changes' } },
       });
-      if (!panels.length) {  // labelled once, in the top panel
+      if (!panels.length) {
+        // labelled once, in the top panel
         layer.push({
-          name: `${TREND_MARKS.changeLabels}_${p}`, data: { values: changes },
-          mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 2, fontSize: 10.5, color: '#a35a00', limit: 420 },
+          name: `${TREND_MARKS.changeLabels}_${p}`,
+          data: { values: changes },
+          mark: {
+            type: 'text',
+            align: 'left',
+            baseline: 'top',
+            dx: 4,
+            dy: 2,
+            fontSize: 10.5,
+            color: '#a35a00',
+            limit: 420,
+          },
           encoding: { x, y: { value: 0 }, text: { field: 'label' } },
         });
       }
@@ -105,26 +142,33 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
     const whiskered = rows.filter((r) => r.lo_s !== undefined);
     if (whiskered.length) {
       layer.push({
-        name: `${TREND_MARKS.whiskers}_${p}`, data: { values: whiskered },
+        name: `${TREND_MARKS.whiskers}_${p}`,
+        data: { values: whiskered },
         mark: { type: 'rule', color: '#9ab', strokeWidth: 2 },
         encoding: { x, y: { field: 'lo_s', ...y }, y2: { field: 'hi_s' } },
       });
     }
     layer.push({
-      name: `${TREND_MARKS.line}_${p}`, data: { values: rows },
+      name: `${TREND_MARKS.line}_${p}`,
+      data: { values: rows },
       mark: { type: 'line', color: BLUE, strokeWidth: 1.5, opacity: 0.7 },
       encoding: { x, y: { field: 'median_s', ...y } },
     });
-    for (const [name, regressed] of [[TREND_MARKS.points, false], [TREND_MARKS.regressed, true]] as const) {
+    for (const [name, regressed] of [
+      [TREND_MARKS.points, false],
+      [TREND_MARKS.regressed, true],
+    ] as const) {
       const values = rows.filter((r) => r.regressed === regressed);
       if (!values.length) continue;
       layer.push({
-        name: `${name}_${p}`, data: { values },
+        name: `${name}_${p}`,
+        data: { values },
         mark: regressed
           ? { type: 'point', shape: 'triangle-up', filled: true, size: 130, color: RED, opacity: 1 }
           : { type: 'point', shape: 'circle', filled: true, size: 55, color: BLUE, opacity: 1 },
         encoding: {
-          x, y: { field: 'median_s', ...y },
+          x,
+          y: { field: 'median_s', ...y },
           description: { field: 'description' },
           tooltip: [{ field: 'description', title: 'night' }],
         },
@@ -132,11 +176,19 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
     }
     panels.push({
       title: { text: id, anchor: 'start', fontSize: 13 },
-      width: 640, height: 130, layer,
+      width: 640,
+      height: 130,
+      layer,
     });
   }
   if (!panels.length) {
-    panels.push({ width: 640, height: 40, data: { values: [{ text: 'no rung was measured on any night' }] }, mark: { type: 'text', fontSize: 13, color: '#555' }, encoding: { text: { field: 'text' } } });
+    panels.push({
+      width: 640,
+      height: 40,
+      data: { values: [{ text: 'no rung was measured on any night' }] },
+      mark: { type: 'text', fontSize: 13, color: '#555' },
+      encoding: { text: { field: 'text' } },
+    });
   }
 
   return {
@@ -147,7 +199,11 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
         'Points: median per night; whiskers: 95% CI of the median (min–max where a run has none).',
         'Red triangles: nights the rung regressed; dashed orange lines: package version changes.',
       ],
-      anchor: 'start', fontSize: 16, subtitleFontSize: 12.5, subtitleColor: '#444', offset: 14,
+      anchor: 'start',
+      fontSize: 16,
+      subtitleFontSize: 12.5,
+      subtitleColor: '#444',
+      offset: 14,
     },
     padding: 0,
     background: 'white',
@@ -158,12 +214,13 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
       font: FONT,
       view: { stroke: '#ddd' },
       axis: { labelFontSize: 12, titleFontSize: 12, labelColor: '#222', titleColor: '#222' },
-      axisY: { minExtent: 40 },  // the panels' plots line up
+      axisY: { minExtent: 40 }, // the panels' plots line up
     },
   } as unknown as TopLevelSpec;
 }
 
-export const trendSvg = (nights: Night[], machineId: string): Promise<string> => specToSvg(trendSpec(nights, machineId));
+export const trendSvg = (nights: Night[], machineId: string): Promise<string> =>
+  specToSvg(trendSpec(nights, machineId));
 
 const CSS = `
 :root { color-scheme: light; }
@@ -186,21 +243,31 @@ tr.regressed td, tr.regressed th { background: #fdf1f0; }
 export function renderTrendHtml(nights: Night[], machineId: string, svg: string): string {
   const last = nights[nights.length - 1];
   const m = last?.machine;
-  const machine = m ? `${esc(m.cpu_model)}, ${esc(m.logical_cpus)} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${esc(m.os)}` : 'unknown';
-  const span = nights.length ? `${nights.length} night${nights.length === 1 ? '' : 's'}, ${esc(nightTime(nights[0]!.started))} to ${esc(nightTime(last!.started))}` : 'no nights';
+  const machine = m
+    ? `${esc(m.cpu_model)}, ${esc(m.logical_cpus)} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${esc(m.os)}`
+    : 'unknown';
+  const span = nights.length
+    ? `${nights.length} night${nights.length === 1 ? '' : 's'}, ${esc(nightTime(nights[0]!.started))} to ${esc(nightTime(last!.started))}`
+    : 'no nights';
   const rows = [...nights].reverse().map((n) => {
     const counts = new Map<string, number>();
     for (const r of n.rungs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
     const status = [...counts].map(([s, c]) => `${c} ${s}`).join(', ') || 'no rungs';
-    const regs = (n.nightly?.verdicts ?? []).filter((v) => v.verdict === 'regressed')
-      .map((v) => `${v.id}${finite(v.ratio) ? ` (${v.ratio.toFixed(2)}x${finite(v.p) ? `, p=${v.p.toPrecision(2)}` : ''})` : ''}`);
+    const regs = (n.nightly?.verdicts ?? [])
+      .filter((v) => v.verdict === 'regressed')
+      .map(
+        (v) =>
+          `${v.id}${finite(v.ratio) ? ` (${v.ratio.toFixed(2)}x${finite(v.p) ? `, p=${v.p.toPrecision(2)}` : ''})` : ''}`,
+      );
     const changes = changeLines(n.nightly?.version_changes);
     const rev = n.tool?.git_revision;
-    return `<tr${regs.length ? ' class="regressed"' : ''}><th scope="row">${esc(nightTime(n.started))}</th>`
-      + `<td>${rev ? `<code title="${esc(rev)}">${esc(rev.slice(0, 12))}</code>` : '–'}</td>`
-      + `<td>${esc(status)}</td>`
-      + `<td>${regs.length ? `<span class="regression">${regs.map(esc).join('<br>')}</span>` : '–'}</td>`
-      + `<td class="changes">${changes.length ? changes.map(esc).join('<br>') : '–'}</td></tr>`;
+    return (
+      `<tr${regs.length ? ' class="regressed"' : ''}><th scope="row">${esc(nightTime(n.started))}</th>` +
+      `<td>${rev ? `<code title="${esc(rev)}">${esc(rev.slice(0, 12))}</code>` : '–'}</td>` +
+      `<td>${esc(status)}</td>` +
+      `<td>${regs.length ? `<span class="regression">${regs.map(esc).join('<br>')}</span>` : '–'}</td>` +
+      `<td class="changes">${changes.length ? changes.map(esc).join('<br>') : '–'}</td></tr>`
+    );
   });
   // Inline SVG in HTML needs no namespace declarations (the only URLs vega writes).
   const inline = svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');

@@ -1,45 +1,87 @@
-// A ladder is data: a YAML file of rungs, each a backend plus launcher settings and backend toggles.
+// A ladder is data: a YAML file of rungs, each a backend plus launcher settings and backend options.
+// The schema below is the one definition of a ladder file (`ladder schema` prints it as JSON Schema).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { z } from 'zod';
+import { backendNames, getBackend } from '../backends/registry.ts';
 import { stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import type { LaunchConfig } from '../launcher/launch.ts';
 import { repoRoot } from '../paths.ts';
 
+/** Names that become file and folder names: no separators, no dots at the start. */
+export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const name = z.string().regex(NAME, 'must be lowercase letters, digits, dots, dashes and underscores');
+
+const launcherFields = z
+  .object({
+    allocator: z.enum(['default', 'jemalloc', 'tcmalloc']).describe('allocator preloaded through LD_PRELOAD'),
+    malloc_conf: z.string().max(1000).optional().describe('jemalloc tuning (MALLOC_CONF); white space is stripped'),
+    threads: z
+      .number()
+      .int('must be a positive integer')
+      .min(1, 'must be a positive integer')
+      .max(4096, 'must be at most 4096')
+      .optional()
+      .describe('OMP_NUM_THREADS / MKL_NUM_THREADS'),
+    env: z.record(z.string(), z.string()).optional().describe('extra environment variables of the worker'),
+    library: z.string().min(1).optional().describe('allocator library to preload instead of the system one'),
+    bind: z.enum(['none', 'numactl', 'taskset']).optional().describe('pin the worker to `cores`'),
+    cores: z
+      .string()
+      .regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'a core list like 0-1 or 0,2')
+      .optional(),
+  })
+  .strict();
+
+export const launcherSchema = launcherFields.refine((l) => !l.bind || l.bind === 'none' || l.cores !== undefined, {
+  message: 'a core list like 0-1 or 0,2 is needed with bind',
+  path: ['cores'],
+});
+
+const articleSchema = z
+  .object({ seed_s: z.number().positive().optional(), published_s: z.number().positive().optional() })
+  .strict();
+
+/** A rung as written in the file; `extends` fills in what it leaves out. */
+const rawRungSchema = z
+  .object({
+    id: name,
+    extends: z.string().optional(),
+    compare_to: z.string().optional(),
+    description: z.string().optional(),
+    backend: z.string().optional().describe('see `ladder rungs --backends`'),
+    env: z.string().optional().describe("environment under envs/ (default: the backend's)"),
+    launcher: launcherFields.partial().strict().optional(),
+    options: z.record(z.string(), z.unknown()).optional().describe("the backend's options"),
+    article: articleSchema.optional(),
+  })
+  .strict();
+
+export const ladderSchema = z
+  .object({
+    name: name.optional(),
+    source: z.string().optional(),
+    description: z.string().optional(),
+    rungs: z.array(z.unknown()).min(1),
+  })
+  .strict();
+
 export interface Rung {
   id: string;
   description: string;
   backend: string;
+  /** The environment its worker runs in (envs/<env>). */
+  env: string;
   launcher: LaunchConfig;
-  options: RungOptions;
+  /** Backend options as asked (merged with the rung it extends); defaults are the backend's. */
+  options: Record<string, unknown>;
   extends?: string;
   /** The rung a speedup is measured against: the one it extends, else the ladder's first rung. */
   compare_to?: string;
   article?: { seed_s?: number; published_s?: number };
 }
-
-/** Backend toggles. Each is proven from inside the worker before a figure is reported. */
-export interface RungOptions {
-  scheduler?: 'default' | 'dpm';
-  dtype?: 'fp32' | 'bf16';
-  channels_last?: boolean;
-  ipex?: boolean;
-  static_shape?: boolean;
-  precision?: 'auto' | 'f32' | 'bf16';
-}
-
-// Allowed values of each option (the first is the neutral one: what leaving it out means),
-// and the backends that understand it.
-export const OPTIONS: Record<keyof RungOptions, { values: unknown[]; backends: string[] }> = {
-  scheduler: { values: ['default', 'dpm'], backends: ['torch', 'ipex', 'openvino'] },
-  dtype: { values: ['fp32', 'bf16'], backends: ['torch', 'ipex'] },
-  channels_last: { values: [false, true], backends: ['torch', 'ipex'] },
-  ipex: { values: [false, true], backends: ['ipex'] },
-  static_shape: { values: [false, true], backends: ['openvino'] },
-  precision: { values: ['auto', 'f32', 'bf16'], backends: ['openvino'] },
-};
-const BINDINGS = ['none', 'numactl', 'taskset'];
 
 export interface Ladder {
   name: string;
@@ -48,69 +90,153 @@ export interface Ladder {
 }
 
 export const ARTICLE_LADDER = path.join(repoRoot, 'ladders', 'article.yaml');
-const ALLOCATORS = ['default', 'jemalloc', 'tcmalloc'];
 
-interface RawRung {
-  id?: unknown;
-  extends?: unknown;
-  compare_to?: unknown;
-  description?: unknown;
-  backend?: unknown;
-  launcher?: Record<string, unknown>;
-  options?: Record<string, unknown>;
-  article?: Rung['article'];
+/** `article` or `beyond` names a ladder shipped in ladders/; anything else is a path. */
+export function ladderPath(spec: string): string {
+  return NAME.test(spec) && !spec.includes('.') ? path.join(repoRoot, 'ladders', `${spec}.yaml`) : spec;
+}
+
+const fieldOf = (issue: z.core.$ZodIssue) => issue.path.map(String).join('.') || '(rung)';
+
+function firstIssue(err: z.ZodError): { field: string; message: string } {
+  const issue = err.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
+    return { field: `${prefix}${issue.keys[0]}`, message: 'unknown field' };
+  }
+  return { field: fieldOf(issue), message: issue.message };
+}
+
+/** The backend's options with its defaults filled in: what the worker is sent and the proofs check. */
+export function resolvedOptions(rung: Rung): Record<string, unknown> {
+  return getBackend(rung.backend).options.parse(rung.options) as Record<string, unknown>;
+}
+
+/**
+ * Checks a rung once everything it inherits is merged in; `bad` names the file and the rung.
+ * Used for the file's rungs and again after command-line overrides.
+ */
+export function checkRung(
+  merged: Omit<Rung, 'backend' | 'env'> & { backend?: unknown; env?: unknown },
+  bad: (field: string, why: string) => UserError,
+): Rung {
+  if (typeof merged.backend !== 'string') throw bad('backend', `missing (known: ${backendNames().join(', ')})`);
+  if (!backendNames().includes(merged.backend)) {
+    throw bad('backend', `unknown backend '${merged.backend}' (known: ${backendNames().join(', ')})`);
+  }
+  const backend = getBackend(merged.backend);
+  const env = merged.env ?? backend.env;
+  if (typeof env !== 'string' || !stackNames().includes(env)) {
+    throw bad('env', `no environment '${String(env)}' under envs/ (known: ${stackNames().join(', ')})`);
+  }
+  const launcher = launcherSchema.safeParse(merged.launcher);
+  if (!launcher.success) {
+    const { field, message } = firstIssue(launcher.error);
+    throw bad(`launcher.${field}`, message);
+  }
+  const options = backend.options.safeParse(merged.options);
+  if (!options.success) {
+    const { field, message } = firstIssue(options.error);
+    throw bad(`options.${field}`, `${message} (backend ${backend.name})`);
+  }
+  return { ...merged, backend: merged.backend, env, launcher: launcher.data as LaunchConfig };
 }
 
 export function loadLadder(file = ARTICLE_LADDER): Ladder {
-  let doc: { name?: unknown; rungs?: unknown };
   const where = path.relative(process.cwd(), file) || file;
+  let text: string;
   try {
-    doc = YAML.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`${where}: ${code === 'ENOENT' ? 'no such ladder file' : `cannot read it (${code})`}`);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
   } catch (err) {
     throw new UserError(`${where}: ${(err as Error).message.split('\n')[0]}`);
   }
-  if (!doc || !Array.isArray(doc.rungs) || !doc.rungs.length) throw new UserError(`${where}: 'rungs' must be a non-empty list`);
+  const top = ladderSchema.safeParse(doc);
+  if (!top.success) {
+    const { field, message } = firstIssue(top.error);
+    throw new UserError(`${where}: ${field === '(rung)' ? 'the file' : field}: ${message}`);
+  }
   const byId = new Map<string, Rung>();
-  for (const [i, raw] of (doc.rungs as RawRung[]).entries()) {
-    const bad = (field: string, why: string) => new UserError(`${where}: rung ${typeof raw?.id === 'string' ? raw.id : `#${i + 1}`}: ${field}: ${why}`);
-    if (typeof raw?.id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(raw.id)) throw bad('id', 'must be lowercase letters, digits and dashes');
+  for (const [i, item] of top.data.rungs.entries()) {
+    const label = (item as { id?: unknown } | null)?.id;
+    const bad = (field: string, why: string) =>
+      new UserError(`${where}: rung ${typeof label === 'string' ? label : `#${i + 1}`}: ${field}: ${why}`);
+    const parsed = rawRungSchema.safeParse(item);
+    if (!parsed.success) {
+      const { field, message } = firstIssue(parsed.error);
+      throw bad(field, message);
+    }
+    const raw = parsed.data;
     if (byId.has(raw.id)) throw bad('id', 'duplicate');
     let parent: Rung | undefined;
     if (raw.extends !== undefined) {
-      parent = byId.get(String(raw.extends));
-      if (!parent) throw bad('extends', `no earlier rung '${String(raw.extends)}'`);
-    }
-    const backend = raw.backend ?? parent?.backend;
-    if (typeof backend !== 'string') throw bad('backend', 'missing');
-    if (!stackNames().includes(backend)) throw bad('backend', `no environment '${backend}' under envs/ (known: ${stackNames().join(', ')})`);
-    const launcher = { allocator: 'default', ...parent?.launcher, ...raw.launcher } as LaunchConfig;
-    if (!ALLOCATORS.includes(launcher.allocator)) throw bad('launcher.allocator', `must be one of ${ALLOCATORS.join(', ')}`);
-    if (launcher.threads !== undefined && !(Number.isInteger(launcher.threads) && launcher.threads > 0)) throw bad('launcher.threads', 'must be a positive integer');
-    if (launcher.bind !== undefined && !BINDINGS.includes(launcher.bind)) throw bad('launcher.bind', `must be one of ${BINDINGS.join(', ')}`);
-    if (launcher.bind && launcher.bind !== 'none' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(String(launcher.cores ?? ''))) throw bad('launcher.cores', 'a core list like 0-1 or 0,2 is needed with bind');
-    if (launcher.env !== undefined && (typeof launcher.env !== 'object' || Object.values(launcher.env).some((v) => typeof v !== 'string'))) throw bad('launcher.env', 'must map names to strings');
-    const options = { ...parent?.options, ...raw.options } as Record<string, unknown>;
-    for (const [key, value] of Object.entries(options)) {
-      const spec = OPTIONS[key as keyof RungOptions];
-      if (!spec) throw bad(`options.${key}`, `unknown option (known: ${Object.keys(OPTIONS).join(', ')})`);
-      if (!spec.values.includes(value)) throw bad(`options.${key}`, `must be one of ${spec.values.join(', ')} (got ${JSON.stringify(value)})`);
-      if (!spec.backends.includes(backend) && value !== spec.values[0]) {
-        throw bad(`options.${key}`, `not supported by backend ${backend}`);
-      }
+      parent = byId.get(raw.extends);
+      if (!parent) throw bad('extends', `no earlier rung '${raw.extends}'`);
     }
     const compareTo = raw.compare_to ?? raw.extends;
-    if (compareTo !== undefined && !byId.has(String(compareTo))) throw bad('compare_to', `no earlier rung '${String(compareTo)}'`);
-    if (raw.article !== undefined && (typeof raw.article !== 'object' || Object.values(raw.article).some((v) => typeof v !== 'number'))) throw bad('article', 'must map seed_s / published_s to numbers');
-    byId.set(raw.id, {
-      id: raw.id,
-      description: typeof raw.description === 'string' ? raw.description : (parent?.description ?? ''),
-      backend,
-      launcher,
-      options: options as RungOptions,
-      extends: parent?.id,
-      compare_to: compareTo === undefined ? undefined : String(compareTo),
-      article: raw.article,
-    });
+    if (compareTo !== undefined && !byId.has(compareTo)) throw bad('compare_to', `no earlier rung '${compareTo}'`);
+    const backend = raw.backend ?? parent?.backend;
+    byId.set(
+      raw.id,
+      checkRung(
+        {
+          id: raw.id,
+          description: raw.description ?? parent?.description ?? '',
+          backend,
+          // A rung that changes backend takes the new backend's environment, not its parent's.
+          env: raw.env ?? (raw.backend === undefined ? parent?.env : undefined),
+          launcher: { allocator: 'default', ...parent?.launcher, ...raw.launcher } as LaunchConfig,
+          options: { ...parent?.options, ...raw.options },
+          extends: parent?.id,
+          compare_to: compareTo,
+          article: raw.article,
+        },
+        bad,
+      ),
+    );
   }
-  return { name: typeof doc.name === 'string' ? doc.name : path.basename(file), file, rungs: [...byId.values()] };
+  return { name: top.data.name ?? path.basename(file, path.extname(file)), file, rungs: [...byId.values()] };
+}
+
+/**
+ * `--set launcher.allocator=tcmalloc --set options.dtype=bf16`: the value is read as YAML (so
+ * numbers, booleans and lists keep their type) and the rung is checked again as a whole.
+ */
+export function applyOverrides(rung: Rung, sets: string[]): Rung {
+  if (!sets.length) return rung;
+  const merged = structuredClone(rung) as unknown as Record<string, unknown>;
+  for (const set of sets) {
+    const m = /^([a-z_]+(?:\.[A-Za-z0-9_]+)*)=(.*)$/s.exec(set);
+    if (!m) throw new UserError(`--set ${set}: expected field=value, e.g. launcher.allocator=tcmalloc`);
+    const [field, text] = [m[1]!, m[2]!];
+    const keys = field.split('.');
+    if (
+      !['launcher', 'options', 'env', 'backend'].includes(keys[0]!) ||
+      (keys[0] === 'launcher' || keys[0] === 'options') !== keys.length > 1
+    ) {
+      throw new UserError(`--set ${set}: settable fields are backend, env, launcher.<field> and options.<name>`);
+    }
+    let value: unknown;
+    try {
+      value = YAML.parse(text);
+    } catch {
+      value = text;
+    }
+    let target = merged;
+    for (const k of keys.slice(0, -1)) {
+      target[k] ??= {};
+      target = target[k] as Record<string, unknown>;
+    }
+    target[keys.at(-1)!] = value;
+  }
+  return checkRung(
+    merged as unknown as Rung,
+    (field, why) => new UserError(`--set: rung ${rung.id}: ${field}: ${why}`),
+  );
 }

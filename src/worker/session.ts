@@ -6,7 +6,7 @@ import { execa, type ResultPromise } from 'execa';
 import * as zmq from 'zeromq';
 import { RunError, TailBuffer, UserError } from '../errors.ts';
 import type { LaunchPlan } from '../launcher/launch.ts';
-import { decode, encode, HEARTBEAT_INTERVAL_MS, message, type Message } from '../protocol/wire.ts';
+import { decode, encode, HEARTBEAT_INTERVAL_MS, type Message, message } from '../protocol/wire.ts';
 
 export interface SessionOptions {
   rung: string;
@@ -92,7 +92,7 @@ export class WorkerSession {
     void this.child.then((r) => this.onExit(r.exitCode, r.signal));
     void this.receiveLoop();
     const helloTimeout = this.opts.startTimeoutMs ?? 180_000;
-    this.hello = await this.waitFor('hello', helloTimeout);
+    this.hello = await this.waitForHello(helloTimeout);
     this.lastSeen = Date.now();
     this.timer = setInterval(() => this.tick(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
@@ -100,9 +100,17 @@ export class WorkerSession {
 
   private helloWaiter?: (m: Message) => void;
 
-  private waitFor(type: 'hello', timeoutMs: number): Promise<Message> {
+  private waitForHello(timeoutMs: number): Promise<Message> {
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => this.fail(new RunError(`worker for rung ${this.opts.rung} did not say hello within ${timeoutMs / 1000} s`, { stderrTail: this.stderr.tail(10) })), timeoutMs);
+      const t = setTimeout(
+        () =>
+          this.fail(
+            new RunError(`worker for rung ${this.opts.rung} did not say hello within ${timeoutMs / 1000} s`, {
+              stderrTail: this.stderr.tail(10),
+            }),
+          ),
+        timeoutMs,
+      );
       this.onFail((err) => {
         clearTimeout(t);
         reject(err);
@@ -151,13 +159,15 @@ export class WorkerSession {
         if (msg.type === 'done') job.resolve(msg.result as Record<string, unknown>);
         else {
           const text = `rung ${this.opts.rung}: ${String(msg.error)}`;
-          const err = msg.user_error ? new UserError(text) : new RunError(text, { stderrTail: String(msg.traceback).trim().split('\n').slice(-8) });
+          const err = msg.user_error
+            ? new UserError(text)
+            : new RunError(text, { stderrTail: String(msg.traceback).trim().split('\n').slice(-8) });
           job.reject(err);
         }
         return;
       }
       default:
-        return;  // heartbeat, bye: liveness only
+        return; // heartbeat, bye: liveness only
     }
   }
 
@@ -167,7 +177,11 @@ export class WorkerSession {
     const limit = this.opts.heartbeatTimeoutMs ?? 30_000;
     if (silent > limit) {
       this.kill();
-      this.fail(new RunError(`worker for rung ${this.opts.rung} hung: no heartbeat for ${(silent / 1000).toFixed(1)} s`, { stderrTail: this.stderr.tail(10) }));
+      this.fail(
+        new RunError(`worker for rung ${this.opts.rung} hung: no heartbeat for ${(silent / 1000).toFixed(1)} s`, {
+          stderrTail: this.stderr.tail(10),
+        }),
+      );
       return;
     }
     if (this.identity) void this.send(message('heartbeat')).catch(() => undefined);
@@ -182,7 +196,9 @@ export class WorkerSession {
     if (this.closing && exitCode === 0) return;
     const how = signal ? signal : `exit code ${exitCode}`;
     const tail = this.stderr.tail(10);
-    const text = this.hello ? `worker for rung ${this.opts.rung} died: ${how}` : `worker for rung ${this.opts.rung} failed to start: ${how}`;
+    const text = this.hello
+      ? `worker for rung ${this.opts.rung} died: ${how}`
+      : `worker for rung ${this.opts.rung} failed to start: ${how}`;
     this.fail(new RunError(text, { exitCode, signal, stderrTail: tail }));
   }
 
@@ -201,7 +217,11 @@ export class WorkerSession {
   }
 
   /** Runs one job (load, bench) and resolves with the worker's result. */
-  async job(type: 'load' | 'bench' | 'roofline', fields: Record<string, unknown>, onProgress?: ProgressHandler): Promise<Record<string, unknown>> {
+  async job(
+    type: 'load' | 'bench' | 'roofline',
+    fields: Record<string, unknown>,
+    onProgress?: ProgressHandler,
+  ): Promise<Record<string, unknown>> {
     if (this.failure) throw this.failure;
     if (this.pending) throw new Error('one job at a time');
     const id = `${type}-${++this.jobCounter}`;

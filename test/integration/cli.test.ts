@@ -8,8 +8,11 @@ describe('ladder rungs / doctor / help', () => {
   it('lists every rung with what it changes and the article figures', async () => {
     const r = await ladder(['rungs']);
     expect(r.exitCode, r.all).toBe(0);
-    for (const id of ['baseline', 'openvino-dynamic', 'openvino-static', 'jemalloc', 'tcmalloc', 'ipex-bf16', 'dpm']) expect(r.stdout).toMatch(new RegExp(`^${id} `, 'm'));
-    expect(r.stdout).toMatch(/backend=ipex allocator=jemalloc .*options: ipex=true dtype=bf16 channels_last=true; extends jemalloc; article 6\.3 s \(seed\) \/ 5\.4 s \(published\)/);
+    for (const id of ['baseline', 'openvino-dynamic', 'openvino-static', 'jemalloc', 'tcmalloc', 'ipex-bf16', 'dpm'])
+      expect(r.stdout).toMatch(new RegExp(`^${id} `, 'm'));
+    expect(r.stdout).toMatch(
+      /backend=ipex env=ipex allocator=jemalloc .*options: ipex=true dtype=bf16 channels_last=true; extends jemalloc; article 6\.3 s \(seed\) \/ 5\.4 s \(published\)/,
+    );
   });
 
   it('prints the exact environment and command of each worker on --dry-run', async () => {
@@ -18,18 +21,20 @@ describe('ladder rungs / doctor / help', () => {
     const block = (id: string) => r.stdout.split('\n\n').find((b) => b.startsWith(`# ${id}:`))!;
     const jem = block('jemalloc');
     expect(jem).toMatch(/LD_PRELOAD=\/\S*libjemalloc\.so\.2/);
-    expect(jem).toContain('MALLOC_CONF=oversize_threshold:1,background_thread:true,metadata_thp:auto,dirty_decay_ms:30000,muzzy_decay_ms:30000');
+    expect(jem).toContain(
+      'MALLOC_CONF=oversize_threshold:1,background_thread:true,metadata_thp:auto,dirty_decay_ms:30000,muzzy_decay_ms:30000',
+    );
     expect(jem).toMatch(/OMP_NUM_THREADS=2 MKL_NUM_THREADS=2/);
     expect(jem).toMatch(/envs\/torch-[0-9a-f]{12}\/bin\/python -m ladder_worker --endpoint \S+ --rung jemalloc/);
     const base = block('baseline');
     expect(base).not.toMatch(/LD_PRELOAD/);
-    expect(block('ipex-bf16')).toMatch(/^# ipex-bf16: environment 'ipex'/);
+    expect(block('ipex-bf16')).toMatch(/^# ipex-bf16: backend ipex, environment 'ipex'/);
   });
 
   it('reproduce --dry-run honours --only and --skip; unknown rungs are refused', async () => {
     const r = await ladder(['reproduce', '--dry-run', '--only', 'baseline,dpm', '--skip', 'dpm']);
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout.match(/^# \S+: environment/gm)).toEqual(['# baseline: environment']);
+    expect(r.stdout.match(/^# \S+: backend/gm)).toEqual(['# baseline: backend']);
     const bad = await ladder(['reproduce', '--only', 'warp-drive']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr.trim()).toMatch(/^ladder: error: unknown rung 'warp-drive' \(article\.yaml has: baseline, /);
@@ -40,7 +45,9 @@ describe('ladder rungs / doctor / help', () => {
     writeFileSync(file, 'rungs:\n  - {id: fast, backend: torch, launcher: {threads: -1}}\n');
     const r = await ladder(['reproduce', '--ladder', file, '--profile', 'smoke']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim()).toMatch(/^ladder: error: \S*mine\.yaml: rung fast: launcher\.threads: must be a positive integer$/);
+    expect(r.stderr.trim()).toMatch(
+      /^ladder: error: \S*mine\.yaml: rung fast: launcher\.threads: must be a positive integer$/,
+    );
   });
 
   it('doctor reports the allocator libraries and environments', async () => {
@@ -53,6 +60,18 @@ describe('ladder rungs / doctor / help', () => {
 
   it('explains every option in --help', async () => {
     const r = await ladder(['reproduce', '--help']);
-    for (const opt of ['--profile', '--model', '--steps', '--passes', '--height', '--only', '--skip', '--dry-run', '--ladder', '--threads']) expect(r.stdout).toContain(opt);
+    for (const opt of [
+      '--profile',
+      '--model',
+      '--steps',
+      '--passes',
+      '--height',
+      '--only',
+      '--skip',
+      '--dry-run',
+      '--ladder',
+      '--threads',
+    ])
+      expect(r.stdout).toContain(opt);
   });
 });

@@ -4,26 +4,61 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ladder, tmpDir } from '../helpers.ts';
 
-const machine = { hostname: 'h', cpu_model: 'Intel(R) Xeon(R) Platinum 8480+', logical_cpus: 2, isa: { avx2: true }, memory_bytes: 2 ** 33, os: 'Ubuntu 22.04', kernel: '6.1', node: 'v20.11.0' };
-const scenario = { prompt: 'sailing ship in storm by Rembrandt', steps: 20, warmup_steps: 10, passes: 10, height: 512, width: 512, guidance_scale: 7.5, seed: 0, output_type: 'np' };
+const machine = {
+  hostname: 'h',
+  cpu_model: 'Intel(R) Xeon(R) Platinum 8480+',
+  logical_cpus: 2,
+  isa: { avx2: true },
+  memory_bytes: 2 ** 33,
+  os: 'Ubuntu 22.04',
+  kernel: '6.1',
+  node: 'v20.11.0',
+};
+const scenario = {
+  prompt: 'sailing ship in storm by Rembrandt',
+  steps: 20,
+  warmup_steps: 10,
+  passes: 10,
+  height: 512,
+  width: 512,
+  guidance_scale: 7.5,
+  seed: 0,
+  output_type: 'np',
+};
 /** Ten passes around `median` with a little jitter, in no particular order. */
 const passes = (median: number) => [3, -1, 4, -5, 2, 1, -3, 5, -2, -4].map((d) => +(median * (1 + d / 400)).toFixed(4));
 const rung = (id: string, samples: number[], extra: Record<string, unknown> = {}) => ({
-  id, status: 'ok', config: { id, backend: 'torch', model: 'synthetic:sd15', scenario }, samples_s: samples, ...extra,
+  id,
+  status: 'ok',
+  config: { id, backend: 'torch', model: 'synthetic:sd15', scenario },
+  samples_s: samples,
+  ...extra,
 });
 
 function writeRun(dir: string, rungs: unknown[]): string {
   mkdirSync(dir, { recursive: true });
-  const run = { schema_version: 1, tool: { name: 'ladder', version: '0.1.0' }, command: 'ladder reproduce', started: '2026-11-28T00:00:00.000Z', finished: '2026-11-28T01:00:00.000Z', machine, rungs };
+  const run = {
+    schema_version: 1,
+    tool: { name: 'ladder', version: '0.1.0' },
+    command: 'ladder reproduce',
+    started: '2026-11-28T00:00:00.000Z',
+    finished: '2026-11-28T01:00:00.000Z',
+    machine,
+    rungs,
+  };
   writeFileSync(path.join(dir, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
   return dir;
 }
 
 function fixture() {
   const root = tmpDir('ladder-compare-');
-  const a = writeRun(path.join(root, 'a'), [rung('baseline', passes(10)), rung('jemalloc', passes(6)), rung('dpm', passes(2))]);
+  const a = writeRun(path.join(root, 'a'), [
+    rung('baseline', passes(10)),
+    rung('jemalloc', passes(6)),
+    rung('dpm', passes(2)),
+  ]);
   const b = writeRun(path.join(root, 'b'), [
-    rung('baseline', passes(20)),  // injected 2x regression
+    rung('baseline', passes(20)), // injected 2x regression
     rung('jemalloc', passes(6.01)),
     rung('dpm', [], { status: 'failed', error: 'rung dpm: toggle did not take effect: scheduler PNDMScheduler' }),
   ]);
@@ -70,8 +105,17 @@ describe('ladder compare', () => {
     const b = path.join(root, 'b');
     mkdirSync(b);
     const run = {
-      schema_version: 1, tool: { name: 'ladder', version: '0.1.0' }, command: 'ladder', started: 's', machine: { ...machine, logical_cpus: 4 },
-      rungs: [{ ...rung('baseline', [20, 20.2]), config: { model: 'synthetic:sd15', scenario: { ...scenario, steps: 5, passes: 2 } } }],
+      schema_version: 1,
+      tool: { name: 'ladder', version: '0.1.0' },
+      command: 'ladder',
+      started: '2026-11-28T02:00:00.000Z',
+      machine: { ...machine, logical_cpus: 4 },
+      rungs: [
+        {
+          ...rung('baseline', [20, 20.2]),
+          config: { model: 'synthetic:sd15', scenario: { ...scenario, steps: 5, passes: 2 } },
+        },
+      ],
     };
     writeFileSync(path.join(b, 'run.json'), JSON.stringify(run));
     const r = await ladder(['compare', a, b, '--fail-on-regression']);
@@ -87,17 +131,21 @@ describe('ladder compare', () => {
     const missing = await ladder(['compare', a, path.join(root, 'no-such-run')]);
     expect(missing.exitCode).toBe(2);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr.trim().split('\n')).toEqual([`ladder: error: no such run directory or file: ${path.join(root, 'no-such-run')}`]);
+    expect(missing.stderr.trim().split('\n')).toEqual([
+      `ladder: error: no such run directory or file: ${path.join(root, 'no-such-run')}`,
+    ]);
 
-    writeFileSync(path.join(root, 'v2.json'), JSON.stringify({ schema_version: 2, rungs: [] }));
-    const v2 = await ladder(['compare', path.join(root, 'v2.json'), a]);
-    expect(v2.exitCode).toBe(2);
-    expect(v2.stderr.trim()).toMatch(/^ladder: error: \S+v2\.json has schema_version 2; this ladder reads schema_version 1$/);
+    writeFileSync(path.join(root, 'v99.json'), JSON.stringify({ schema_version: 99, rungs: [] }));
+    const v99 = await ladder(['compare', path.join(root, 'v99.json'), a]);
+    expect(v99.exitCode).toBe(2);
+    expect(v99.stderr.trim()).toMatch(
+      /^ladder: error: \S+v99\.json: schema_version 99 is newer than this ladder reads \(2\): update ladder$/,
+    );
 
     writeFileSync(path.join(root, 'junk.json'), 'not json at all\n');
     const junk = await ladder(['compare', a, path.join(root, 'junk.json')]);
     expect(junk.exitCode).toBe(2);
-    expect(junk.stderr.trim()).toMatch(/^ladder: error: \S+junk\.json is not a run\.json \(invalid JSON: [^\n]*\)$/);
+    expect(junk.stderr.trim()).toMatch(/^ladder: error: \S+junk\.json: not valid JSON \([^\n]*\)$/);
 
     const empty = await ladder(['compare', a, root]);
     expect(empty.exitCode).toBe(2);

@@ -6,17 +6,22 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MARKS } from '../../src/results/chart.ts';
-import { ladder, tmpDir } from '../helpers.ts';
-
 import { fixtureRun } from '../fixtures/run.ts';
+import { ladder, tmpDir } from '../helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'];
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 // Headless and offline: no sandbox (root), and none of Chromium's own network traffic.
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 describe('ladder report DIR', () => {
@@ -35,24 +40,29 @@ describe('ladder report DIR', () => {
       expect(r.stdout).toContain(path.join(dir, f));
     }
     expect([...readFileSync(path.join(dir, 'chart.png')).subarray(0, 8)]).toEqual(PNG_SIGNATURE);
-    expect(readFileSync(path.join(dir, 'chart.svg'), 'utf8')).toMatch(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(readFileSync(path.join(dir, 'chart.svg'), 'utf8')).toMatch(
+      /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
+    );
     expect(readFileSync(path.join(dir, 'results.csv'), 'utf8').split('\r\n').filter(Boolean)).toHaveLength(8);
     expect(readFileSync(path.join(dir, 'report.md'), 'utf8')).toContain('## Failed rungs');
   });
 
   test('bad input is one line of error and exit code 2', async () => {
     const cases: [string, RegExp][] = [
-      [path.join(dir, 'nope'), /no such directory/],
+      [path.join(dir, 'nope'), /no such run directory or file: .*nope$/],
       [path.join(dir, 'report.md'), /is not a directory/],
     ];
     const empty = tmpDir('ladder-report-empty-');
-    cases.push([empty, /run\.json: not found/]);
+    cases.push([empty, /is not a run directory \(no run\.json in it\)/]);
     const broken = tmpDir('ladder-report-broken-');
     writeFileSync(path.join(broken, 'run.json'), '{"schema_version": 1, "rungs": [');
     cases.push([broken, /run\.json: not valid JSON/]);
     const wrong = tmpDir('ladder-report-wrong-');
-    writeFileSync(path.join(wrong, 'run.json'), JSON.stringify({ schema_version: 1, command: 'x', machine: {}, rungs: [{ id: 'a', status: 'done' }] }));
-    cases.push([wrong, /status "done" is not ok, failed or running/]);
+    writeFileSync(
+      path.join(wrong, 'run.json'),
+      JSON.stringify({ schema_version: 1, command: 'x', machine: {}, rungs: [{ id: 'a', status: 'done' }] }),
+    );
+    cases.push([wrong, /run\.json: not a ladder run file: /]);
     for (const [arg, msg] of cases) {
       const r = await ladder(['report', arg]);
       expect(r.exitCode, r.all).toBe(2);
@@ -65,12 +75,18 @@ describe('ladder report DIR', () => {
     let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
     beforeAll(async () => {
       if (!existsSync(CHROMIUM)) {
-        throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser test; .ci/run does`);
+        throw new Error(
+          `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser test; .ci/run does`,
+        );
       }
-      const profile = path.join(dir, 'chromium-profile');  // a fresh, empty --user-data-dir
+      const profile = path.join(dir, 'chromium-profile'); // a fresh, empty --user-data-dir
       mkdirSync(profile);
       context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 }, offline: true,
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1280, height: 900 },
+        offline: true,
       });
     });
     afterAll(async () => {
@@ -96,7 +112,9 @@ describe('ladder report DIR', () => {
       // Each bar has its extent on screen, and its aria-label names its rung.
       const labels = await bars.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
       expect(labels.map((l) => l.split(':')[0])).toEqual(ok.map((r) => r.id));
-      for (const box of await bars.evaluateAll((els) => els.map((e) => (e as SVGGraphicsElement).getBoundingClientRect().toJSON() as DOMRect))) {
+      for (const box of await bars.evaluateAll((els) =>
+        els.map((e) => (e as SVGGraphicsElement).getBoundingClientRect().toJSON() as DOMRect),
+      )) {
         expect(box.width).toBeGreaterThan(1);
         expect(box.height).toBeGreaterThan(5);
       }
@@ -110,7 +128,7 @@ describe('ladder report DIR', () => {
       expect(await rows.nth(5).locator('th').textContent()).toBe('ipex-bf16');
       expect(await page.locator('#failed li').textContent()).toContain('unet has no bfloat16 weights');
       expect(await page.locator('dl.meta').textContent()).toContain('Intel(R) Xeon(R) Processor, 2 logical CPUs');
-      expect(requests).toEqual([]);  // self-contained: nothing fetched but the file itself
+      expect(requests).toEqual([]); // self-contained: nothing fetched but the file itself
 
       const shot = path.join(dir, 'report-screenshot.png');
       await page.screenshot({ path: shot, fullPage: true });

@@ -11,8 +11,8 @@ import { ladder, tmpDir } from '../helpers.ts';
 
 const MACHINE = 'vm-2cpu-test';
 const NIGHTS = 5;
-const REGRESSED_NIGHT = 3;   // jemalloc gets 25% slower
-const CHANGE_NIGHT = 2;      // torch 2.13.0 -> 2.14.0
+const REGRESSED_NIGHT = 3; // jemalloc gets 25% slower
+const CHANGE_NIGHT = 2; // torch 2.13.0 -> 2.14.0
 
 /** Night i: fixtureRun() with its medians drifting a little, as nightly stores it. */
 function night(i: number): RunFile {
@@ -31,12 +31,23 @@ function night(i: number): RunFile {
     machine_id: MACHINE,
     verdicts: run.rungs.map((r) => ({
       id: r.id,
-      verdict: r.status === 'failed' ? 'failed' : i === 0 ? 'new' : r.id === 'jemalloc' && i === REGRESSED_NIGHT ? 'regressed' : 'unchanged',
+      verdict:
+        r.status === 'failed'
+          ? 'failed'
+          : i === 0
+            ? 'new'
+            : r.id === 'jemalloc' && i === REGRESSED_NIGHT
+              ? 'regressed'
+              : 'unchanged',
       ...(r.id === 'jemalloc' && i === REGRESSED_NIGHT ? { ratio: 1.26, p: 0.0002 } : {}),
     })),
-    version_changes: i === CHANGE_NIGHT
-      ? [{ env: 'torch', package: 'torch', from: '2.13.0', to: '2.14.0' }, { env: 'ipex', package: 'torch', from: '2.13.0', to: '2.14.0' }]
-      : [],
+    version_changes:
+      i === CHANGE_NIGHT
+        ? [
+            { env: 'torch', package: 'torch', from: '2.13.0', to: '2.14.0' },
+            { env: 'ipex', package: 'torch', from: '2.13.0', to: '2.14.0' },
+          ]
+        : [],
   };
   return run;
 }
@@ -44,9 +55,17 @@ function night(i: number): RunFile {
 /** trend.html as written by the CLI (read in beforeAll). */
 let html = '';
 /** The aria-labels of the night points, 'rung YYYY-MM-DD HH:MM UTC: median ...'. */
-const points = () => [...html.matchAll(/<path [^>]*aria-label="([^"]*)"/g)].map((m) => decode(m[1]!))
-  .filter((l) => /^[\w-]+ \d{4}-\d\d-\d\d \d\d:\d\d UTC: median/.test(l));
-const decode = (s: string) => s.replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+const points = () =>
+  [...html.matchAll(/<path [^>]*aria-label="([^"]*)"/g)]
+    .map((m) => decode(m[1]!))
+    .filter((l) => /^[\w-]+ \d{4}-\d\d-\d\d \d\d:\d\d UTC: median/.test(l));
+const decode = (s: string) =>
+  s
+    .replace(/&gt;/g, '>')
+    .replace(/&lt;/g, '<')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 
 describe('ladder trend', () => {
   let history: string;
@@ -76,25 +95,37 @@ describe('ladder trend', () => {
     expect(html).toContain(MACHINE);
     expect(html).not.toMatch(/<script/i);
     // No URL at all: the SVG namespace declarations are dropped when it is inlined.
-    const urls = [...html.matchAll(/https?:\/\/[^\s"'<>)]+/g)].map((m) => m[0]).filter((u) => !u.startsWith('http://www.w3.org/'));
+    const urls = [...html.matchAll(/https?:\/\/[^\s"'<>)]+/g)]
+      .map((m) => m[0])
+      .filter((u) => !u.startsWith('http://www.w3.org/'));
     expect(urls).toEqual([]);
   });
 
   test('one point per night per measured rung, the regressed night as a red triangle', () => {
-    const ok = fixtureRun().rungs.filter((r) => r.status === 'ok').map((r) => r.id);
+    const ok = fixtureRun()
+      .rungs.filter((r) => r.status === 'ok')
+      .map((r) => r.id);
     const pts = points();
     expect(pts).toHaveLength(NIGHTS * ok.length);
-    for (const id of ok) expect(pts.filter((l) => l.startsWith(`${id} `)), id).toHaveLength(NIGHTS);
+    for (const id of ok)
+      expect(
+        pts.filter((l) => l.startsWith(`${id} `)),
+        id,
+      ).toHaveLength(NIGHTS);
     const regressed = pts.filter((l) => l.includes('regressed'));
     expect(regressed).toEqual([expect.stringMatching(/^jemalloc 2026-11-23 02:15 UTC: median .*regressed, 1\.26x$/)]);
     // Regressed points are their own mark, drawn red.
-    const groups = [...html.matchAll(new RegExp(`class="mark-symbol role-mark ${TREND_MARKS.regressed}_\\d+_marks"[^>]*>(.*?)</g>`, 'gs'))];
+    const groups = [
+      ...html.matchAll(
+        new RegExp(`class="mark-symbol role-mark ${TREND_MARKS.regressed}_\\d+_marks"[^>]*>(.*?)</g>`, 'gs'),
+      ),
+    ];
     expect(groups, 'one regressed mark group').toHaveLength(1);
     const marks = groups[0]![1]!.match(/<path [^>]*>/g)!;
     expect(marks).toHaveLength(1);
     expect(marks[0]).toMatch(/aria-label="jemalloc 2026-11-23 [^"]*".*fill="#d62728"/);
-    expect(marks[0]).not.toMatch(/d="M[\d.]+,0A/);  // a triangle, not the other nights' circle
-    expect(html).not.toMatch(/ipex-bf16 \d{4}-/);  // failed every night: no point
+    expect(marks[0]).not.toMatch(/d="M[\d.]+,0A/); // a triangle, not the other nights' circle
+    expect(html).not.toMatch(/ipex-bf16 \d{4}-/); // failed every night: no point
   });
 
   test('the version change is drawn as a rule with its label, and listed in the table', () => {
@@ -103,11 +134,15 @@ describe('ladder trend', () => {
     const panels = new Set(points().map((l) => l.split(' ')[0])).size;
     // A dashed rule in every panel, the label once, at the top.
     expect(html.match(new RegExp(`${TREND_MARKS.changes}_\\d+_marks`, 'g'))).toHaveLength(panels);
-    expect(html).toMatch(new RegExp(`${TREND_MARKS.changeLabels}_0_marks[^>]*><text [^>]*>torch 2\\.13\\.0 -&gt; 2\\.14\\.0 \\(torch, ipex\\)</text>`));
-    const table = /<table id="nights">([^]*)<\/table>/.exec(html)![1]!;
-    const rows = table.match(/<tr[ >][^]*?<\/tr>/g)!.slice(1);
+    expect(html).toMatch(
+      new RegExp(
+        `${TREND_MARKS.changeLabels}_0_marks[^>]*><text [^>]*>torch 2\\.13\\.0 -&gt; 2\\.14\\.0 \\(torch, ipex\\)</text>`,
+      ),
+    );
+    const table = /<table id="nights">([\s\S]*)<\/table>/.exec(html)![1]!;
+    const rows = table.match(/<tr[ >][\s\S]*?<\/tr>/g)!.slice(1);
     expect(rows).toHaveLength(NIGHTS);
-    expect(rows[0]).toContain('2026-11-24 02:15 UTC');  // newest first
+    expect(rows[0]).toContain('2026-11-24 02:15 UTC'); // newest first
     expect(rows[0]).toContain('44444444aaaa');
     expect(rows[0]).toContain('6 ok, 1 failed');
     expect(rows[NIGHTS - 1 - REGRESSED_NIGHT]).toMatch(/class="regressed".*jemalloc \(1\.26x, p=0\.00020\)/s);

@@ -5,9 +5,18 @@ import type { RunFile } from '../../src/results/run-file.ts';
 // A deterministic spread of ten passes around a median (±2%).
 const passes = (median: number) => [0.98, 0.985, 0.99, 0.995, 1, 1, 1.005, 1.01, 1.015, 1.02].map((f) => f * median);
 const night = (medians: Record<string, number>, extra: Partial<RunFile> = {}): RunFile => ({
-  schema_version: 1, tool: { name: 'ladder', version: '0' }, command: '', started: '', finished: 'x',
+  schema_version: 1,
+  tool: { name: 'ladder', version: '0' },
+  command: '',
+  started: '',
+  finished: 'x',
   machine: { hostname: '', cpu_model: '', logical_cpus: 2, isa: {}, memory_bytes: 0, os: '', kernel: '', node: '' },
-  rungs: Object.entries(medians).map(([id, m]) => ({ id, status: 'ok', config: { model: 'm', scenario: { steps: 2 } }, samples_s: passes(m) })),
+  rungs: Object.entries(medians).map(([id, m]) => ({
+    id,
+    status: 'ok',
+    config: { model: 'm', scenario: { steps: 2 } },
+    samples_s: passes(m),
+  })),
   ...extra,
 });
 
@@ -26,7 +35,7 @@ describe('judge', () => {
 
   it('catches a slow drift that no single night shows', () => {
     const history = [1, 1.03, 1.06, 1.09, 1.12].map((m) => night({ a: m }));
-    const v = judge(night({ a: 1.15 }), history)[0]!;  // within 10% of the pooled window, 13% above its oldest nights
+    const v = judge(night({ a: 1.15 }), history)[0]!; // within 10% of the pooled window, 13% above its oldest nights
     expect(v.verdict).toBe('regressed');
     expect(v.detail).toMatch(/slow drift/);
   });
@@ -43,7 +52,10 @@ describe('judge', () => {
 
   it('names the packages whose version changed', () => {
     const a = night({}, { environments: { torch: { key: 'k', packages: { torch: '2.13.0', numpy: '2.4.6' } } } });
-    const b = night({}, { environments: { torch: { key: 'k2', packages: { torch: '2.14.0', numpy: '2.4.6', rich: '1' } } } });
+    const b = night(
+      {},
+      { environments: { torch: { key: 'k2', packages: { torch: '2.14.0', numpy: '2.4.6', rich: '1' } } } },
+    );
     expect(versionChanges(a, b)).toEqual([
       { env: 'torch', package: 'torch', from: '2.13.0', to: '2.14.0' },
       { env: 'torch', package: 'rich', from: undefined, to: '1' },
@@ -60,7 +72,7 @@ describe('threshold', () => {
   });
 
   it('keeps a night as noisy as the history from raising an alarm', () => {
-    const history = [1, 1.1, 0.92, 1.05, 0.98].map((m) => night({ a: m }));  // robust sigma ~7%
+    const history = [1, 1.1, 0.92, 1.05, 0.98].map((m) => night({ a: m })); // robust sigma ~7%
     expect(judge(night({ a: 1.15 }), history)[0]!.verdict).toBe('unchanged');
   });
 });

@@ -10,7 +10,16 @@ describe('stats', () => {
     expect(s.stdev_s).toBeCloseTo(Math.sqrt(5 / 3), 12);
   });
   it('handles one sample', () => {
-    expect(stats([0.5])).toMatchObject({ n: 1, median_s: 0.5, stdev_s: 0, p90_s: 0.5, ci95_median_s: [0.5, 0.5], ci95_level: 0, rel_spread: 0, outliers: [] });
+    expect(stats([0.5])).toMatchObject({
+      n: 1,
+      median_s: 0.5,
+      stdev_s: 0,
+      p90_s: 0.5,
+      ci95_median_s: [0.5, 0.5],
+      ci95_level: 0,
+      rel_spread: 0,
+      outliers: [],
+    });
   });
   it('interpolates quantiles', () => {
     expect(quantile([1, 2, 3, 4, 5], 0.9)).toBeCloseTo(4.6, 12);
@@ -20,7 +29,19 @@ describe('stats', () => {
     expect(stats(range(1, 10).reverse()).p90_s).toBeCloseTo(9.1, 12);
   });
   it('keeps the run.json fields and adds the new ones', () => {
-    expect(Object.keys(stats([1, 2, 3]))).toEqual(['n', 'median_s', 'mean_s', 'stdev_s', 'min_s', 'max_s', 'p90_s', 'ci95_median_s', 'ci95_level', 'rel_spread', 'outliers']);
+    expect(Object.keys(stats([1, 2, 3]))).toEqual([
+      'n',
+      'median_s',
+      'mean_s',
+      'stdev_s',
+      'min_s',
+      'max_s',
+      'p90_s',
+      'ci95_median_s',
+      'ci95_level',
+      'rel_spread',
+      'outliers',
+    ]);
   });
 });
 
@@ -29,7 +50,7 @@ describe('confidence interval of the median (order statistics)', () => {
   it('n=10: [x(2), x(9)], 1 - 2(1+10)/1024', () => {
     const s = stats([7, 3, 10, 1, 5, 9, 2, 8, 4, 6]);
     expect(s.ci95_median_s).toEqual([2, 9]);
-    expect(s.ci95_level).toBe(1 - 22 / 1024);  // 0.978515625; j=3 would give 1 - 112/1024 = 0.89
+    expect(s.ci95_level).toBe(1 - 22 / 1024); // 0.978515625; j=3 would give 1 - 112/1024 = 0.89
     expect(s.rel_spread).toBeCloseTo(7 / 5.5, 12);
   });
   it('n=20: [x(6), x(15)], 1 - 2 * 21700/2^20', () => {
@@ -44,7 +65,7 @@ describe('confidence interval of the median (order statistics)', () => {
   it('below n=6 returns [min, max] and the coverage it really has', () => {
     expect(medianCI(range(1, 5))).toEqual({ ci: [1, 5], level: 0.9375 });
     expect(medianCI(range(1, 4))).toEqual({ ci: [1, 4], level: 0.875 });
-    expect(medianCI([3, 1, 2].sort())).toEqual({ ci: [1, 3], level: 0.75 });  // P(1 <= B <= 2) = 6/8
+    expect(medianCI([3, 1, 2].sort())).toEqual({ ci: [1, 3], level: 0.75 }); // P(1 <= B <= 2) = 6/8
     expect(medianCI([1, 2])).toEqual({ ci: [1, 2], level: 0.5 });
     expect(medianCI([4])).toEqual({ ci: [4, 4], level: 0 });
   });
@@ -95,13 +116,17 @@ describe('spreadWarning', () => {
   });
   it('names the real coverage when there are too few passes for 95%', () => {
     // [min, max] = [9, 11.2], median 10: 22% wide, ±11%, and it covers 75% only
-    expect(spreadWarning(stats([9, 10, 11.2]))).toBe('spread too wide to trust: 75% CI of the median is ±11% (n=3; too few passes for a 95% CI)');
+    expect(spreadWarning(stats([9, 10, 11.2]))).toBe(
+      'spread too wide to trust: 75% CI of the median is ±11% (n=3; too few passes for a 95% CI)',
+    );
     expect(spreadWarning(stats([9.9, 10, 10.05]))).toBeUndefined();
   });
   it('reports outliers, 1-based as the run log numbers passes', () => {
     // median 10, MAD 0.075 (deviations 0 0 0 .05 .05 .1 .1 .1 .1 20); z(30) = 0.6745 * 20 / 0.075 = 180;
     // the CI [x(2), x(9)] = [9.9, 10.1] is only 2% wide
-    expect(spreadWarning(stats([10, 10.1, 9.9, 10, 10.05, 9.95, 10, 10.1, 9.9, 30]))).toBe('1 outlying pass of 10 (#10; modified z-score > 3.5)');
+    expect(spreadWarning(stats([10, 10.1, 9.9, 10, 10.05, 9.95, 10, 10.1, 9.9, 30]))).toBe(
+      '1 outlying pass of 10 (#10; modified z-score > 3.5)',
+    );
   });
   it('joins both problems', () => {
     // n=5: [min, max] = [1, 100], median 3: z(100) = 0.6745 * 97 / 1 = 65

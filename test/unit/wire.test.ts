@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { pack } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
 import { decode, encode, message, PROTOCOL_VERSION, ProtocolError, validate, WIRE } from '../../src/protocol/wire.ts';
 
 describe('wire protocol', () => {
@@ -12,9 +12,13 @@ describe('wire protocol', () => {
   it('rejects another version, unknown types, wrong senders and bad fields', () => {
     expect(() => decode(pack({ v: PROTOCOL_VERSION + 1, type: 'bye' }), 'worker')).toThrow(/protocol version/);
     expect(() => validate(message('nope'), 'worker')).toThrow(/unknown message type/);
-    expect(() => validate(message('load', { job: 'j', model: 'm', cache_dir: '/c', backend: 'torch', options: {} }), 'worker')).toThrow(/may not be sent by the worker/);
+    expect(() =>
+      validate(message('load', { job: 'j', model: 'm', cache_dir: '/c', backend: 'torch', options: {} }), 'worker'),
+    ).toThrow(/may not be sent by the worker/);
     expect(() => validate(message('done', { job: 'j' }), 'worker')).toThrow(/missing field 'result'/);
-    expect(() => validate(message('progress', { job: 'j', stage: 'pass', index: 1.5 }), 'worker')).toThrow(/expected int/);
+    expect(() => validate(message('progress', { job: 'j', stage: 'pass', index: 1.5 }), 'worker')).toThrow(
+      /expected int/,
+    );
     expect(() => decode(Buffer.from([0xc1]), 'worker')).toThrow(ProtocolError);
   });
 

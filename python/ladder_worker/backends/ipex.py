@@ -1,11 +1,12 @@
 """The article's legacy IPEX stack (torch 2.8 + IPEX 2.8, the last CPU release): channels_last and
 ipex.optimize(dtype=bfloat16) on unet, vae, text encoder and safety checker, run under bf16 autocast."""
+
 import collections
 import importlib.metadata as md
 
 import torch
 
-from .torch_backend import TorchBackend, is_channels_last
+from .torch import TorchBackend, is_channels_last
 
 # IPEX adds these empty parameters to every prepacked module; they are not model weights.
 IPEX_EMPTY_PREFIX = "_ipex_module_empty_"
@@ -25,7 +26,9 @@ def import_ipex():
     want = ".".join(version.split("+")[0].split(".")[:2])
     have = ".".join(torch.__version__.split("+")[0].split(".")[:2])
     if want != have:
-        raise IPEXUnavailable(f"intel-extension-for-pytorch {version} needs torch {want}.*, found torch {torch.__version__}")
+        raise IPEXUnavailable(
+            f"intel-extension-for-pytorch {version} needs torch {want}.*, found torch {torch.__version__}"
+        )
     try:
         import intel_extension_for_pytorch as ipex
     except Exception as exc:
@@ -50,12 +53,13 @@ def conv_kernel_and_layout(m):
 
 class IPEXBackend(TorchBackend):
     name = "ipex"
+    libraries = (*TorchBackend.libraries, "intel-extension-for-pytorch")
 
-    def prepare(self, options: dict) -> None:
-        if not options.get("ipex"):
+    def prepare(self) -> None:
+        if not self.options.get("ipex"):
             return
         ipex = import_ipex()
-        dtype = torch.bfloat16 if options.get("dtype") == "bf16" else None
+        dtype = torch.bfloat16 if self.options.get("dtype") == "bf16" else None
         if dtype is torch.bfloat16 and not ipex._C.onednn_has_bf16_support():
             raise IPEXUnavailable("IPEX: this CPU has no bf16 support usable by oneDNN")
         for name in self.components():
@@ -73,8 +77,11 @@ class IPEXBackend(TorchBackend):
                 dtypes[str(p.dtype).replace("torch.", "")] += 1
                 size = getattr(mod, "weight_size", None) if pname == "weight" and is_ipex_module(mod) else None
                 params += int(torch.Size(size).numel()) if size is not None else p.numel()
-        convs = [conv_kernel_and_layout(m) for m in module.modules()
-                 if isinstance(m, torch.nn.Conv2d) or type(m).__name__ == "_IPEXConv2d"]
+        convs = [
+            conv_kernel_and_layout(m)
+            for m in module.modules()
+            if isinstance(m, torch.nn.Conv2d) or type(m).__name__ == "_IPEXConv2d"
+        ]
         spatial = [cl for kernel, cl in convs if kernel > 1]
         return {
             "params": params,
@@ -88,8 +95,16 @@ class IPEXBackend(TorchBackend):
         out = super().effective()
         try:
             from intel_extension_for_pytorch import _C as core
-            out["ipex"] = {"version": md.version("intel-extension-for-pytorch"), "isa": core._get_current_isa_level(),
-                           "amx": bool(core.isa_has_amx_support()), "avx512_bf16": bool(core.isa_has_avx512_bf16_support())}
+
+            out["ipex"] = {
+                "version": md.version("intel-extension-for-pytorch"),
+                "isa": core._get_current_isa_level(),
+                "amx": bool(core.isa_has_amx_support()),
+                "avx512_bf16": bool(core.isa_has_avx512_bf16_support()),
+            }
         except Exception:  # IPEX not imported (ipex: false): nothing to report
             pass
         return out
+
+
+BACKEND = IPEXBackend

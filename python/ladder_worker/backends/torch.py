@@ -1,17 +1,14 @@
 """Plain diffusers on PyTorch: the article's baseline, allocator and scheduler rungs.
 The ipex backend builds on this class."""
+
 import collections
 import contextlib
 
-import torch
+import torch  # absolute: the real torch, not this module
 
 from .. import models
-from ..errors import UserError
+from .base import Backend
 
-SCHEDULERS = {
-    "default": None,  # whatever the model folder says (PNDM for SD 1.5)
-    "dpm": "DPMSolverMultistepScheduler",
-}
 COMPONENTS = ("unet", "vae", "text_encoder", "safety_checker")
 
 
@@ -22,8 +19,11 @@ def is_channels_last(weight: torch.Tensor) -> bool:
 def module_summary(module: torch.nn.Module) -> dict:
     dtypes = collections.Counter(str(p.dtype).replace("torch.", "") for p in module.parameters())
     # Only convolutions with a spatial kernel tell the formats apart (a 1x1 weight is both).
-    convs = [m.weight for m in module.modules()
-             if isinstance(m, torch.nn.Conv2d) and m.weight.dim() == 4 and m.weight.shape[2] * m.weight.shape[3] > 1]
+    convs = [
+        m.weight
+        for m in module.modules()
+        if isinstance(m, torch.nn.Conv2d) and m.weight.dim() == 4 and m.weight.shape[2] * m.weight.shape[3] > 1
+    ]
     return {
         "params": sum(p.numel() for p in module.parameters()),
         "param_dtypes": dict(dtypes),
@@ -32,28 +32,25 @@ def module_summary(module: torch.nn.Module) -> dict:
     }
 
 
-class TorchBackend:
+class TorchBackend(Backend):
     name = "torch"
+    libraries = ("torch", "diffusers", "transformers")
 
-    def load(self, info: dict, options: dict) -> dict:
+    def load(self, info: dict, scenario: dict) -> None:
         import diffusers
-        self.options = options
-        scheduler = options.get("scheduler", "default")
-        if scheduler not in SCHEDULERS:
-            raise UserError(f"unknown scheduler {scheduler!r} (known: {', '.join(SCHEDULERS)})")
+
         kwargs = {}
-        if SCHEDULERS[scheduler]:
-            cls = getattr(diffusers, SCHEDULERS[scheduler])
-            kwargs["scheduler"] = cls.from_pretrained(info["path"], subfolder="scheduler")
+        scheduler = self.scheduler_class()
+        if scheduler:
+            kwargs["scheduler"] = getattr(diffusers, scheduler).from_pretrained(info["path"], subfolder="scheduler")
         self.pipe = models.load_pipeline(info, **kwargs)
         self.pipe.set_progress_bar_config(disable=True)
-        if options.get("channels_last"):
+        if self.options.get("channels_last"):
             for name in self.components():
                 setattr(self.pipe, name, getattr(self.pipe, name).to(memory_format=torch.channels_last))
-        self.prepare(options)
-        return self.effective()
+        self.prepare()
 
-    def prepare(self, options: dict) -> None:
+    def prepare(self) -> None:
         """Hook for subclasses (IPEX) to transform the loaded components."""
 
     def components(self) -> list[str]:
@@ -69,6 +66,9 @@ class TorchBackend:
 
     def summarize(self, module) -> dict:
         return module_summary(module)
+
+    def roofline_pipe(self):
+        return self.pipe
 
     def autocast(self):
         if self.options.get("dtype") == "bf16":
@@ -93,7 +93,19 @@ class TorchBackend:
         finally:
             handle.remove()
 
-    def generate(self, seed: int, **call):
+    def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
         generator = torch.Generator("cpu").manual_seed(seed)
         with torch.inference_mode(), self.autocast():
-            return self.pipe(generator=generator, **call).images
+            return self.pipe(
+                prompt=prompt,
+                height=height,
+                width=width,
+                latents=latents,
+                guidance_scale=guidance_scale,
+                num_inference_steps=num_inference_steps,
+                output_type=output_type,
+                generator=generator,
+            ).images
+
+
+BACKEND = TorchBackend

@@ -1,0 +1,103 @@
+"""The contract every backend fulfils. A backend is one module of this package,
+`backends/<name>.py` (with '-' in the name written '_'), that sets `BACKEND = <its Backend subclass>`."""
+
+import abc
+import contextlib
+import hashlib
+import importlib.metadata as md
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import UserError
+from ..scenario import SCHEDULERS
+from ..timing import Breakdown
+
+
+def seeded_latents(seed: int, shape) -> np.ndarray:
+    """The initial latents of every backend: drawn with numpy from the seed, identical everywhere."""
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+def versions(dists) -> dict:
+    """Installed versions of the given distributions (absent ones left out)."""
+    out = {}
+    for dist in dists:
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+class Backend(abc.ABC):
+    """How a pipeline is loaded and called, and what the process really has once it is loaded."""
+
+    name: ClassVar[str]
+    # Options that change what load() derives and caches (an export); the others enter no cache key.
+    export_options: ClassVar[tuple[str, ...]] = ()
+    # Distributions whose versions change what this backend derives (part of cache_key()).
+    libraries: ClassVar[tuple[str, ...]] = ()
+    # False: load() needs no model folder (the controller may send model "none").
+    needs_model: ClassVar[bool] = True
+
+    def __init__(self, options: dict, cache_dir: str | Path):
+        self.options = dict(options or {})  # the rung's options, defaults applied by the controller
+        self.cache_dir = Path(cache_dir)  # where the backend may cache what it derives (OpenVINO IR)
+        self.timings: dict[str, float] = {}  # load-side times reported apart from latency (export_s...)
+        self.pipe: Any = None
+
+    @abc.abstractmethod
+    def load(self, info: dict, scenario: dict) -> None:
+        """Load the model (`info`: what models.resolve_model returned) for the run's `scenario`."""
+
+    @abc.abstractmethod
+    def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
+        """One image; returns the images as a numpy-like (N, H, W, 3) float array."""
+
+    @abc.abstractmethod
+    def effective(self) -> dict:
+        """What the process really has: backend, scheduler, components, torch_threads (and backend-specific keys)."""
+
+    @contextlib.contextmanager
+    def observe(self):
+        """Runtime observations (a dict filled while the block runs: unet_calls, autocast_dtype...), or None."""
+        yield None
+
+    def timers(self):
+        """Per-component timers of a pass: start(), result(pass_s), .missing (see timing.Breakdown)."""
+        return Breakdown(self.pipe)
+
+    def initial_latents(self, seed: int, height: int, width: int):
+        import torch
+
+        scale = getattr(self.pipe, "vae_scale_factor", 8)
+        shape = (1, self.pipe.unet.config.in_channels, height // scale, width // scale)
+        return torch.from_numpy(seeded_latents(seed, shape))
+
+    def clock(self) -> float:
+        """The clock passes and the warm-up are timed with."""
+        return time.perf_counter()
+
+    def roofline_pipe(self):
+        """The PyTorch pipeline the roofline job may count FLOPs on, or None."""
+        return None
+
+    def versions(self) -> dict:
+        return versions(self.libraries)
+
+    def cache_key(self, *extra) -> str:
+        """12 hex digits naming what this backend derives: its name, export options, library versions, extra."""
+        options = {k: self.options.get(k) for k in sorted(self.export_options)}
+        blob = json.dumps([self.name, options, self.versions(), *extra], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def scheduler_class(self) -> str | None:
+        """The diffusers class the `scheduler` option asks for (protocol/scenario.json), None for the model's own."""
+        scheduler = self.options.get("scheduler") or "default"
+        if scheduler not in SCHEDULERS:
+            raise UserError(f"unknown scheduler {scheduler!r} (known: {', '.join(SCHEDULERS)})")
+        return SCHEDULERS[scheduler]

@@ -1,0 +1,251 @@
+"""A mock backend for fast, deterministic tests of everything around a backend: the worker, the socket,
+the controller's proofs, statistics and verdicts. No pipeline and no model: each pass sleeps a scripted
+time and reports it through a virtual clock, so the measured sample is exactly the scripted value.
+
+Options (all optional; the controller applies the same defaults):
+  pass_s [0.05]          seconds each timed pass takes
+  series [[]]            when not empty, timed pass i (0-based, counted over the process) takes series[i % len]
+  process_noise [0.0]    relative sd of a lognormal level factor drawn once per process, applied to every pass
+  pass_noise [0.0]       relative sd of a lognormal factor drawn for each timed pass
+  noise_seed [0]         seed of the numpy generator both noises are drawn from (process factor first)
+  load_s [0.0]           seconds the load takes
+  dtype ['fp32']         'fp32' | 'bf16': the dtype it claims to compute in (observe(): autocast/UNet output dtype)
+  broken_toggle [False]  report the other dtype than asked (a toggle that did not take effect)
+  image ['seeded']       'seeded' | 'nan' | 'inf': a (1, H, W, 3) array in [0, 1] drawn from the seed;
+                         'nan'/'inf' put NaN/Inf in its first pixel
+  image_noise [0.0]      sd of seeded Gaussian noise added (unclipped) to the image: PSNR against the clean
+                         image is about -20*log10(image_noise) dB
+  fault ['none']         'none' | 'raise' | 'exit' | 'kill' | 'hang' | 'deadlock' | 'oom', at timed pass
+  fault_at_pass [1]      (1-based, counted over the process): raise RuntimeError, os._exit(7), SIGKILL itself,
+                         sleep forever, block the main thread on a lock it holds (both while the I/O thread
+                         keeps beating), or allocate memory until killed (bounded to 64 GiB, then MemoryError)
+  scheduler ['default']  reported as the scheduler class of protocol/scenario.json (PNDMScheduler for default)
+
+The warm-up is the call not preceded by timers().start(): it takes pass_s times the process factor and
+consumes neither the series nor a pass-noise draw.
+"""
+
+import contextlib
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import UserError
+from .base import Backend, seeded_latents
+
+DEFAULTS = {
+    "scheduler": "default",
+    "pass_s": 0.05,
+    "series": [],
+    "process_noise": 0.0,
+    "pass_noise": 0.0,
+    "noise_seed": 0,
+    "load_s": 0.0,
+    "dtype": "fp32",
+    "broken_toggle": False,
+    "image": "seeded",
+    "image_noise": 0.0,
+    "fault": "none",
+    "fault_at_pass": 1,
+}
+DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
+IMAGES = ("seeded", "nan", "inf")
+FAULTS = ("none", "raise", "exit", "kill", "hang", "deadlock", "oom")
+DEFAULT_SCHEDULER = "PNDMScheduler"  # what SD 1.5's model folder has
+OOM_LIMIT_BYTES = 64 << 30
+OOM_CHUNK_BYTES = 64 << 20
+# Shares of a pass reported per component (the UNet's share split evenly over the steps).
+SHARES = {"text_encoding_s": 0.05, "unet_s": 0.80, "vae_decode_s": 0.10, "safety_checker_s": 0.05}
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_options(options: dict) -> dict:
+    """The options with defaults applied; a UserError names the first bad one."""
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise UserError(f"sleep backend: unknown option {unknown[0]!r} (known: {', '.join(DEFAULTS)})")
+    o = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    for key in ("pass_s", "process_noise", "pass_noise", "load_s", "image_noise"):
+        if not (_is_number(o[key]) and o[key] >= 0):
+            raise UserError(f"sleep backend: {key} must be a number >= 0, got {o[key]!r}")
+    if not (isinstance(o["series"], (list, tuple)) and all(_is_number(x) and x >= 0 for x in o["series"])):
+        raise UserError(f"sleep backend: series must be a list of numbers >= 0, got {o['series']!r}")
+    o["series"] = list(o["series"])
+    for key, low in (("noise_seed", 0), ("fault_at_pass", 1)):
+        if not (isinstance(o[key], int) and not isinstance(o[key], bool) and o[key] >= low):
+            raise UserError(f"sleep backend: {key} must be an integer >= {low}, got {o[key]!r}")
+    for key, allowed in (("dtype", tuple(DTYPES)), ("image", IMAGES), ("fault", FAULTS)):
+        if o[key] not in allowed:
+            raise UserError(f"sleep backend: {key} must be one of {', '.join(allowed)}, got {o[key]!r}")
+    if not isinstance(o["broken_toggle"], bool):
+        raise UserError(f"sleep backend: broken_toggle must be true or false, got {o['broken_toggle']!r}")
+    return o
+
+
+def lognormal_factor(rng: np.random.Generator, relative_sd: float) -> float:
+    """A factor of mean 1 and the given relative sd (exactly 1.0 when it is 0)."""
+    sigma = math.sqrt(math.log1p(relative_sd**2))
+    return float(rng.lognormal(-(sigma**2) / 2, sigma))
+
+
+class VirtualTime(float):
+    """A reading of the virtual clock: a float whose difference with another reading is exact
+    (kept as a Fraction), so a pass measured with it is exactly its scripted time."""
+
+    def __new__(cls, exact: Fraction):
+        reading = super().__new__(cls, float(exact))
+        reading.exact = exact
+        return reading
+
+    def __sub__(self, other):
+        if isinstance(other, VirtualTime):
+            return float(self.exact - other.exact)
+        return float(self) - other
+
+
+class ScriptedTimers:
+    """Components of a pass in timing.Breakdown's format, as fixed shares of the scripted pass."""
+
+    def __init__(self, backend: "SleepBackend"):
+        self.backend = backend
+        self.missing: list[str] = []
+
+    def start(self) -> None:
+        self.backend._timed_next = True
+
+    def result(self, pass_s: float) -> dict:
+        steps = max(1, self.backend._last_steps)
+        out = {key: pass_s * share for key, share in SHARES.items()}
+        out["unet_steps_s"] = [out["unet_s"] / steps] * steps
+        out["rest_s"] = 0.0
+        return out
+
+
+class SleepBackend(Backend):
+    name = "sleep"
+    libraries = ("numpy",)
+    needs_model = False
+
+    def __init__(self, options: dict, cache_dir):
+        super().__init__(options, cache_dir)
+        self.opts = check_options(self.options)
+        self.scheduler = self.scheduler_class() or DEFAULT_SCHEDULER
+        self.rng = np.random.default_rng(self.opts["noise_seed"])
+        self.process_factor = lognormal_factor(self.rng, self.opts["process_noise"])
+        self.passes = 0  # timed passes so far, over the life of the process
+        self._now = Fraction(0)
+        self._timed_next = False
+        self._last_steps = 1
+        self._seen = None
+
+    def load(self, info: dict, scenario: dict) -> None:
+        self.model = info
+        time.sleep(self.opts["load_s"])
+        self.timings["scripted_load_s"] = float(self.opts["load_s"])
+
+    def effective(self) -> dict:
+        out = {
+            "backend": self.name,
+            "scheduler": self.scheduler,
+            "components": {},
+            "sleep": {**self.opts, "process_factor": self.process_factor},
+        }
+        if "torch" in sys.modules:  # never imported for this backend alone: it would cost seconds a start
+            out["torch_threads"] = sys.modules["torch"].get_num_threads()
+        return out
+
+    def clock(self) -> float:
+        return VirtualTime(self._now)
+
+    def timers(self) -> ScriptedTimers:
+        return ScriptedTimers(self)
+
+    def initial_latents(self, seed: int, height: int, width: int):
+        return seeded_latents(seed, (1, 4, height // 8, width // 8))
+
+    def reported_dtype(self) -> str:
+        asked = self.opts["dtype"]
+        if self.opts["broken_toggle"]:
+            return "fp32" if asked == "bf16" else "bf16"
+        return asked
+
+    @contextlib.contextmanager
+    def observe(self):
+        dtype = self.reported_dtype()
+        seen = {
+            "unet_calls": 0,
+            "autocast_dtype": DTYPES[dtype] if dtype == "bf16" else None,
+            "unet_output_dtype": DTYPES[dtype],
+        }
+        self._seen = seen
+        try:
+            yield seen
+        finally:
+            self._seen = None
+
+    def pass_time(self, index: int) -> float:
+        """Seconds of timed pass `index` (0-based); draws this pass's noise."""
+        series = self.opts["series"]
+        base = series[index % len(series)] if series else self.opts["pass_s"]
+        return base * self.process_factor * lognormal_factor(self.rng, self.opts["pass_noise"])
+
+    def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
+        timed, self._timed_next = self._timed_next, False
+        if timed:
+            self.passes += 1
+            if self.opts["fault"] != "none" and self.passes == self.opts["fault_at_pass"]:
+                self.fault(self.opts["fault"])
+            seconds = self.pass_time(self.passes - 1)
+        else:
+            seconds = self.opts["pass_s"] * self.process_factor
+        time.sleep(seconds)
+        self._now += Fraction(seconds)
+        self._last_steps = num_inference_steps
+        if self._seen is not None:
+            self._seen["unet_calls"] += num_inference_steps
+        return self.image(seed, height, width)
+
+    def image(self, seed: int, height: int, width: int) -> np.ndarray:
+        shape = (1, height, width, 3)
+        img = np.random.default_rng(seed).random(shape, dtype=np.float32)
+        if self.opts["image_noise"] > 0:
+            noise = np.random.default_rng([seed, 1]).standard_normal(shape, dtype=np.float32)
+            img += np.float32(self.opts["image_noise"]) * noise
+        if self.opts["image"] != "seeded":
+            img[0, 0, 0, :] = np.nan if self.opts["image"] == "nan" else np.inf
+        return img
+
+    def fault(self, kind: str) -> None:
+        where = f"sleep backend: scripted fault {kind!r} at pass {self.passes}"
+        os.write(2, f"{where}\n".encode())
+        if kind == "raise":
+            raise RuntimeError(where)
+        if kind == "exit":
+            os._exit(7)
+        if kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if kind == "hang":
+            while True:
+                time.sleep(3600)
+        if kind == "deadlock":
+            lock = threading.Lock()
+            lock.acquire()
+            lock.acquire()  # never returns: the main thread waits on itself (the GIL is released)
+        if kind == "oom":
+            hoard, total = [], 0
+            while total < OOM_LIMIT_BYTES:
+                hoard.append(np.ones(OOM_CHUNK_BYTES, dtype=np.uint8))  # ones: every page is touched
+                total += OOM_CHUNK_BYTES
+            raise MemoryError(f"{where}: still alive after {total >> 30} GiB")
+
+
+BACKEND = SleepBackend

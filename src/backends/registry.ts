@@ -1,0 +1,35 @@
+// Every module in this folder but the shared ones is a backend: adding a backend is adding a file
+// here (and python/ladder_worker/backends/<name>.py), nothing to register by hand.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.ts';
+import type { Backend } from './types.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHARED = new Set(['registry.ts', 'types.ts', 'common.ts']);
+
+const modules = readdirSync(HERE)
+  .filter((f) => f.endsWith('.ts') && !SHARED.has(f))
+  .sort();
+const loaded = await Promise.all(modules.map((f) => import(path.join(HERE, f)) as Promise<{ backend?: Backend }>));
+
+export const BACKENDS: ReadonlyMap<string, Backend> = new Map(
+  loaded.map((m, i) => {
+    const b = m.backend;
+    if (!b || b.name !== modules[i]!.replace(/\.ts$/, '')) {
+      throw new Error(`src/backends/${modules[i]}: must export \`backend\` named after its file`);
+    }
+    return [b.name, b];
+  }),
+);
+
+export function backendNames(): string[] {
+  return [...BACKENDS.keys()];
+}
+
+export function getBackend(name: string): Backend {
+  const b = BACKENDS.get(name);
+  if (!b) throw new UserError(`unknown backend '${name}' (known: ${backendNames().join(', ')})`);
+  return b;
+}

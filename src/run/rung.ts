@@ -1,0 +1,165 @@
+// The rung protocol: start a fresh worker in the rung's environment, load, verify, bench, verify.
+// Nothing else runs in the controller while the worker measures: only this job's messages.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { CommonEffective } from '../backends/types.ts';
+import { provision } from '../envs/provision.ts';
+import { ToggleError } from '../errors.ts';
+import { launchPlan } from '../launcher/launch.ts';
+import { cacheRoot } from '../paths.ts';
+import type { Message } from '../protocol/wire.ts';
+import { type PassComponents, summarizeComponents } from '../results/breakdown.ts';
+import type { RungResult } from '../results/run-file.ts';
+import { spreadWarning, stats } from '../results/stats.ts';
+import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
+import type { Scenario } from '../rungs/settings.ts';
+import { WorkerSession } from '../worker/session.ts';
+import { verifyLoaded, verifyRuntime } from './verify.ts';
+
+export type Log = (line: string) => void;
+
+/** What every rung of a run shares. */
+export interface RungSettings {
+  model: string;
+  scenario: Scenario;
+  outDir: string;
+  heartbeatTimeoutMs?: number;
+  verbose?: boolean;
+}
+
+const fmt = (s: number) => `${s.toFixed(3)} s`;
+export const modelsDir = () => path.join(cacheRoot(), 'models');
+
+function describeHello(hello: Message): string {
+  const pkgs = hello.packages as Record<string, string>;
+  const alloc = hello.allocator as { name: string };
+  const threads = hello.threads as Record<string, unknown>;
+  return `worker pid ${String(hello.pid)}, python ${String(hello.python)}, torch ${pkgs.torch ?? '-'}, diffusers ${pkgs.diffusers ?? '-'}, allocator ${alloc.name}, ${String(threads.torch_intra_op ?? '?')} threads`;
+}
+
+function describeParams(effective: CommonEffective): string {
+  return Object.entries(effective.components ?? {})
+    .map(([k, v]) => `${k} ${(v.params / 1e6).toFixed(1)}M`)
+    .join(', ');
+}
+
+/** A fresh worker for a rung, in the rung's environment (provisioned if needed). */
+export async function openSession(rung: Rung, settings: RungSettings, log: Log): Promise<WorkerSession> {
+  const stack = await provision(rung.env, log);
+  return WorkerSession.start({
+    rung: rung.id,
+    plan: (endpoint) => launchPlan(stack.python, rung.launcher, endpoint, rung.id, process.env, rung.backend),
+    heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+    verbose: settings.verbose,
+  });
+}
+
+/** One line per pass as the worker's batched progress arrives, with the time left in the rung. */
+function progressPrinter(log: Log): (m: Message) => void {
+  let measured = 0;
+  return (m) => {
+    if (m.stage === 'pass') {
+      // The worker batches pass times (at most a message a second): one line per pass all the same.
+      const batch = (m.samples as number[] | undefined) ?? [Number(m.seconds)];
+      const last = Number(m.index);
+      for (const [k, seconds] of batch.entries()) {
+        const index = last - batch.length + 1 + k;
+        measured += seconds;
+        const left = Math.max(0, Number(m.total) - index) * (measured / index);
+        log(
+          `  pass ${index}/${String(m.total)}  ${fmt(seconds)}${left > 0 ? `  (about ${Math.ceil(left)} s left in this rung)` : ''}`,
+        );
+      }
+    } else if (m.message) log(`  ${String(m.message)}${m.seconds !== undefined ? ` (${fmt(Number(m.seconds))})` : ''}`);
+  };
+}
+
+/** Runs one rung in a fresh worker, proving its toggles, into `slot`; throws a LadderError on failure. */
+export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot: RungResult): Promise<void> {
+  const t0 = performance.now();
+  const session = await openSession(rung, settings, log);
+  try {
+    log(`  ${describeHello(session.hello)}`);
+    const progress = progressPrinter(log);
+    const loadWall0 = performance.now();
+    const loaded = await session.job(
+      'load',
+      {
+        model: settings.model,
+        cache_dir: modelsDir(),
+        backend: rung.backend,
+        options: resolvedOptions(rung),
+        scenario: settings.scenario,
+      },
+      progress,
+    );
+    const loadGapMs = performance.now() - loadWall0 - Number(loaded.job_s) * 1000;
+    const effective: CommonEffective & Record<string, unknown> = {
+      ...(loaded.effective as Record<string, unknown>),
+      model: loaded.model as CommonEffective['model'],
+      packages: session.hello.packages as Record<string, string>,
+      python: session.hello.python as string,
+      cpu: session.hello.cpu as CommonEffective['cpu'],
+      allocator: loaded.allocator as CommonEffective['allocator'],
+      threads: loaded.threads as Record<string, unknown>,
+      env: session.hello.env as Record<string, string>,
+    };
+    slot.effective = effective;
+    // Export, reshape and compile times are reported apart from the per-image latency.
+    slot.timings = {
+      startup_s: Number(loaded.startup_s),
+      resolve_model_s: Number(loaded.resolve_s),
+      load_s: Number(loaded.load_s),
+      ...((loaded.timings as Record<string, number> | undefined) ?? {}),
+    };
+    log(`  loaded in ${fmt(Number(loaded.load_s))}: ${describeParams(effective)}`);
+    const before = verifyLoaded(rung, effective);
+    if (before.length) throw new ToggleError(rung.id, before); // no point measuring a rung that isn't what it says
+
+    const image = path.join(settings.outDir, 'images', `${rung.id}.npy`);
+    mkdirSync(path.dirname(image), { recursive: true });
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const bench = await session.job('bench', { scenario: { ...settings.scenario, image_path: image } }, progress);
+    const wall = (performance.now() - wall0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    effective.runtime = bench.runtime as CommonEffective['runtime'];
+    const samples = bench.samples_s as number[];
+    slot.samples_s = samples;
+    slot.image = path.relative(settings.outDir, image);
+    slot.timings = {
+      ...slot.timings,
+      warmup_s: Number(bench.warmup_s),
+      wall_s: (performance.now() - t0) / 1000,
+      peak_rss_bytes: Number(bench.peak_rss_bytes),
+    };
+    const measured = samples.reduce((a, b) => a + b, 0);
+    slot.overhead = {
+      controller_cpu_s: (cpu.user + cpu.system) / 1e6,
+      controller_cpu_pct_of_passes: (100 * (cpu.user + cpu.system)) / 1e6 / measured,
+      bench_job_gap_ms: (wall - Number(bench.job_s)) * 1000,
+      load_job_gap_ms: loadGapMs,
+    };
+    slot.components = bench.components as PassComponents[];
+    slot.breakdown = summarizeComponents(bench.components as PassComponents[], samples);
+    const after = verifyRuntime(rung, effective);
+    if (after.length) throw new ToggleError(rung.id, after);
+    const st = stats(samples);
+    slot.stats = st;
+    // Below 6 passes no pair of order statistics reaches 95%: say what the interval really covers.
+    const ci = st.ci95_level >= 0.95 ? '95% CI' : `${Math.round(st.ci95_level * 100)}% CI`;
+    log(
+      `  median ${fmt(st.median_s)} (${ci} ${fmt(st.ci95_median_s[0])}–${fmt(st.ci95_median_s[1])}, mean ${fmt(st.mean_s)}, stdev ${fmt(st.stdev_s)}, min ${fmt(st.min_s)}, max ${fmt(st.max_s)}) over ${st.n} passes`,
+    );
+    const warning = spreadWarning(st);
+    if (warning) {
+      slot.warnings = [warning];
+      log(`  warning: ${warning}`);
+    }
+    await session.shutdown();
+    slot.status = 'ok';
+  } finally {
+    session.kill();
+  }
+}

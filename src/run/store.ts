@@ -1,0 +1,90 @@
+// A run on disk: created (or resumed), saved after every rung, finished with its reports. Every file
+// is written atomically, so a killed run keeps everything it had measured.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../paths.ts';
+import { writeReports } from '../results/html.ts';
+import { machine } from '../results/machine.ts';
+import { renderReport } from '../results/report.ts';
+import {
+  gitRevision,
+  type RunFile,
+  type RungResult,
+  SCHEMA_VERSION,
+  writeFileAtomic,
+  writeRunFile,
+} from '../results/run-file.ts';
+import { addSpeedups } from '../results/speedups.ts';
+import type { Ladder } from '../rungs/ladder.ts';
+import type { Log } from './rung.ts';
+
+export const TOOL_VERSION: string = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version;
+
+export class RunStore {
+  private constructor(
+    readonly dir: string,
+    readonly run: RunFile,
+    /** Rungs of an interrupted run (--resume) that finished: kept as measured. */
+    private readonly kept: Map<string, RungResult>,
+  ) {}
+
+  static create(dir: string, ladder: Ladder, command: string): RunStore {
+    const run: RunFile = {
+      schema_version: SCHEMA_VERSION,
+      tool: { name: 'ladder', version: TOOL_VERSION, git_revision: gitRevision() },
+      command,
+      ladder: {
+        name: ladder.name,
+        file: ladder.file,
+        baseline: ladder.rungs[0]!.id,
+        figures: Object.fromEntries(ladder.rungs.filter((r) => r.article).map((r) => [r.id, r.article!])),
+      },
+      started: new Date().toISOString(),
+      machine: machine(),
+      rungs: [],
+    };
+    return new RunStore(dir, run, new Map());
+  }
+
+  /** Continues `previous` in its own folder: its finished rungs are kept, the others run again. */
+  static resume(dir: string, previous: RunFile): RunStore {
+    const kept = new Map(previous.rungs.filter((r) => r.status === 'ok').map((r) => [r.id, r]));
+    return new RunStore(dir, { ...previous, rungs: [] }, kept);
+  }
+
+  get file(): string {
+    return path.join(this.dir, 'run.json');
+  }
+
+  /** The finished result of `id` from the interrupted run, now part of this one. */
+  keep(id: string): boolean {
+    const done = this.kept.get(id);
+    if (done) this.run.rungs.push(done);
+    return !!done;
+  }
+
+  add(slot: RungResult): RungResult {
+    this.run.rungs.push(slot);
+    this.save();
+    return slot;
+  }
+
+  /** run.json and report.md, after every change. */
+  save(): void {
+    addSpeedups(this.run);
+    writeRunFile(this.dir, this.run);
+    writeFileAtomic(path.join(this.dir, 'report.md'), renderReport(this.run));
+  }
+
+  async finish(log: Log): Promise<RunFile> {
+    this.run.finished = new Date().toISOString();
+    this.save();
+    try {
+      await writeReports(this.run, this.dir); // report.md, results.csv, report.html, chart.svg/png
+    } catch (err) {
+      log(`  reports: ${(err as Error).message} (run.json is complete; retry with: ladder report ${this.dir})`);
+    }
+    log(`results: ${this.file}`);
+    return this.run;
+  }
+}
