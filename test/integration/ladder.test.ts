@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../src/paths.ts';
 import { rungDtype } from '../../src/results/roofline.ts';
 import { ladder, TINY, tmpDir } from '../helpers.ts';
 
@@ -40,6 +41,63 @@ describe('ladder reproduce --profile smoke (every rung)', () => {
     const report = readFileSync(path.join(out, 'report.md'), 'utf8');
     expect(report).toMatch(/^Machine: .*logical CPUs/m);
     expect(report).toMatch(/\| dpm \| ok \|/);
+  });
+
+  it('measures the baseline and writes a self-describing run.json', () => {
+    expect(result.stdout).toMatch(/pass 2\/2\s+\d+\.\d+ s/);
+    expect(result.stdout).toMatch(/median \d+\.\d+ s/);
+    const run = readRun(out);
+    expect(run.schema_version).toBe(2);
+    expect(run.tool.version).toBe(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
+    expect(run.machine).toMatchObject({ logical_cpus: expect.any(Number), memory_bytes: expect.any(Number) });
+    const rung = run.rungs[0];
+    expect(rung).toMatchObject({ id: 'baseline', status: 'ok' });
+    expect(rung.samples_s).toHaveLength(2);
+    for (const s of rung.samples_s) expect(s).toBeGreaterThan(0);
+    expect(rung.stats.median_s).toBeGreaterThanOrEqual(rung.stats.min_s);
+    expect(rung.stats.median_s).toBeLessThanOrEqual(rung.stats.max_s);
+    expect(rung.config.scenario).toMatchObject({
+      steps: 2,
+      height: 64,
+      width: 64,
+      passes: 2,
+      prompt: 'sailing ship in storm by Rembrandt',
+    });
+    // What the worker itself saw, not what we asked for.
+    const eff = rung.effective;
+    expect(eff.scheduler).toBe('PNDMScheduler');
+    expect(eff.allocator.name).toBe('default');
+    expect(eff.model).toMatchObject({ kind: 'synthetic', name: 'synthetic:tiny', real_weights: false });
+    expect(eff.packages.torch).toMatch(/^2\.13\.0/);
+    for (const c of ['unet', 'vae', 'text_encoder', 'safety_checker']) {
+      expect(eff.components[c].params, c).toBeGreaterThan(0);
+      expect(Object.keys(eff.components[c].param_dtypes), c).toEqual(['float32']);
+    }
+    expect(rung.timings.load_s).toBeGreaterThan(0);
+    // Where the time goes: parts plus the rest make up each pass.
+    for (const [i, p] of rung.components.entries()) {
+      const sum = p.text_encoding_s + p.unet_s + p.vae_decode_s + p.safety_checker_s + p.rest_s;
+      expect(sum).toBeCloseTo(rung.samples_s[i], 6);
+      expect(p.unet_s).toBeGreaterThan(0);
+    }
+    expect(rung.breakdown.unet_calls_per_pass).toBe(3); // 2 PNDM steps = 3 UNet calls
+    // The baseline is its own fp32 reference; the roofline and the controller's overhead are measured.
+    expect(rung.quality).toMatchObject({
+      reference: 'images/baseline.npy',
+      psnr_db: null,
+      max_abs_diff: 0,
+      flagged: false,
+    });
+    expect(rung.roofline.dtype).toBe('fp32');
+    expect(rung.roofline.gflops).toBeGreaterThan(0);
+    expect(run.roofline.flops.total).toBeGreaterThan(run.roofline.flops.unet_per_call);
+    expect(run.roofline.peaks_gflops.fp32).toBeGreaterThan(0);
+    // The controller's CPU time while the worker measured cannot exceed the time the worker took.
+    expect(rung.overhead.controller_cpu_s).toBeLessThan(
+      rung.samples_s.reduce((a: number, b: number) => a + b, 0) + rung.timings.warmup_s,
+    );
+    expect(Math.abs(rung.overhead.bench_job_gap_ms)).toBeLessThan(1000);
+    expect(rung.stats.ci95_median_s[0]).toBeLessThanOrEqual(rung.stats.median_s);
   });
 
   it("proves the allocators from /proc/self/maps and jemalloc's own options", () => {

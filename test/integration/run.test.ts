@@ -3,75 +3,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/paths.ts';
 import { alive, ladder, MOCK, TINY, tmpDir, waitFor } from '../helpers.ts';
 
 describe('ladder run (real worker, synthetic:tiny)', () => {
-  it('measures the baseline and writes a self-describing run.json', async () => {
-    const out = tmpDir();
-    const r = await ladder(['run', 'baseline', ...TINY, '--passes', '3', '--out', out]);
-    expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toMatch(/pass 3\/3\s+\d+\.\d+ s/);
-    expect(r.stdout).toMatch(/median \d+\.\d+ s/);
-    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
-    expect(run.schema_version).toBe(2);
-    expect(run.tool.version).toBe(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
-    expect(run.machine).toMatchObject({ logical_cpus: expect.any(Number), memory_bytes: expect.any(Number) });
-    const rung = run.rungs[0];
-    expect(rung).toMatchObject({ id: 'baseline', status: 'ok' });
-    expect(rung.samples_s).toHaveLength(3);
-    for (const s of rung.samples_s) expect(s).toBeGreaterThan(0);
-    expect(rung.stats.median_s).toBeGreaterThanOrEqual(rung.stats.min_s);
-    expect(rung.stats.median_s).toBeLessThanOrEqual(rung.stats.max_s);
-    expect(rung.config.scenario).toMatchObject({
-      steps: 2,
-      height: 64,
-      width: 64,
-      passes: 3,
-      prompt: 'sailing ship in storm by Rembrandt',
-    });
-    // What the worker itself saw, not what we asked for.
-    const eff = rung.effective;
-    expect(eff.scheduler).toBe('PNDMScheduler');
-    expect(eff.allocator.name).toBe('default');
-    expect(eff.model).toMatchObject({ kind: 'synthetic', name: 'synthetic:tiny', real_weights: false });
-    expect(eff.packages.torch).toMatch(/^2\.13\.0/);
-    for (const c of ['unet', 'vae', 'text_encoder', 'safety_checker']) {
-      expect(eff.components[c].params, c).toBeGreaterThan(0);
-      expect(Object.keys(eff.components[c].param_dtypes), c).toEqual(['float32']);
-    }
-    expect(rung.timings.load_s).toBeGreaterThan(0);
-    // Where the time goes: parts plus the rest make up each pass.
-    for (const [i, p] of rung.components.entries()) {
-      const sum = p.text_encoding_s + p.unet_s + p.vae_decode_s + p.safety_checker_s + p.rest_s;
-      expect(sum).toBeCloseTo(rung.samples_s[i], 6);
-      expect(p.unet_s).toBeGreaterThan(0);
-    }
-    expect(rung.breakdown.unet_calls_per_pass).toBe(3); // 2 PNDM steps = 3 UNet calls
-    // The baseline is its own fp32 reference; the roofline and the controller's overhead are measured.
-    expect(rung.quality).toMatchObject({
-      reference: 'images/baseline.npy',
-      psnr_db: null,
-      max_abs_diff: 0,
-      flagged: false,
-    });
-    expect(rung.roofline.dtype).toBe('fp32');
-    expect(rung.roofline.gflops).toBeGreaterThan(0);
-    expect(run.roofline.flops.total).toBeGreaterThan(run.roofline.flops.unet_per_call);
-    expect(run.roofline.peaks_gflops.fp32).toBeGreaterThan(0);
-    // The controller's CPU time while the worker measured cannot exceed the time the worker took.
-    expect(rung.overhead.controller_cpu_s).toBeLessThan(
-      rung.samples_s.reduce((a: number, b: number) => a + b, 0) + rung.timings.warmup_s,
-    );
-    expect(Math.abs(rung.overhead.bench_job_gap_ms)).toBeLessThan(1000);
-    expect(rung.stats.ci95_median_s[0]).toBeLessThanOrEqual(rung.stats.median_s);
-  });
-
   it('prints only the run document on stdout with --json', async () => {
     const r = await ladder(['run', 'baseline', ...MOCK, '--passes', '1', '--json', '--out', tmpDir()]);
     expect(r.exitCode, r.all).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.rungs[0]).toMatchObject({ id: 'baseline', status: 'ok' });
+    expect(doc.rungs[0].effective.backend).toBe('sleep'); // --set backend=sleep reached the worker
     expect(r.stderr).toMatch(/pass 1\/1/);
   });
 
@@ -86,10 +26,20 @@ describe('ladder run (real worker, synthetic:tiny)', () => {
 
   it('honours --threads inside the worker', async () => {
     const out = tmpDir();
-    const r = await ladder(['run', 'baseline', ...MOCK, '--passes', '1', '--threads', '1', '--out', out]);
+    const r = await ladder([
+      'run',
+      'baseline',
+      ...TINY,
+      '--passes',
+      '1',
+      '--threads',
+      '1',
+      '--no-roofline',
+      '--out',
+      out,
+    ]);
     expect(r.exitCode, r.all).toBe(0);
     const eff = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).rungs[0].effective;
-    expect(eff.backend).toBe('sleep'); // --set backend=sleep reached the worker
     expect(eff.threads).toMatchObject({ OMP_NUM_THREADS: '1', torch_intra_op: 1 });
   });
 
