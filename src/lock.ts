@@ -1,29 +1,97 @@
-// A lock file holding the owner's pid: a lock whose owner is dead is stale and taken over.
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+// A lock file that two processes can never both hold. Its record (pid and the process's start time,
+// so a reused pid is not taken for the owner) is written in full before it is linked into place, so
+// nobody ever reads half a record; a stale lock is taken over through a tombstone that only one
+// process can create.
+import { closeSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-function alive(pid: number): boolean {
+interface Owner {
+  pid: number;
+  /** Start time of the process in clock ticks since boot (/proc/<pid>/stat field 22). */
+  start: string;
+}
+
+function startTime(pid: number | 'self'): string | undefined {
   try {
-    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const me = (): Owner => ({ pid: process.pid, start: startTime('self') ?? '?' });
+
+/** The record a lock held by `pid` holds (for tests that plant a lock). */
+export const ownerRecord = (pid: number) => JSON.stringify({ pid, start: startTime(pid) ?? '?' });
+
+function readOwner(file: string): Owner | undefined {
+  try {
+    const o = JSON.parse(readFileSync(file, 'utf8')) as Owner;
+    return Number.isInteger(o.pid) && typeof o.start === 'string' ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The owner recorded in the lock, if that process still runs (same pid, same start time). */
+export function lockOwner(file: string): Owner | undefined {
+  const o = readOwner(file);
+  return o && startTime(o.pid) === o.start ? o : undefined;
+}
+
+function linkRecord(file: string): boolean {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, JSON.stringify(me()));
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, file); // atomic, and fails if a lock is there
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    rmSync(tmp, { force: true });
   }
 }
 
 export function tryLock(file: string): boolean {
-  try {
-    const fd = openSync(file, 'wx');
-    writeSync(fd, String(process.pid));
-    closeSync(fd);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
-    if (Number.isInteger(owner) && owner > 0 && alive(owner)) return false;
-    rmSync(file, { force: true }); // stale: its owner died
-    return tryLock(file);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (linkRecord(file)) return true;
+    const text = (() => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return undefined; // released meanwhile: try again
+      }
+    })();
+    if (text === undefined) continue;
+    if (lockOwner(file)) return false;
+    // Stale: whoever creates the tombstone of exactly this record may remove it; the others retry.
+    const tomb = `${file}.stale-${Buffer.from(text).toString('hex').slice(0, 64)}`;
+    try {
+      linkSync(file, tomb);
+    } catch {
+      continue;
+    }
+    try {
+      if (readFileSync(tomb, 'utf8') === text) rmSync(file, { force: true });
+    } finally {
+      rmSync(tomb, { force: true });
+    }
   }
+  return false;
+}
+
+/** Removes the lock if this process holds it. */
+export function unlock(file: string): void {
+  const o = readOwner(file);
+  if (o?.pid === process.pid && o.start === me().start) rmSync(file, { force: true });
 }
 
 export async function withLock<T>(file: string, fn: () => Promise<T>, onWait?: () => void): Promise<T> {
@@ -36,6 +104,6 @@ export async function withLock<T>(file: string, fn: () => Promise<T>, onWait?: (
   try {
     return await fn();
   } finally {
-    rmSync(file, { force: true });
+    unlock(file);
   }
 }

@@ -122,11 +122,11 @@ def main() -> int:
                     raise UserError("roofline needs a PyTorch pipeline loaded first")
                 from . import roofline
 
-                sc = {**scenario.DEFAULTS, **msg["scenario"]}
-                result = {
-                    "flops": roofline.image_flops(pipe, sc["height"], sc["width"], sc["steps"], sc["guidance_scale"]),
-                    "peaks_gflops": {d: roofline.matmul_peak(d) for d in msg["peaks"]},
-                }
+                result = roofline.job(pipe, {**scenario.DEFAULTS, **msg["scenario"]}, msg["peaks"], msg.get("repeats"))
+            elif kind == "probe":
+                # No model needed: the class of the backend the worker was started with answers.
+                cls = backends.get_class(args.backend or "torch")
+                result = cls.probe(msg["dtypes"], msg["seconds"], msg["repeats"], msg["label"], msg.get("options"))
             else:
                 raise UserError(f"unexpected job type {kind!r}")
             # The worker's own time for the job: the controller compares it with its own to show its overhead.

@@ -52,6 +52,18 @@ class ModelError(Exception):
     """A model spec that cannot be honoured; the message is one human line."""
 
 
+class UnsafeModelError(ModelError):
+    """A model folder refused for safety: pickled weights only, or code of its own."""
+
+
+# Weight files read with pickle (torch.load): never loaded, whatever the backend.
+PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+# The libraries a model_index.json component may come from (besides diffusers' own pipeline modules,
+# such as SD 1.5's ["stable_diffusion", "StableDiffusionSafetyChecker"]).
+TRUSTED_LIBRARIES = ("diffusers", "transformers")
+_MODULE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 # ---------------------------------------------------------------------------------------------
 # Resolution
 
@@ -81,6 +93,7 @@ def resolve_model(spec: str, cache_dir: str | os.PathLike) -> dict:
     if local.exists():
         if not local.is_dir() or not (local / "model_index.json").is_file():
             raise ModelError(f"{spec} is not a diffusers pipeline folder (no model_index.json in it)")
+        refuse_unsafe_folder(local)
         real = not (local / SYNTHETIC_MARKER).is_file()
         path = str(local.resolve())
         kind_words = "real weights" if real else "a synthetic build (random weights)"
@@ -111,12 +124,14 @@ def decide_auto() -> dict:
     Returns {"kind": "hub", "name": id, "path": folder, "note"} for real SD 1.5 weights in the local
     HF cache, else {"kind": "synthetic", "name": "synthetic:sd15", "path": None, "note"}.
     """
-    reasons = []
+    refused = []
     for repo_id in SD15_HUB_IDS:
         try:
             path = find_cached_hub_model(repo_id)
-        except ModelError as exc:
-            reasons.append(str(exc))
+        except UnsafeModelError as exc:
+            refused.append(f"{repo_id} refused: {exc}")
+            continue
+        except ModelError:
             continue
         return {
             "kind": "hub",
@@ -130,7 +145,7 @@ def decide_auto() -> dict:
         "path": None,
         "note": (
             f"auto: no SD 1.5 weights in the local Hugging Face cache ({hf_cache_dir()}), "
-            "using synthetic:sd15 (random weights)"
+            "using synthetic:sd15 (random weights)" + "".join(f"; {r}" for r in refused)
         ),
     }
 
@@ -173,7 +188,76 @@ def find_cached_hub_model(repo_id: str) -> str:
     missing = [n for n in needed if not (folder / n).is_file()]
     if missing:
         raise ModelError(f"{not_cached} (cached snapshot lacks {', '.join(missing)})")
+    refuse_unsafe_folder(folder)
     return str(folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Safety: safetensors only, local only, no remote code (on every backend)
+
+
+def _is_pickle_weight(path: Path) -> bool:
+    # An OpenVINO IR's weights are `<name>.bin` beside `<name>.xml`: raw tensors, not a pickle.
+    return path.suffix in PICKLE_WEIGHT_SUFFIXES and not (path.suffix == ".bin" and path.with_suffix(".xml").is_file())
+
+
+def _diffusers_pipeline_module(name: str) -> bool:
+    """Whether `name` is one of diffusers' own pipeline modules (found on disk, diffusers is not imported)."""
+    if not _MODULE_NAME_RE.match(name):
+        return False
+    spec = importlib.util.find_spec("diffusers")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    return any((Path(root) / "pipelines" / name / "__init__.py").is_file() for root in roots)
+
+
+def refuse_unsafe_folder(folder: str | os.PathLike) -> None:
+    """Raise ModelError (one line) unless a pipeline folder is safe to load: no Python file anywhere in it
+    (a custom component or pipeline), every model_index.json component from diffusers or transformers,
+    and every component folder with weights holding .safetensors (not only pickled .bin/.pt/.ckpt)."""
+    folder = Path(folder)
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        code = sorted(f for f in files if f.endswith(".py"))
+        if code:
+            rel = (Path(root) / code[0]).relative_to(folder)
+            raise UnsafeModelError(f"{folder}: ships Python code ({rel}): ladder never runs a model's own code")
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{folder}: unreadable model_index.json ({type(exc).__name__})") from None
+    if not isinstance(index, dict):
+        raise ModelError(f"{folder}: model_index.json is not a JSON object")
+    for name, value in sorted(index.items()):
+        if name.startswith("_") or not isinstance(value, list) or len(value) != 2 or value[0] is None:
+            continue
+        library = value[0]
+        if not (library in TRUSTED_LIBRARIES or (isinstance(library, str) and _diffusers_pipeline_module(library))):
+            raise UnsafeModelError(
+                f"{folder}: component {name!r} is {library}.{value[1]}, not a diffusers or transformers class: "
+                "ladder never runs a model's own code"
+            )
+    for component in sorted(p for p in folder.iterdir() if p.is_dir()):
+        weights = [p for p in component.rglob("*") if p.is_file()]
+        pickled = sorted(p.name for p in weights if _is_pickle_weight(p))
+        if pickled and not any(p.suffix == ".safetensors" for p in weights):
+            raise UnsafeModelError(
+                f"{folder}: {component.name}/ has only pickled weights ({', '.join(pickled)}), no .safetensors: "
+                "ladder loads safetensors only"
+            )
+
+
+def safetensors_view(folder: str | os.PathLike, view: str | os.PathLike) -> Path:
+    """A copy of a pipeline folder made of symlinks to its files, without its pickled weights: whatever
+    loads from the view (an exporter that takes no use_safetensors) can only read safetensors."""
+    src, dst = Path(folder).resolve(), Path(view)
+    for root, _dirs, files in os.walk(src):
+        out = dst / Path(root).relative_to(src)
+        out.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            path = Path(root) / f
+            if not _is_pickle_weight(path):
+                (out / f).symlink_to(path.resolve())
+    return dst
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,6 +627,7 @@ def load_pipeline(info: dict, **kwargs):
     """Open a resolved model through the ordinary diffusers path (also for synthetic builds)."""
     if kwargs.pop("trust_remote_code", False):
         raise ModelError("trust_remote_code is never allowed for benchmarked pipelines")
+    refuse_unsafe_folder(info["path"])
     from diffusers import StableDiffusionPipeline
 
     return StableDiffusionPipeline.from_pretrained(info["path"], use_safetensors=True, local_files_only=True, **kwargs)

@@ -7,6 +7,8 @@ import platform
 import re
 import sys
 
+from .protocol import MEASURED_ENV
+
 # Allocators we can recognise in /proc/self/maps, by the file name of the mapped library.
 ALLOCATOR_PATTERNS = {
     "jemalloc": re.compile(r"libjemalloc[^/]*\.so"),
@@ -133,12 +135,13 @@ def hello_fields(rung: str) -> dict:
         "cpu": cpu(),
         "threads": threads(),
         "allocator": allocator(),
-        "env": {
-            k: v
-            for k, v in os.environ.items()
-            if k.startswith(("LADDER_", "OMP_", "KMP_", "MALLOC_", "LD_PRELOAD", "TORCH", "ONEDNN", "DNNL"))
-        },
+        "env": measured_env(),
     }
+
+
+def measured_env() -> dict:
+    """Every variable of this process's environment that changes what is measured (wire.json `measured_env`)."""
+    return {k: v for k, v in sorted(os.environ.items()) if MEASURED_ENV.fullmatch(k)}
 
 
 def peak_rss_bytes() -> int:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import msgpack
@@ -17,6 +18,8 @@ def shared_file(name: str, env: str) -> dict:
 WIRE = shared_file("wire.json", "LADDER_WIRE")
 VERSION: int = WIRE["version"]
 HEARTBEAT_INTERVAL_S: float = WIRE["heartbeat_interval_ms"] / 1000
+# The environment variables that change what is measured (the one definition, shared with the controller).
+MEASURED_ENV: re.Pattern = re.compile(WIRE["measured_env"])
 
 
 class ProtocolError(Exception):

@@ -6,6 +6,11 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_flop
 
+from .backends.base import check_probe_dtypes, check_repeats
+
+# Matrix-product probes per dtype of a roofline job that does not say (`repeats`); the best is kept.
+REPEATS = 3
+
 # FlopCounterMode has no formula for the CPU flash-attention kernel (it counts 0): give it the
 # standard SDPA one, so attention, a large part of SD's UNet, is counted.
 _cpu_sdpa = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
@@ -62,3 +67,24 @@ def matmul_peak(dtype_name: str, seconds: float = 2.0, n: int = 2048) -> float:
         a @ b
         reps += 1
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def peak_probes(dtype_name: str, repeats: int, seconds: float = 2.0, n: int = 2048) -> dict:
+    """`repeats` probes of matmul_peak: {"gflops": [each probe], "seconds": wall time of them all}."""
+    t0 = time.perf_counter()
+    gflops = [matmul_peak(dtype_name, seconds, n) for _ in range(repeats)]
+    return {"gflops": gflops, "seconds": time.perf_counter() - t0}
+
+
+def job(pipe, scenario: dict, peaks, repeats: int | None = None, seconds: float = 2.0) -> dict:
+    """The roofline job: FLOPs of one image for the scenario (defaults applied) and, for each dtype in
+    `peaks`, `repeats` probes of the matrix-product peak (the best in peaks_gflops, all in peak_probes)."""
+    dtypes = check_probe_dtypes(peaks)
+    repeats = check_repeats(REPEATS if repeats is None else repeats)
+    flops = image_flops(pipe, scenario["height"], scenario["width"], scenario["steps"], scenario["guidance_scale"])
+    probes = {d: peak_probes(d, repeats, seconds) for d in dtypes}
+    return {
+        "flops": flops,
+        "peaks_gflops": {d: max(p["gflops"]) for d, p in probes.items()},
+        "peak_probes": probes,
+    }

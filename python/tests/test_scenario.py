@@ -8,6 +8,7 @@ import torch
 from ladder_worker import models, roofline, scenario
 from ladder_worker.backends.base import Backend
 from ladder_worker.backends.torch import TorchBackend
+from ladder_worker.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,47 @@ def test_torch_backend_swaps_the_scheduler_by_its_shared_name(backend, tmp_path)
     dpm = TorchBackend({"scheduler": "dpm"}, backend.cache_dir)
     dpm.load(info, scenario.DEFAULTS)
     assert dpm.effective()["scheduler"] == scenario.SCHEDULERS["dpm"]
+
+
+def test_roofline_job_keeps_the_best_of_repeated_probes(backend, monkeypatch):
+    readings = iter([100.0, 300.0, 200.0, 50.0, 70.0, 60.0])
+    asked = []
+
+    def fake_peak(dtype, seconds=2.0, n=2048):
+        asked.append((dtype, seconds))
+        return next(readings)
+
+    monkeypatch.setattr(roofline, "matmul_peak", fake_peak)
+    sc = {**scenario.DEFAULTS, **SMALL}
+    res = roofline.job(backend.roofline_pipe(), sc, ["fp32", "bf16"], None)  # repeats: 3 when not given
+    assert set(res) == {"flops", "peaks_gflops", "peak_probes"}
+    assert res["flops"] == roofline.image_flops(backend.roofline_pipe(), 64, 64, 2, sc["guidance_scale"])
+    assert res["peaks_gflops"] == {"fp32": 300.0, "bf16": 70.0}
+    assert res["peak_probes"]["fp32"]["gflops"] == [100.0, 300.0, 200.0]
+    assert res["peak_probes"]["bf16"]["gflops"] == [50.0, 70.0, 60.0]
+    assert all(p["seconds"] >= 0 for p in res["peak_probes"].values())
+    assert asked == [("fp32", 2.0)] * 3 + [("bf16", 2.0)] * 3
+    readings = iter([5.0])
+    assert roofline.job(backend.roofline_pipe(), sc, ["fp32"], 1)["peak_probes"]["fp32"]["gflops"] == [5.0]
+    assert roofline.job(backend.roofline_pipe(), sc, [], 2)["peaks_gflops"] == {}
+
+
+@pytest.mark.parametrize(
+    ("peaks", "repeats", "match"),
+    [(["fp16"], 1, "unknown probe dtype 'fp16'"), (["fp32"], 0, "repeats must be"), (["fp32"], True, "repeats")],
+)
+def test_roofline_job_arguments_are_user_errors(backend, peaks, repeats, match):
+    with pytest.raises(UserError, match=match):
+        roofline.job(backend.roofline_pipe(), {**scenario.DEFAULTS, **SMALL}, peaks, repeats)
+
+
+def test_base_probe_runs_real_matrix_products():
+    res = Backend.probe(["fp32", "bf16"], 0.05, 2, "start", {})
+    assert set(res) == {"gflops", "probes", "seconds"}
+    for d in ("fp32", "bf16"):
+        assert len(res["probes"][d]) == 2 and all(g > 0 for g in res["probes"][d])
+        assert res["gflops"][d] == max(res["probes"][d])
+    assert res["seconds"] >= 4 * 0.05
+    assert TorchBackend.probe(["fp32"], 0.01, 1, "end", None)["gflops"]["fp32"] > 0
+    with pytest.raises(UserError, match="unknown probe dtype 'int8'"):
+        TorchBackend.probe(["int8"], 0.01, 1, "end", None)

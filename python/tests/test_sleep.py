@@ -185,6 +185,10 @@ def test_effective_and_timings(tmp_path):
         {"broken_toggle": "yes"},
         {"scheduler": "euler"},
         {"pass_S": 0.1},
+        {"probe_gflops": 0},
+        {"probe_gflops": "fast"},
+        {"machine_drift": 1.0},
+        {"machine_drift": float("nan")},
     ],
 )
 def test_bad_options_are_user_errors(tmp_path, options):
@@ -217,3 +221,35 @@ def test_fault_exit_and_kill(tmp_path, fault, code):
     proc = subprocess.run([sys.executable, "-c", script], cwd=PYTHON_DIR, capture_output=True, text=True, timeout=60)
     assert proc.returncode == code and "survived" not in proc.stdout
     assert f"scripted fault '{fault}' at pass 2" in proc.stderr
+
+
+def test_probe_is_scripted_by_label_and_options_and_takes_no_time():
+    cls = sleep.SleepBackend
+    t0 = time.perf_counter()
+    start = cls.probe(["fp32", "bf16"], 5.0, 3, "start", {"probe_gflops": 800.0, "machine_drift": 0.25})
+    end = cls.probe(["fp32", "bf16"], 5.0, 3, "end", {"probe_gflops": 800.0, "machine_drift": 0.25})
+    assert time.perf_counter() - t0 < 0.5
+    both = ("fp32", "bf16")
+    assert start == {"gflops": dict.fromkeys(both, 800.0), "probes": {d: [800.0] * 3 for d in both}, "seconds": 0.0}
+    assert end == {"gflops": dict.fromkeys(both, 600.0), "probes": {d: [600.0] * 3 for d in both}, "seconds": 0.0}
+    # Defaults: 1000 GFLOP/s, no drift; a negative drift is a machine that got faster.
+    default = cls.probe(["fp32"], 1.0, 1, "end", None)
+    assert default == {"gflops": {"fp32": 1000.0}, "probes": {"fp32": [1000.0]}, "seconds": 0.0}
+    assert cls.probe(["bf16"], 1.0, 2, "end", {"machine_drift": -0.1})["probes"] == {"bf16": [1100.0, 1100.0]}
+    assert sleep.DEFAULTS["probe_gflops"] == 1000.0 and sleep.DEFAULTS["machine_drift"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((["fp16"], 1.0, 1, "start", {}), "unknown probe dtype 'fp16'"),
+        ((["fp32"], 0, 1, "start", {}), "seconds must be a number > 0"),
+        ((["fp32"], 1.0, 0, "start", {}), "repeats must be an integer >= 1"),
+        ((["fp32"], 1.0, 1, "middle", {}), "label must be one of start, end"),
+        ((["fp32"], 1.0, 1, "end", {"machine_drift": 2}), "machine_drift must be a number < 1"),
+        ((["fp32"], 1.0, 1, "end", {"nope": 1}), "unknown option 'nope'"),
+    ],
+)
+def test_probe_arguments_are_user_errors(args, match):
+    with pytest.raises(UserError, match=match):
+        sleep.SleepBackend.probe(*args)

@@ -31,13 +31,13 @@ SCENARIO = {"steps": 2, "warmup_steps": 1, "passes": 2, "height": 16, "width": 1
 class Controller:
     """A ROUTER socket and one worker process, as src/worker/session.ts has them."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, *extra):
         self.router = zmq.Context.instance().socket(zmq.ROUTER)
         endpoint = f"ipc://{tmp_path}/ctl.sock"
         self.router.bind(endpoint)
         env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ladder_worker", "--endpoint", endpoint, "--rung", "t"],
+            [sys.executable, "-m", "ladder_worker", "--endpoint", endpoint, "--rung", "t", *extra],
             env=env,
             stderr=subprocess.PIPE,
         )
@@ -124,3 +124,60 @@ def test_load_bench_and_faults_on_the_sleep_backend(ctl):
     assert not [m for m in seen if m["type"] in ("done", "failed")]
     assert len([m for m in seen if m["type"] == "heartbeat" and m.get("busy") == "bench stuck"]) >= 2
     assert ctl.proc.poll() is None
+
+
+@pytest.fixture
+def sleep_ctl(tmp_path):
+    """A worker started for the sleep backend (it imports no torch), as the controller starts one."""
+    c = Controller(tmp_path, "--backend", "sleep")
+    yield c
+    c.close()
+
+
+def stuck_bench(ctl, seconds: float) -> list[dict]:
+    """Send a bench whose first timed pass blocks the main thread; everything heard for `seconds`."""
+    ctl.send("bench", job="stuck", scenario=SCENARIO)
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        msg = ctl.recv(0.25)
+        if msg:
+            seen.append(msg)
+    return seen
+
+
+@pytest.mark.parametrize("fault", ["hang", "deadlock"])
+def test_a_blocked_main_thread_keeps_beating_busy_with_its_job(sleep_ctl, fault):
+    """The controller's job deadline is what catches these: heartbeats alone never stop."""
+    done = sleep_ctl.load("sleep", fault=fault, fault_at_pass=1, pass_s=0.01)
+    assert done["type"] == "done", done.get("traceback")
+    seen = stuck_bench(sleep_ctl, 4.5)
+    assert [m["type"] for m in seen if m["type"] in ("done", "failed")] == []
+    beats = [m for m in seen if m["type"] == "heartbeat"]
+    assert len(beats) >= 3 and all(m.get("busy") == "bench stuck" for m in beats)
+    assert sleep_ctl.proc.poll() is None
+    assert f"scripted fault '{fault}' at pass 1".encode() in os.read(sleep_ctl.proc.stderr.fileno(), 65536)
+
+
+def test_probe_job_is_answered_by_the_backend_the_worker_started_with(sleep_ctl):
+    options = {"probe_gflops": 500.0, "machine_drift": 0.1}
+    _, done = sleep_ctl.job("probe", dtypes=["fp32", "bf16"], seconds=30.0, repeats=2, label="start", options=options)
+    assert done["type"] == "done", done.get("traceback")  # no model loaded, and no 30-second wait
+    result = done["result"]
+    assert set(result) == {"gflops", "probes", "seconds", "job_s"} and result["job_s"] < 5
+    assert result["gflops"] == {"fp32": 500.0, "bf16": 500.0} and result["seconds"] == 0.0
+    assert result["probes"] == {"fp32": [500.0, 500.0], "bf16": [500.0, 500.0]}
+    _, done = sleep_ctl.job("probe", dtypes=["fp32"], seconds=30.0, repeats=1, label="end", options=options)
+    assert done["result"]["gflops"] == {"fp32": 450.0}
+    _, done = sleep_ctl.job("probe", dtypes=["fp32"], seconds=1.0, repeats=1, label="end")  # options are optional
+    assert done["result"]["gflops"] == {"fp32": 1000.0}
+    _, failed = sleep_ctl.job("probe", dtypes=["fp64"], seconds=1.0, repeats=1, label="start")
+    assert failed["type"] == "failed" and failed["user_error"] is True and "fp64" in failed["error"]
+
+
+def test_probe_job_without_backend_is_a_torch_matmul_probe(ctl):
+    _, done = ctl.job("probe", dtypes=["fp32"], seconds=0.05, repeats=2, label="start")
+    assert done["type"] == "done", done.get("traceback")
+    result = done["result"]
+    assert len(result["probes"]["fp32"]) == 2 and result["gflops"]["fp32"] == max(result["probes"]["fp32"]) > 0
+    assert result["seconds"] >= 0.1

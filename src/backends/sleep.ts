@@ -31,6 +31,8 @@ const options = z
       .default('none')
       .describe('what goes wrong at pass fault_at_pass'),
     fault_at_pass: z.number().int().min(1).default(1),
+    probe_gflops: z.number().positive().default(1000).describe('what the machine probe reads at the start of a run'),
+    machine_drift: z.number().lt(1).default(0).describe('how much slower the probe reads at the end (0.2: 20%)'),
   })
   .strict();
 

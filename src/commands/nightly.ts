@@ -1,23 +1,27 @@
 // `ladder nightly`: one run a night into the machine's history, judged against its recent nights.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { UserError } from '../errors.ts';
-import { tryLock } from '../lock.ts';
+import { lockOwner, tryLock, unlock } from '../lock.ts';
 import { machineId } from '../nightly/history.ts';
 import { DEFAULT_JUDGE, judge, type RungVerdict, type VersionChange, versionChanges } from '../nightly/judge.ts';
 import { repoRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
+import { checkWritableDir, newRunDir } from '../results/out-dir.ts';
+import { mdText } from '../results/report.ts';
 import { readHistory, writeRunFile } from '../results/run-file.ts';
 import { executeRun } from '../run/execute.ts';
+import { checkResumable } from '../run/store.ts';
+import { checkNumber } from '../rungs/settings.ts';
 import { selectedRungs, selectionOptions } from './reproduce.ts';
-import { type CommonArgs, ladderFrom, runStamp, scenarioOptions, settingsFrom } from './run.ts';
+import { type CommonArgs, ladderFrom, scenarioOptions, settingsFrom } from './run.ts';
 
 export const EXIT_REGRESSION = 10;
 export const EXIT_FAILED = 1;
 export const EXIT_LOCKED = 3;
 
 type NightlyArgs = CommonArgs & {
+  'min-nights': number;
   history: string;
   resume: boolean;
   markdown: boolean;
@@ -33,7 +37,7 @@ function summaryLine(id: string, verdicts: RungVerdict[], changes: VersionChange
   const moved = verdicts
     .filter((x) => x.verdict === 'regressed' || x.verdict === 'improved')
     .map((x) => `${x.id} ${x.verdict} ${x.ratio!.toFixed(2)}x p=${x.p!.toPrecision(2)}`);
-  const parts = ['regressed', 'improved', 'unchanged', 'insufficient', 'new', 'failed']
+  const parts = ['regressed', 'improved', 'unchanged', 'unstable', 'insufficient', 'new', 'failed']
     .filter((v) => count(v))
     .map((v) => `${count(v)} ${v}`);
   const versions = changes.length
@@ -42,14 +46,17 @@ function summaryLine(id: string, verdicts: RungVerdict[], changes: VersionChange
   return `nightly ${id}: ${parts.join(', ')}${moved.length ? ` (${moved.join('; ')})` : ''}${versions}; ${dir}`;
 }
 
-function markdown(id: string, verdicts: RungVerdict[], changes: VersionChange[]): string {
+/** The night as Markdown (a CI comment); text from the run (details, package names and versions) escaped by mdText. */
+export function markdown(id: string, verdicts: RungVerdict[], changes: VersionChange[]): string {
   const rows = verdicts.map(
     (v) =>
-      `| ${v.id} | ${v.verdict === 'regressed' ? '**regressed**' : v.verdict} | ${v.ratio?.toFixed(3) ?? '–'} | ${v.p?.toPrecision(2) ?? '–'} | ${v.detail ?? ''} |`,
+      `| ${mdText(v.id)} | ${v.verdict === 'regressed' ? '**regressed**' : mdText(v.verdict)} | ${v.ratio?.toFixed(3) ?? '–'} | ${v.p?.toPrecision(2) ?? '–'} | ${mdText(v.detail ?? '')} |`,
   );
-  const versions = changes.map((c) => `- ${c.env}: ${c.package} ${c.from ?? '(none)'} → ${c.to ?? '(removed)'}`);
+  const versions = changes.map(
+    (c) => `- ${mdText(c.env)}: ${mdText(c.package)} ${mdText(c.from ?? '(none)')} → ${mdText(c.to ?? '(removed)')}`,
+  );
   return [
-    `### ladder nightly (machine ${id})`,
+    `### ladder nightly (machine ${mdText(id)})`,
     '',
     '| rung | verdict | ratio vs recent nights | p | detail |',
     '|---|---|---|---|---|',
@@ -88,6 +95,11 @@ export const nightlyCommand = {
         default: DEFAULT_JUDGE.alpha,
         describe: 'significance level of the Mann-Whitney U test',
       })
+      .option('min-nights', {
+        type: 'number',
+        default: DEFAULT_JUDGE.minNights,
+        describe: 'earlier nights a verdict needs: with fewer, a change is "insufficient", never regressed or improved',
+      })
       .option('factor', {
         type: 'number',
         default: DEFAULT_JUDGE.factor,
@@ -97,19 +109,20 @@ export const nightlyCommand = {
         `Exit codes: 0 nothing regressed, ${EXIT_REGRESSION} a rung regressed, ${EXIT_FAILED} a rung failed, 2 bad input, ${EXIT_LOCKED} another run holds the lock.`,
       ),
   handler: async (a: NightlyArgs) => {
-    if (!(Number.isInteger(a.window) && a.window >= 1))
-      throw new UserError(`window must be an integer >= 1 (got ${a.window})`);
-    if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
-    if (!(a.factor >= 0)) throw new UserError(`factor must be >= 0 (got ${a.factor})`);
+    checkNumber('window', a.window, { int: true, min: 1, max: 1000 });
+    checkNumber('alpha', a.alpha, { min: 1e-9, max: 0.5 });
+    checkNumber('factor', a.factor, { min: 0, max: 10 });
+    checkNumber('min-nights', a['min-nights'], { int: true, min: 1, max: 1000 });
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
     const id = machineId(machine());
-    const machineDir = path.join(path.resolve(a.history), id);
+    const machineDir = path.join(checkWritableDir(a.history, '--history'), id);
     const lock = path.join(machineDir, '.lock');
     mkdirSync(machineDir, { recursive: true });
     // Two runs on one machine would disturb each other; a lock whose owner died is taken over.
     if (!tryLock(lock)) {
-      console.error(`ladder: another nightly run (pid ${readFileSync(lock, 'utf8').trim()}) holds ${lock}`);
+      const owner = lockOwner(lock);
+      console.error(`ladder: another nightly run (pid ${owner?.pid ?? '?'}) holds ${lock}`);
       process.exitCode = EXIT_LOCKED;
       return;
     }
@@ -117,12 +130,18 @@ export const nightlyCommand = {
       const { runs: history, skipped } = readHistory(machineDir);
       for (const s of skipped) console.error(`ladder: warning: skipping ${s.file}: ${s.reason}`);
       const unfinished = a.resume ? [...history].reverse().find((h) => !h.run.finished) : undefined;
-      const settings = settingsFrom({ ...a, out: unfinished?.dir ?? path.join(machineDir, runStamp()) }, 'nightly');
+      const settings = settingsFrom(a, 'nightly', unfinished?.dir ?? newRunDir(machineDir, ''));
+      if (unfinished) checkResumable(unfinished.run, ladder, settings);
       if (a.resume) console.error(unfinished ? `resuming ${unfinished.dir}` : 'nothing to resume: starting a new run');
       const log = (line: string) => console.error(line);
       const run = await executeRun(ladder, rungs, settings, log, unfinished?.run);
       const earlier = history.filter((h) => h.dir !== settings.outDir && h.run.finished).map((h) => h.run);
-      const verdicts = judge(run, earlier, { window: a.window, alpha: a.alpha, factor: a.factor });
+      const verdicts = judge(run, earlier, {
+        window: a.window,
+        alpha: a.alpha,
+        factor: a.factor,
+        minNights: a['min-nights'],
+      });
       const changes = versionChanges(earlier[earlier.length - 1], run);
       run.nightly = { machine_id: id, verdicts, version_changes: changes };
       writeRunFile(settings.outDir, run);
@@ -130,7 +149,7 @@ export const nightlyCommand = {
       if (verdicts.some((v) => v.verdict === 'regressed')) process.exitCode = EXIT_REGRESSION;
       else if (verdicts.some((v) => v.verdict === 'failed')) process.exitCode = EXIT_FAILED;
     } finally {
-      rmSync(lock, { force: true });
+      unlock(lock);
     }
   },
 };

@@ -5,7 +5,7 @@ import type { Argv } from 'yargs';
 import { executeRun } from '../run/execute.ts';
 import { loadLadder } from '../rungs/ladder.ts';
 import { PROFILES } from '../rungs/settings.ts';
-import { defaultOutDir } from './run.ts';
+import { outDirFrom } from './run.ts';
 
 export const overheadCommand = {
   command: 'overhead',
@@ -16,7 +16,7 @@ export const overheadCommand = {
       .option('out', { type: 'string', describe: 'output directory' }),
   handler: async (a: { passes: number; out?: string }) => {
     const rung = loadLadder().rungs[0]!;
-    const outDir = path.resolve(a.out ?? defaultOutDir('overhead'));
+    const outDir = outDirFrom({ out: a.out, force: true }, 'overhead');
     const run = await executeRun(
       loadLadder(),
       [rung],

@@ -36,9 +36,12 @@ export function selectionOptions<T>(y: Argv<T>) {
 
 /** The ladder's rungs that --only and --skip leave, in ladder order. */
 export function selectedRungs(ladder: Ladder, a: { only?: string[]; skip?: string[]; set?: string[] }): Rung[] {
-  return selectRungs(ladder, list('only', a.only), list('skip', a.skip)).map((r) =>
-    applyOverrides(r, repeated('set', a.set)),
-  );
+  const only = list('only', a.only);
+  const skip = list('skip', a.skip);
+  // `--only ,` names nothing: running every rung instead would be the opposite of what was asked.
+  if (a.only !== undefined && !only.length) throw new UserError('--only names no rung');
+  if (a.skip !== undefined && !skip.length) throw new UserError('--skip names no rung');
+  return selectRungs(ladder, only, skip).map((r) => applyOverrides(r, repeated('set', a.set)));
 }
 
 export function selectRungs(ladder: Ladder, only: string[], skip: string[]): Rung[] {
@@ -64,8 +67,8 @@ export const reproduceCommand = {
   handler: async (a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean; json: boolean }) => {
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
+    if (a['dry-run']) return printDryRun(rungs, a.threads);
     const settings = settingsFrom(a, `${ladder.name}-${a.profile}`);
-    if (a['dry-run']) return printDryRun(rungs, settings.threads);
     // --json: progress on stderr, the run document alone on stdout.
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     const run = await executeRun(ladder, rungs, settings, log);

@@ -1,10 +1,12 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { repoRoot } from '../paths.ts';
+import { cacheRoot, repoRoot } from '../paths.ts';
+import { HEARTBEAT_INTERVAL_MS } from '../protocol/wire.ts';
+import { checkWritableDir, newRunDir, prepareRunDir } from '../results/out-dir.ts';
 import { DEFAULT_MIN_PSNR_DB, executeRun, type RunSettings } from '../run/execute.ts';
 import { ARTICLE_LADDER, applyOverrides, type Ladder, ladderPath, loadLadder } from '../rungs/ladder.ts';
-import { checkModel, checkScenario, PROFILES, type Scenario } from '../rungs/settings.ts';
+import { checkModel, checkNumber, checkScenario, PROFILES, type Scenario } from '../rungs/settings.ts';
 import { repeated } from './reproduce.ts';
 
 export function scenarioOptions<T>(y: Argv<T>) {
@@ -57,6 +59,17 @@ export function scenarioOptions<T>(y: Argv<T>) {
       default: 30,
       describe: 'seconds without a heartbeat before a worker is declared hung',
     })
+    .option('reprobe', {
+      type: 'boolean',
+      default: false,
+      describe: "probe the machine's matrix-product peak again instead of using the cached one",
+    })
+    .option('force', { type: 'boolean', default: false, describe: 'let --out replace a run already in that folder' })
+    .option('job-timeout', {
+      type: 'number',
+      describe:
+        'seconds any one job (load, bench) may take before its worker is killed (default: an hour for a load, 5 times what the warm-up predicts for a bench)',
+    })
     .option('verbose', { type: 'boolean', default: false, describe: "echo the workers' stderr" })
     .option('roofline', {
       type: 'boolean',
@@ -88,6 +101,9 @@ export type CommonArgs = {
   ladder: string;
   out?: string;
   'heartbeat-timeout': number;
+  'job-timeout'?: number;
+  force?: boolean;
+  reprobe?: boolean;
   verbose: boolean;
   roofline: boolean;
   set?: string[];
@@ -114,34 +130,35 @@ export function scenarioFrom(a: CommonArgs): Scenario {
   return checkScenario({ ...base, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) });
 }
 
+/** The run's folder, created and proven writable now, before anything slow starts. */
+export function outDirFrom(a: { out?: string; force?: boolean }, label: string, resume = false): string {
+  checkWritableDir(cacheRoot(), 'the cache folder (LADDER_CACHE_DIR)');
+  if (a.out !== undefined) return prepareRunDir(a.out, { what: '--out', force: a.force, resume });
+  return newRunDir(path.join(repoRoot, 'results', 'runs'), label);
+}
+
 /** Everything a run needs from the common flags, checked before any work starts. */
-export function settingsFrom(a: CommonArgs, label: string): RunSettings {
-  if (!(a['heartbeat-timeout'] > 0))
-    throw new UserError(`heartbeat-timeout must be > 0 (got ${a['heartbeat-timeout']})`);
-  if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads >= 1))
-    throw new UserError(`threads must be an integer >= 1 (got ${a.threads})`);
+export function settingsFrom(a: CommonArgs, label: string, outDir?: string): RunSettings {
+  // Below two heartbeat intervals a healthy worker would be declared hung.
+  checkNumber('heartbeat-timeout', a['heartbeat-timeout'], { min: (2 * HEARTBEAT_INTERVAL_MS) / 1000, max: 86_400 });
+  if (a.threads !== undefined) checkNumber('threads', a.threads, { int: true, min: 1, max: 4096 });
+  checkNumber('min-psnr', a['min-psnr'], { min: 0, max: 1000 });
   return {
     model: checkModel(a.model),
     scenario: scenarioFrom(a),
-    outDir: path.resolve(a.out ?? defaultOutDir(label)),
+    outDir: outDir ?? outDirFrom(a, label),
     command: ['ladder', ...process.argv.slice(2)].join(' '),
     heartbeatTimeoutMs: a['heartbeat-timeout'] * 1000,
+    jobTimeoutS:
+      a['job-timeout'] === undefined
+        ? undefined
+        : checkNumber('job-timeout', a['job-timeout'], { min: 1, max: 7 * 86_400 }),
     verbose: a.verbose,
     threads: a.threads,
     minPsnrDb: a['min-psnr'],
     roofline: a.roofline,
+    reprobe: a.reprobe,
   };
-}
-
-/** A run's time as a folder name: ISO 8601 UTC without the characters file systems dislike. */
-export const runStamp = () =>
-  new Date()
-    .toISOString()
-    .replace(/[:.]/g, '-')
-    .replace(/-\d{3}Z$/, 'Z');
-
-export function defaultOutDir(label: string): string {
-  return path.join(repoRoot, 'results', 'runs', `${runStamp()}-${label}`);
 }
 
 export const runCommand = {

@@ -8,7 +8,17 @@ import { ARTICLE_LADDER, type Rung, resolvedOptions } from '../rungs/ladder.ts';
 import { selectedRungs, selectionOptions } from './reproduce.ts';
 import { ladderFrom } from './run.ts';
 
-const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+/**
+ * One word for a POSIX shell, taken literally: as it is when it holds only characters no shell treats
+ * specially, else in single quotes (inside which nothing is special), each ' written as '\''.
+ */
+export const shWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** `env NAME=value ... command args`, every name, value and argument quoted, to paste into sh. */
+export function envCommandLine(env: Record<string, string>, argv: string[]): string {
+  const assignments = Object.entries(env).map(([k, v]) => `${shWord(k)}=${shWord(v)}`);
+  return `env ${assignments.join(' ')} \\\n  ${argv.map(shWord).join(' ')}`;
+}
 
 /** Prints, per rung, the exact environment, interpreter and command its worker starts with. */
 export async function printDryRun(rungs: Rung[], threads?: number): Promise<void> {
@@ -18,11 +28,11 @@ export async function printDryRun(rungs: Rung[], threads?: number): Promise<void
       const stack = await describeStack(r.env);
       console.log(`# ${r.id}: backend ${r.backend}, environment '${r.env}' (${stack.state})`);
       const plan = launchPlan(stack.python, r.launcher, endpoint, r.id, {}, r.backend);
-      const env = Object.entries(plan.env).map(([k, v]) => `${k}=${quote(v)}`);
-      console.log(`env ${env.join(' ')} \\\n  ${[plan.command, ...plan.args].map(quote).join(' ')}`);
+      console.log(envCommandLine(plan.env, [plan.command, ...plan.args]));
       console.log(`# backend options (defaults filled in): ${JSON.stringify(resolvedOptions(r))}`);
     } catch (err) {
-      console.log(`# ${r.id}: cannot start: ${(err as Error).message}`);
+      // One comment line: a line break in the message would make the rest a command when pasted.
+      console.log(`# ${r.id}: cannot start: ${(err as Error).message.replace(/\s+/g, ' ')}`);
     }
     console.log('');
   }

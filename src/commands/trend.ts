@@ -46,6 +46,17 @@ function readNights(dir: string): RunFile[] {
   return runs.map((h) => h.run);
 }
 
+/** Writes the page, its folder too; any failure is one line naming the path. */
+function writePage(out: string, html: string): void {
+  try {
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, html);
+  } catch (err) {
+    const reason = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ');
+    throw new UserError(`cannot write the trend page ${out}: ${reason}`, { cause: err, stage: 'report' });
+  }
+}
+
 export const trendCommand = {
   command: 'trend',
   describe: "Draw one machine's nightly history as a self-contained trend.html (median per night and rung)",
@@ -66,9 +77,9 @@ export const trendCommand = {
     const nights = readNights(dir);
     if (!nights.length) throw new UserError(`${dir}: no readable nightly run.json`);
     const out = path.resolve(a.out ?? path.join(dir, 'trend.html'));
+    if (isDir(out)) throw new UserError(`${out} is a directory (--out names the HTML file to write)`);
     const svg = await trendSvg(nights, id);
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, renderTrendHtml(nights, id, svg));
+    writePage(out, renderTrendHtml(nights, id, svg));
     console.log(out);
   },
 };

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
+import { WIRE } from '../protocol/wire.ts';
 
 export type Allocator = 'default' | 'jemalloc' | 'tcmalloc';
 
@@ -27,8 +28,11 @@ export interface LaunchPlan {
   env: Record<string, string>;
 }
 
-// Variables that change what is measured: never inherited from the user's shell, only set by the rung.
-const CONTROLLED = /^(LD_PRELOAD|MALLOC_CONF|OMP_.*|KMP_.*|MKL_.*|GOMP_.*|DNNL_.*|ONEDNN_.*|TORCHINDUCTOR_.*)$/;
+// Variables that change what is measured (protocol/wire.json's `measured_env`, the one definition the
+// worker reports from) and Python's own: never inherited from the user's shell, only set by the rung.
+// ladder's own LADDER_* settings pass.
+const MEASURED = new RegExp(WIRE.measured_env ?? '^(LD_PRELOAD|MALLOC_CONF|OMP_.*|KMP_.*|MKL_.*)$');
+export const inherited = (name: string) => name.startsWith('LADDER_') || !(MEASURED.test(name) || /^PYTHON/.test(name));
 
 export const ALLOCATOR_LIBS: Record<Exclude<Allocator, 'default'>, string[]> = {
   jemalloc: ['libjemalloc.so.2', 'libjemalloc.so'],
@@ -64,10 +68,14 @@ export function launchPlan(
   backend?: string,
 ): LaunchPlan {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined && !CONTROLLED.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && inherited(k)) env[k] = v;
   env.PYTHONPATH = path.join(repoRoot, 'python');
   env.PYTHONUNBUFFERED = '1';
-  env.HF_HUB_OFFLINE = '1'; // no hub here: never let a load wait on the network
+  // No hub here: never let a load wait on the network. A model folder is data, never code.
+  env.HF_HUB_OFFLINE = '1';
+  env.TRANSFORMERS_OFFLINE = '1';
+  env.DIFFUSERS_DISABLE_REMOTE_CODE = '1';
+  env.HF_DATASETS_TRUST_REMOTE_CODE = '0';
   if (cfg.allocator !== 'default') {
     // An explicit library is preloaded as given: if the loader ignores it, the worker's proof says so.
     const lib = cfg.library ?? findAllocator(cfg.allocator);

@@ -13,9 +13,14 @@ export interface JudgeOptions {
   factor: number;
   /** How many earlier nights make the reference. */
   window: number;
+  /**
+   * Fewest earlier nights a verdict rests on: one earlier night cannot tell a step from the luck of a
+   * worker process (each lands at its own level), so with fewer a change is "insufficient".
+   */
+  minNights: number;
 }
 
-export const DEFAULT_JUDGE: JudgeOptions = { alpha: 0.05, factor: 0.1, window: 5 };
+export const DEFAULT_JUDGE: JudgeOptions = { alpha: 0.05, factor: 0.1, window: 5, minNights: 3 };
 
 const sameSetup = (a: RunFile, b: RunFile, id: string) => {
   const ca = a.rungs.find((r) => r.id === id)?.config as { model?: unknown; scenario?: unknown } | undefined;
@@ -42,57 +47,121 @@ function test(
 
 /**
  * The change a night must exceed. Passes of one night share a process, so the U test alone overstates
- * significance: nights also differ among themselves (a fresh worker, page placement, boost). With 5
- * nights or more that spread is estimated (3 robust sigmas of the night medians); fewer nights say
- * too little about it (a 14% jump after 3 quiet nights was seen here), so twice the factor is asked.
+ * significance: each worker process lands at its own level, and nights differ by that much with no
+ * change at all. So a night must also fall outside the prediction interval of the earlier nights'
+ * medians: the spread of their logarithms (up to SPREAD_NIGHTS of them, from successive differences),
+ * widened by Student's t at
+ * p = 0.001 so a spread estimated from few nights is not trusted more than it deserves. With fewer
+ * than 5 nights there is no estimate, and twice the factor is asked. Seeded histories
+ * (test/unit/judge.test.ts) give the false-alarm and detection figures.
  */
 export const MIN_NIGHTS_FOR_SPREAD = 5;
+export const SPREAD_NIGHTS = 30;
+
+// Two-sided 0.1% quantiles of Student's t by degrees of freedom (interpolated in 1/df).
+const T_999: [number, number][] = [
+  [4, 8.61],
+  [5, 6.869],
+  [6, 5.959],
+  [7, 5.408],
+  [8, 5.041],
+  [9, 4.781],
+  [10, 4.587],
+  [12, 4.318],
+  [15, 4.073],
+  [20, 3.85],
+  [25, 3.725],
+  [30, 3.646],
+  [40, 3.551],
+  [60, 3.46],
+  [120, 3.373],
+  [Infinity, 3.291],
+];
+
+export function tQuantile999(df: number): number {
+  if (df <= T_999[0]![0]) return T_999[0]![1];
+  for (let i = 1; i < T_999.length; i++) {
+    const [d1, t1] = T_999[i - 1]!;
+    const [d2, t2] = T_999[i]!;
+    if (df <= d2) {
+      const w = (1 / d1 - 1 / df) / (1 / d1 - (d2 === Infinity ? 0 : 1 / d2));
+      return t1 + w * (t2 - t1);
+    }
+  }
+  return T_999.at(-1)![1];
+}
 
 export function threshold(nightMedians: number[], factor: number): number {
-  if (nightMedians.length < MIN_NIGHTS_FOR_SPREAD) return 2 * factor;
-  const center = stats(nightMedians).median_s;
-  const mad = stats(nightMedians.map((m) => Math.abs(m - center))).median_s;
-  return Math.max(factor, (3 * 1.4826 * mad) / center);
+  const n = nightMedians.length;
+  if (n < MIN_NIGHTS_FOR_SPREAD) return 2 * factor;
+  // The spread from successive differences (von Neumann): a slow drift or an earlier step in the
+  // history does not inflate it, as it would the plain standard deviation.
+  const logs = nightMedians.map(Math.log);
+  const sd = Math.sqrt(logs.slice(1).reduce((a, x, i) => a + (x - logs[i]!) ** 2, 0) / (2 * (n - 1)));
+  return Math.max(factor, Math.exp(tQuantile999(n - 1) * sd * Math.sqrt(1 + 1 / n)) - 1);
+}
+
+/** How much the machine's own matrix-product rate moved during the run (largest over the dtypes). */
+export function machineMoved(run: RunFile): number {
+  return Math.max(0, ...Object.values(run.machine_probe?.moved ?? {}).map(Math.abs));
+}
+
+/** One rung's verdict against the pooled passes of its recent nights (and the older ones, for drift). */
+function judgeRung(r: RungResult, all: RungResult[], o: JudgeOptions): RungVerdict & { limit?: number } {
+  const past = all.slice(-o.window);
+  const pooled = past.flatMap((x) => x.samples_s);
+  const limit = threshold(
+    all.slice(-SPREAD_NIGHTS).map((x) => stats(x.samples_s).median_s),
+    o.factor,
+  );
+  const against = `against ${past.length} night(s), ${pooled.length} passes; threshold ±${(100 * limit).toFixed(0)}%`;
+  const recent = test(r.samples_s, pooled, o, limit);
+  if (recent.verdict !== 'unchanged') return { id: r.id, ...recent, limit, detail: against };
+  // Drift: each night within the threshold of the last ones, but far from the older half of the window.
+  if (past.length >= 4) {
+    const older = past.slice(0, Math.floor(past.length / 2)).flatMap((x) => x.samples_s);
+    const drift = test(r.samples_s, older, o, limit);
+    if (drift.verdict === 'regressed') {
+      const detail = `slow drift against the ${Math.floor(past.length / 2)} oldest night(s) of the window; threshold ±${(100 * limit).toFixed(0)}%`;
+      return { id: r.id, ...drift, limit, detail };
+    }
+  }
+  if (recent.p >= o.alpha && Math.abs(Math.log(recent.ratio)) > Math.log(1 + limit)) {
+    const detail = `beyond the threshold but not significant (${r.samples_s.length} vs ${pooled.length} passes)`;
+    return { id: r.id, ...recent, limit, verdict: 'insufficient', detail };
+  }
+  return { id: r.id, ...recent, limit, detail: against };
 }
 
 export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DEFAULT_JUDGE): RungVerdict[] {
+  const moved = machineMoved(current);
   return current.rungs.map((r: RungResult): RungVerdict => {
     if (r.status !== 'ok' || !r.samples_s.length) return { id: r.id, verdict: 'failed', detail: r.error };
     // Only nights that measured the same thing, and measured it successfully.
     const past = history
       .filter((h) => sameSetup(h, current, r.id))
       .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
-      .filter((x): x is RungResult => !!x)
-      .slice(-o.window);
+      .filter((x): x is RungResult => !!x);
     if (!past.length) return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
-    const pooled = past.flatMap((x) => x.samples_s);
-    const limit = threshold(
-      past.map((x) => stats(x.samples_s).median_s),
-      o.factor,
-    );
-    const against = `against ${past.length} night(s), ${pooled.length} passes; threshold ±${(100 * limit).toFixed(0)}%`;
-    const recent = test(r.samples_s, pooled, o, limit);
-    if (recent.verdict !== 'unchanged') return { id: r.id, ...recent, detail: against };
-    // Drift: each night within the threshold of the last ones, but far from the older half of the window.
-    if (past.length >= 4) {
-      const older = past.slice(0, Math.floor(past.length / 2)).flatMap((x) => x.samples_s);
-      const drift = test(r.samples_s, older, o, limit);
-      if (drift.verdict === 'regressed')
-        return {
-          id: r.id,
-          ...drift,
-          detail: `slow drift against the ${Math.floor(past.length / 2)} oldest night(s) of the window; threshold ±${(100 * limit).toFixed(0)}%`,
-        };
-    }
-    if (recent.p >= o.alpha && Math.abs(Math.log(recent.ratio)) > Math.log(1 + limit)) {
+    const { limit, ...v } = judgeRung(r, past, o);
+    if (v.verdict !== 'regressed' && v.verdict !== 'improved') return v;
+    const would = `${v.verdict} ${v.ratio!.toFixed(2)}x`;
+    // The machine itself moved as much as the change: the night says nothing about the code.
+    if (moved > limit!) {
       return {
-        id: r.id,
-        ...recent,
-        verdict: 'insufficient',
-        detail: `beyond the threshold but not significant (${r.samples_s.length} vs ${pooled.length} passes)`,
+        ...v,
+        verdict: 'unstable',
+        detail: `would be ${would}, but the machine itself moved ${(100 * moved).toFixed(0)}% during the run (threshold ±${(100 * limit!).toFixed(0)}%)`,
       };
     }
-    return { id: r.id, ...recent, detail: against };
+    if (past.length < o.minNights) {
+      return {
+        ...v,
+        verdict: 'insufficient',
+        detail: `would be ${would}, but ${past.length} earlier night(s) cannot tell a step from one process's luck (--min-nights ${o.minNights})`,
+      };
+    }
+    return v;
   });
 }
 

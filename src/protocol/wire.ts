@@ -11,6 +11,8 @@ interface MessageSpec {
 }
 interface Wire {
   version: number;
+  /** Environment variables that change what is measured (a regular expression). */
+  measured_env?: string;
   heartbeat_interval_ms: number;
   messages: Record<string, MessageSpec>;
 }

@@ -1,5 +1,6 @@
 // Comparing two runs rung by rung, as asv compare / benchstat do: the ratio of medians, and a
 // two-sided Mann-Whitney U test on the passes to tell a real change from noise.
+import { mdCode, mdText } from './report.ts';
 import { type RunFile, type RungResult, readRunFile } from './run-file.ts';
 import {
   type CompareOptions,
@@ -224,26 +225,24 @@ export function renderText(c: Comparison): string {
   ].join('\n');
 }
 
-const mdCell = (s: string) => s.replace(/\|/g, '\\|');
-
 /** A Markdown table for a pull-request comment. */
 export function renderMarkdown(c: Comparison): string {
   const bold = (r: RungComparison, s: string) => (r.verdict === 'slower' || r.verdict === 'faster' ? `**${s}**` : s);
   const notes = notesOf(c);
   return [
-    `**A**: \`${c.a.file}\` (started ${c.a.run.started ?? '?'})  `,
-    `**B**: \`${c.b.file}\` (started ${c.b.run.started ?? '?'})`,
+    `**A**: ${mdCode(c.a.file)} (started ${mdText(c.a.run.started ?? '?')})  `,
+    `**B**: ${mdCode(c.b.file)} (started ${mdText(c.b.run.started ?? '?')})`,
     '',
-    ...c.warnings.map((w) => `> **Warning**: ${mdCell(w)}\n`),
+    ...c.warnings.map((w) => `> **Warning**: ${mdText(w)}\n`),
     `| ${HEAD.join(' | ')} |`,
     `|${HEAD.map((_, i) => (i === 0 || i === HEAD.length - 1 ? '---' : '---:')).join('|')}|`,
     ...c.rows.map((r) => {
-      const cs = cells(r).map(mdCell);
+      const cs = cells(r).map(mdText);
       cs[cs.length - 1] = bold(r, cs[cs.length - 1]!);
       return `| ${cs.join(' | ')} |`;
     }),
     '',
-    ...(notes.length ? [...notes.map((n) => `- ${mdCell(n)}`), ''] : []),
+    ...(notes.length ? [...notes.map((n) => `- ${mdText(n)}`), ''] : []),
     `${summary(c)}.  `,
     `${rule(c)}.`,
     '',

@@ -1,4 +1,5 @@
 // results.csv: one row per rung, numbers at full precision, quoted as RFC 4180 says.
+import { isPlainNumber } from './report.ts';
 import type { RunFile, RungResult } from './run-file.ts';
 
 export const CSV_COLUMNS = [
@@ -18,11 +19,16 @@ export const CSV_COLUMNS = [
   'error',
 ] as const;
 
-/** A field as RFC 4180 wants it: quoted (quotes doubled) when it holds a comma, quote, line break or edge space. */
+/**
+ * A field as RFC 4180 wants it: quoted (quotes doubled) when it holds a comma, quote, line break or edge
+ * space. Text a spreadsheet would run as a formula (starting with =, +, -, @, tab or carriage return)
+ * gets a leading ' first, as OWASP advises against CSV injection; plain numbers (-0.5) stay numbers.
+ */
 export function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'number' && !Number.isFinite(value)) return '';
-  const s = String(value);
+  const raw = String(value);
+  const s = /^[=+\-@\t\r]/.test(raw) && !isPlainNumber(raw) ? `'${raw}` : raw;
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

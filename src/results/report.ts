@@ -1,6 +1,34 @@
 // report.md: the ladder side by side with the article's figures.
 import type { RunFile, RungResult } from './run-file.ts';
 
+/** A plain decimal number, as a number cell holds it ("-0.5", "1e-5"): not text to neutralise. */
+export const isPlainNumber = (s: string) => /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s);
+
+/**
+ * Text from a run (an error, a warning, a path, a description) as one line of Markdown that shows
+ * exactly that text: no raw HTML, nothing that ends a table cell, starts emphasis, code or a link.
+ * Line breaks become spaces (one line per cell or list item); a leading `=`, `+`, `-`, `@` or `#`
+ * (a formula, list or heading marker) is escaped too, unless the text is a plain number.
+ */
+export function mdText(value: unknown): string {
+  const s = String(value ?? '')
+    .replace(/\s*[\r\n\v\f\u0085\u2028\u2029]+\s*/g, ' ')
+    .replace(/[\\`*_[\]|]/g, '\\$&')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+  return /^[=+\-@#]/.test(s) && !isPlainNumber(s) ? `\\${s}` : s;
+}
+
+/** Text from a run as a Markdown code span on one line (a fence longer than any run of backticks in it); not for table cells. */
+export function mdCode(value: unknown): string {
+  const s = String(value ?? '').replace(/\s*[\r\n\v\f\u0085\u2028\u2029]+\s*/g, ' ');
+  if (!s) return '';
+  const fence = '`'.repeat(Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length)) + 1);
+  const pad = /^[` ]|[` ]$/.test(s) ? ' ' : '';
+  return `${fence}${pad}${s}${pad}${fence}`;
+}
+
 const num = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 const times = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}x`);
 
@@ -18,6 +46,7 @@ function articleSpeedups(run: RunFile, r: RungResult): { base?: number; prev?: n
   };
 }
 
+/** The rungs table. Rung ids are names by the ladder schema, and report.html parses these cells back: not escaped. */
 export function renderTable(run: RunFile): string {
   const head =
     '| rung | status | median (s) | spread min–max (s) | n | vs baseline | vs previous | PSNR vs fp32 (dB) | article seed (s) | article published (s) | article vs baseline | article vs previous |';
@@ -41,7 +70,8 @@ function psnr(r: RungResult): string {
 function rf(r: RungResult): string {
   const x = r.roofline;
   if (!x) return '–';
-  return `${x.gflops.toFixed(0)} (${x.pct_of_peak.toFixed(0)}% ${x.dtype}) · ${num(x.unet_gflops, 0)} (${num(x.unet_pct_of_peak, 0)}%)`;
+  const pct = x.pct_of_peak !== undefined ? `${x.pct_of_peak.toFixed(0)}%` : x.above_peak ? 'above peak' : '–';
+  return `${x.gflops.toFixed(0)} (${pct} ${mdText(x.dtype)}) · ${num(x.unet_gflops, 0)} (${num(x.unet_pct_of_peak, 0)}%)`;
 }
 
 /** Where the time of a pass goes, medians over the passes. */
@@ -72,7 +102,7 @@ function overheadLine(run: RunFile): string[] {
         `Roofline: work per image (GFLOP, attention included): text encoding ${g(rl.flops.text_encoding)}, UNet ${g(rl.flops.unet_per_call)} per call (calls per pass depend on the scheduler: PNDM makes steps + 1), VAE decode ${g(rl.flops.vae_decode)}, safety checker ${g(rl.flops.safety_checker)}. Measured matrix-product peak: ${Object.entries(
           rl.peaks_gflops,
         )
-          .map(([k, v]) => `${k} ${v.toFixed(0)} GFLOP/s`)
+          .map(([k, v]) => `${mdText(k)} ${v.toFixed(0)} GFLOP/s`)
           .join(', ')}.`,
         '',
       ]
@@ -87,19 +117,25 @@ function overheadLine(run: RunFile): string[] {
 export function renderReport(run: RunFile): string {
   const m = run.machine;
   const sc = run.rungs[0]?.config as { scenario?: Record<string, unknown>; model?: string } | undefined;
-  const failures = run.rungs.filter((r) => r.status === 'failed').map((r) => `- **${r.id}**: ${r.error}`);
-  const warnings = run.rungs.filter((r) => r.warnings?.length).map((r) => `- **${r.id}**: ${r.warnings!.join('; ')}`);
+  const failures = run.rungs
+    .filter((r) => r.status === 'failed')
+    .map((r) => `- **${mdText(r.id)}**: ${mdText(r.error ?? 'no reason recorded')}`);
+  const warnings = run.rungs
+    .filter((r) => r.warnings?.length)
+    .map((r) => `- **${mdText(r.id)}**: ${mdText(r.warnings!.join('; '))}`);
   return [
-    `# ladder run: ${run.ladder?.name ?? 'ad hoc'}`,
+    `# ladder run: ${mdText(run.ladder?.name ?? 'ad hoc')}`,
     '',
-    `Machine: ${m.cpu_model}, ${m.logical_cpus} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${m.os}; ISA: ${
-      Object.entries(m.isa)
-        .filter(([, v]) => v)
-        .map(([k]) => k)
-        .join(' ') || 'none listed'
+    `Machine: ${mdText(m.cpu_model)}, ${m.logical_cpus} logical CPUs, ${(m.memory_bytes / 2 ** 30).toFixed(0)} GiB, ${mdText(m.os)}; ISA: ${
+      mdText(
+        Object.entries(m.isa)
+          .filter(([, v]) => v)
+          .map(([k]) => k)
+          .join(' '),
+      ) || 'none listed'
     }`,
-    `Model: ${sc?.model ?? '?'}; scenario: ${JSON.stringify(sc?.scenario ?? {})}`,
-    `Command: \`${run.command}\`; started ${run.started}${run.finished ? `, finished ${run.finished}` : ' (unfinished)'}`,
+    `Model: ${mdText(sc?.model ?? '?')}; scenario: ${mdText(JSON.stringify(sc?.scenario ?? {}))}`,
+    `Command: ${mdCode(run.command)}; started ${mdText(run.started)}${run.finished ? `, finished ${mdText(run.finished)}` : ' (unfinished)'}`,
     '',
     renderTable(run),
     '',

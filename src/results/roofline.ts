@@ -25,13 +25,21 @@ export function placeOnRoofline(run: RunFile): void {
     const gflops = work / 1e9 / r.stats.median_s;
     const step = r.breakdown?.unet_step_s;
     const unet = step ? f.unet_per_call! / 1e9 / step : undefined;
+    // A share above 100% is impossible: the peak probe (or the FLOP count) was off. Flagged, not shown.
+    const share = (x: number) => (x <= peak ? (100 * x) / peak : undefined);
     r.roofline = {
       dtype,
       flops: work,
       gflops,
-      pct_of_peak: (100 * gflops) / peak,
+      pct_of_peak: share(gflops),
       unet_gflops: unet,
-      unet_pct_of_peak: unet === undefined ? undefined : (100 * unet) / peak,
+      unet_pct_of_peak: unet === undefined ? undefined : share(unet),
+      above_peak: gflops > peak || (unet ?? 0) > peak ? true : undefined,
     };
   }
+}
+
+/** Whether a rung that ran in `dtype` achieved more than the measured peak of that dtype. */
+export function abovePeak(run: RunFile, dtype: string): boolean {
+  return run.rungs.some((r) => r.roofline?.dtype === dtype && r.roofline.above_peak);
 }

@@ -59,9 +59,12 @@ export interface RungResult {
     dtype: Dtype;
     flops: number;
     gflops: number;
-    pct_of_peak: number;
+    /** Absent when the rung ran above the measured peak (impossible: see `above_peak`). */
+    pct_of_peak?: number;
     unet_gflops?: number;
     unet_pct_of_peak?: number;
+    /** The rung achieved more than the measured peak of its dtype: the probe or the count was off. */
+    above_peak?: true;
   };
   /** The controller's own cost while the worker measured, and the gap between its and the worker's job times. */
   overhead?: Record<string, number>;
@@ -76,7 +79,16 @@ export interface ReferenceResult {
   error?: string;
 }
 
-export type NightVerdict = 'regressed' | 'improved' | 'unchanged' | 'new' | 'failed' | 'insufficient';
+export type NightVerdict = 'regressed' | 'improved' | 'unchanged' | 'new' | 'failed' | 'insufficient' | 'unstable';
+
+export interface MachineProbe {
+  /** The backend whose worker probed (the ladder's first rung's): the sleep mock answers from a script. */
+  backend: string;
+  start?: { gflops: Record<string, number>; probes: Record<string, number[]>; at: string };
+  end?: { gflops: Record<string, number>; probes: Record<string, number[]>; at: string };
+  /** Per dtype, (end - start) / start: negative when the machine got slower during the run. */
+  moved?: Record<string, number>;
+}
 
 export interface RungVerdict {
   id: string;
@@ -112,7 +124,15 @@ export interface RunFile {
   /** Each environment the run used: its key and the version of every package in it. */
   environments?: Record<string, { key: string; packages: Record<string, string> }>;
   /** FLOPs of one image for the run's shapes and the machine's matrix-product peak per dtype. */
-  roofline?: { flops: Record<string, number>; peaks_gflops: Record<string, number>; peak_cache: string };
+  roofline?: {
+    flops: Record<string, number>;
+    peaks_gflops: Record<string, number>;
+    peak_cache: string;
+    /** Peaks probed in this run (the others came from the cache): every probe's GFLOP/s and the seconds spent. */
+    peak_probes?: Record<string, { gflops: number[]; seconds: number }>;
+  };
+  /** The machine's matrix-product rate at the start and the end of the run, and how much it moved. */
+  machine_probe?: MachineProbe;
   /** Nightly runs only: the machine id, each rung's verdict against the previous nights, and package version changes. */
   nightly?: { machine_id: string; verdicts: RungVerdict[]; version_changes: VersionChange[] };
 }
@@ -150,7 +170,7 @@ const runSchema = z.looseObject({
       verdicts: z.array(
         z.looseObject({
           id: z.string(),
-          verdict: z.enum(['regressed', 'improved', 'unchanged', 'new', 'failed', 'insufficient']),
+          verdict: z.enum(['regressed', 'improved', 'unchanged', 'new', 'failed', 'insufficient', 'unstable']),
           ratio: finite.optional(),
           p: finite.optional(),
           detail: z.string().optional(),

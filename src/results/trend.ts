@@ -57,19 +57,32 @@ function rungIds(nights: Night[]): string[] {
   return ids;
 }
 
+/**
+ * The x axis labels' format (d3 time format, applied in UTC): the 24-hour time of day when the axis
+ * stays within one UTC day, else the date too.
+ */
+export function timeAxisFormat(from: number, to: number): string {
+  if (!(Number.isFinite(from) && Number.isFinite(to))) return '%Y-%m-%d %H:%M'; // no nights, or no valid time
+  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+  return day(from) === day(to) ? '%H:%M' : '%Y-%m-%d %H:%M';
+}
+
 /** The vega-lite spec: one panel per rung that has at least one measured night. `nights` sorted by time. */
 export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
   const times = nights.map((n) => Date.parse(n.started));
   const lo = Math.min(...times);
   const hi = Math.max(...times);
-  // A little room either side; a lone night gets half a day, so its axis still reads as a date.
-  const pad = hi > lo ? Math.max((hi - lo) * 0.05, 60e3) : 12 * 3600e3;
+  // A little room either side (5 minutes at least, so ticks are whole minutes apart and no two
+  // labels read the same); a lone night gets half a day, so its axis still reads as a date.
+  const pad = hi > lo ? Math.max((hi - lo) * 0.05, 5 * 60e3) : 12 * 3600e3;
+  const domain = [lo - pad, hi + pad];
   const x = {
     field: 't',
     type: 'temporal',
     title: null,
-    scale: { type: 'utc', domain: [lo - pad, hi + pad] },
-    axis: { labelAngle: 0, tickCount: 6, grid: false },
+    // UTC throughout (the scale decides how vega-lite formats: utcFormat), on a 24-hour clock.
+    scale: { type: 'utc', domain },
+    axis: { labelAngle: 0, tickCount: 6, grid: false, format: timeAxisFormat(domain[0]!, domain[1]!) },
   } as const;
   const changes = nights
     .filter((n) => n.nightly?.version_changes?.length)

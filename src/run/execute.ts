@@ -5,8 +5,9 @@ import PQueue from 'p-queue';
 import { provision } from '../envs/provision.ts';
 import { describeStack, MARKER } from '../envs/stacks.ts';
 import { LadderError, ToggleError, UserError } from '../errors.ts';
-import type { RunFile, RungResult } from '../results/run-file.ts';
+import type { MachineProbe, RunFile, RungResult } from '../results/run-file.ts';
 import type { Ladder, Rung } from '../rungs/ladder.ts';
+import { probeMachine } from './machine-probe.ts';
 import { DEFAULT_MIN_PSNR_DB, qualityGuard } from './quality-guard.ts';
 import { roofline } from './roofline-step.ts';
 import { type Log, type RungSettings, runRung } from './rung.ts';
@@ -23,6 +24,8 @@ export interface RunSettings extends RungSettings {
   roofline?: boolean;
   /** Quality guard: a rung whose image is below this PSNR against its fp32 reference is flagged. */
   minPsnrDb?: number;
+  /** Probe the peak again instead of taking it from the cache. */
+  reprobe?: boolean;
 }
 
 export function withThreads(rung: Rung, threads?: number): Rung {
@@ -70,6 +73,9 @@ export async function executeRun(
     ? RunStore.resume(settings.outDir, previous)
     : RunStore.create(settings.outDir, ladder, settings.command);
   store.run.environments = await environments(envs);
+  const machineProbe: MachineProbe = { backend: rungs[0]!.backend };
+  store.run.machine_probe = machineProbe;
+  if (!failedEnvs.has(rungs[0]!.env)) await probeMachine(machineProbe, rungs[0]!, 'start', settings, log);
   const started = Date.now();
   for (const [i, rung] of rungs.entries()) {
     // Rungs differ a lot in cost; the average so far is still the best guess a user gets.
@@ -106,6 +112,8 @@ export async function executeRun(
     }
     store.save();
   }
+  store.keepRest();
+  if (machineProbe.start) await probeMachine(machineProbe, rungs[0]!, 'end', settings, log);
   await qualityGuard(store.run, rungs, settings, log);
   if (settings.roofline !== false) await roofline(store.run, settings, log);
   return store.finish(log);

@@ -26,6 +26,20 @@ export interface RungSettings {
   outDir: string;
   heartbeatTimeoutMs?: number;
   verbose?: boolean;
+  /** A fixed deadline (seconds) for every job instead of the derived ones. */
+  jobTimeoutS?: number;
+}
+
+// Deadlines are generous: past one the worker is killed and the rung fails. A load may export or
+// compile for many minutes; a bench gets its deadline from the warm-up's measured time.
+export const LOAD_DEADLINE_S = 3600;
+export const WARMUP_DEADLINE_S = 1800;
+
+/** The time a bench may take once one step's time is known: 5 times the expected, plus 2 minutes. */
+export function benchDeadline(sc: Scenario, stepS: number): number {
+  const pass = stepS * sc.steps;
+  const expected = Math.max(sc.passes * pass, Math.min(sc.min_time_s + pass, sc.max_passes * pass));
+  return 120 + 5 * expected;
 }
 
 const fmt = (s: number) => `${s.toFixed(3)} s`;
@@ -83,7 +97,8 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
     log(`  ${describeHello(session.hello)}`);
     const progress = progressPrinter(log);
     const loadWall0 = performance.now();
-    const loaded = await session.job(
+    const fixed = settings.jobTimeoutS;
+    const loading = session.job(
       'load',
       {
         model: settings.model,
@@ -94,6 +109,8 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
       },
       progress,
     );
+    session.setDeadline(fixed ?? LOAD_DEADLINE_S, fixed ? '--job-timeout' : 'loads get an hour');
+    const loaded = await loading;
     const loadGapMs = performance.now() - loadWall0 - Number(loaded.job_s) * 1000;
     const effective: CommonEffective & Record<string, unknown> = {
       ...(loaded.effective as Record<string, unknown>),
@@ -121,7 +138,29 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
     mkdirSync(path.dirname(image), { recursive: true });
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
-    const bench = await session.job('bench', { scenario: { ...settings.scenario, image_path: image } }, progress);
+    const sc = settings.scenario;
+    let derived = false;
+    const benchProgress = (m: Message) => {
+      progress(m);
+      if (fixed || derived) return;
+      // One step's time: from the warm-up, or from the first pass when there is no warm-up.
+      const seconds = Number(m.seconds);
+      const step =
+        m.stage === 'warmup' && sc.warmup_steps > 0
+          ? seconds / sc.warmup_steps
+          : m.stage === 'pass'
+            ? Number((m.samples as number[] | undefined)?.[0] ?? seconds) / sc.steps
+            : undefined;
+      if (step === undefined || !Number.isFinite(step)) return;
+      derived = true;
+      session.setDeadline(
+        benchDeadline(sc, step),
+        `5 times what the ${m.stage === 'warmup' ? 'warm-up' : 'first pass'} predicts; --job-timeout overrides`,
+      );
+    };
+    const benching = session.job('bench', { scenario: { ...sc, image_path: image } }, benchProgress);
+    session.setDeadline(fixed ?? WARMUP_DEADLINE_S, fixed ? '--job-timeout' : 'no step timed yet');
+    const bench = await benching;
     const wall = (performance.now() - wall0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     effective.runtime = bench.runtime as CommonEffective['runtime'];

@@ -2,6 +2,7 @@
 // is written atomically, so a killed run keeps everything it had measured.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import { writeReports } from '../results/html.ts';
 import { machine } from '../results/machine.ts';
@@ -16,9 +17,37 @@ import {
 } from '../results/run-file.ts';
 import { addSpeedups } from '../results/speedups.ts';
 import type { Ladder } from '../rungs/ladder.ts';
+import type { Scenario } from '../rungs/settings.ts';
 import type { Log } from './rung.ts';
 
 export const TOOL_VERSION: string = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version;
+
+/**
+ * An interrupted run may be continued only with what it measured: the same ladder, model and
+ * scenario. Mixing a 64x64 pass into a 512x512 run would make its figures meaningless.
+ */
+export function checkResumable(
+  previous: RunFile,
+  ladder: Ladder,
+  settings: { model: string; scenario: Scenario },
+): void {
+  const first = previous.rungs[0]?.config as { model?: unknown; scenario?: unknown } | undefined;
+  const diffs: string[] = [];
+  if (previous.ladder && (previous.ladder.name !== ladder.name || previous.ladder.file !== ladder.file)) {
+    diffs.push(`ladder ${previous.ladder.file} vs ${ladder.file}`);
+  }
+  if (first && first.model !== settings.model) diffs.push(`model ${String(first.model)} vs ${settings.model}`);
+  const was = (first?.scenario ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(settings.scenario)) {
+    if (k in was && JSON.stringify(was[k]) !== JSON.stringify(v))
+      diffs.push(`${k} ${JSON.stringify(was[k])} vs ${JSON.stringify(v)}`);
+  }
+  if (diffs.length) {
+    throw new UserError(
+      `cannot resume ${previous.started}: it measured something else (${diffs.join(', ')}); give the same flags, or start a new run`,
+    );
+  }
+}
 
 export class RunStore {
   private constructor(
@@ -26,6 +55,7 @@ export class RunStore {
     readonly run: RunFile,
     /** Rungs of an interrupted run (--resume) that finished: kept as measured. */
     private readonly kept: Map<string, RungResult>,
+    private readonly previous: RungResult[] = [],
   ) {}
 
   static create(dir: string, ladder: Ladder, command: string): RunStore {
@@ -49,11 +79,20 @@ export class RunStore {
   /** Continues `previous` in its own folder: its finished rungs are kept, the others run again. */
   static resume(dir: string, previous: RunFile): RunStore {
     const kept = new Map(previous.rungs.filter((r) => r.status === 'ok').map((r) => [r.id, r]));
-    return new RunStore(dir, { ...previous, rungs: [] }, kept);
+    return new RunStore(dir, { ...previous, rungs: [] }, kept, previous.rungs);
   }
 
   get file(): string {
     return path.join(this.dir, 'run.json');
+  }
+
+  /**
+   * Rungs of the interrupted run that this one did not run again (not selected now): kept as they
+   * were, after the others, so resuming never drops what was measured.
+   */
+  keepRest(): void {
+    const ids = new Set(this.run.rungs.map((r) => r.id));
+    for (const r of this.previous) if (!ids.has(r.id)) this.run.rungs.push(r);
   }
 
   /** The finished result of `id` from the interrupted run, now part of this one. */

@@ -14,6 +14,17 @@ import { repoRoot } from '../paths.ts';
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const name = z.string().regex(NAME, 'must be lowercase letters, digits, dots, dashes and underscores');
 
+// Variables ladder itself owns: the worker's module path and interpreter, the offline switches, the
+// allocator and thread settings (set through their own fields, and proven). A ladder file may not set them.
+export const OWNED_ENV =
+  /^(PYTHON.*|LD_.*|HF_.*|HUGGINGFACE_.*|TRANSFORMERS_.*|DIFFUSERS_.*|MALLOC_CONF|OMP_NUM_THREADS|MKL_NUM_THREADS|LADDER_.*)$/;
+const ALLOCATOR_FILE = { jemalloc: /^libjemalloc[\w.-]*\.so[\d.]*$/, tcmalloc: /^libtcmalloc[\w.-]*\.so[\d.]*$/ };
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name (letters, digits, underscores)')
+  .refine((k) => !OWNED_ENV.test(k), { message: 'is set by ladder itself and cannot be set by a ladder file' });
+
 const launcherFields = z
   .object({
     allocator: z.enum(['default', 'jemalloc', 'tcmalloc']).describe('allocator preloaded through LD_PRELOAD'),
@@ -25,8 +36,15 @@ const launcherFields = z
       .max(4096, 'must be at most 4096')
       .optional()
       .describe('OMP_NUM_THREADS / MKL_NUM_THREADS'),
-    env: z.record(z.string(), z.string()).optional().describe('extra environment variables of the worker'),
-    library: z.string().min(1).optional().describe('allocator library to preload instead of the system one'),
+    env: z
+      .record(envName, z.string().max(10000))
+      .optional()
+      .describe('extra environment variables of the worker (not those ladder sets itself)'),
+    library: z
+      .string()
+      .regex(/^\//, 'must be an absolute path')
+      .optional()
+      .describe('allocator library to preload instead of the system one (libjemalloc*.so* or libtcmalloc*.so*)'),
     bind: z.enum(['none', 'numactl', 'taskset']).optional().describe('pin the worker to `cores`'),
     cores: z
       .string()
@@ -35,10 +53,19 @@ const launcherFields = z
   })
   .strict();
 
-export const launcherSchema = launcherFields.refine((l) => !l.bind || l.bind === 'none' || l.cores !== undefined, {
-  message: 'a core list like 0-1 or 0,2 is needed with bind',
-  path: ['cores'],
-});
+export const launcherSchema = launcherFields
+  .refine((l) => !l.bind || l.bind === 'none' || l.cores !== undefined, {
+    message: 'a core list like 0-1 or 0,2 is needed with bind',
+    path: ['cores'],
+  })
+  // `library` preloads a file into the worker: only the allocator the rung names, by its file name.
+  .refine(
+    (l) => !l.library || (l.allocator !== 'default' && ALLOCATOR_FILE[l.allocator].test(path.basename(l.library))),
+    {
+      message: 'must be the library of the allocator asked (libjemalloc*.so* or libtcmalloc*.so*)',
+      path: ['library'],
+    },
+  );
 
 const articleSchema = z
   .object({ seed_s: z.number().positive().optional(), published_s: z.number().positive().optional() })
@@ -104,6 +131,9 @@ function firstIssue(err: z.ZodError): { field: string; message: string } {
     const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
     return { field: `${prefix}${issue.keys[0]}`, message: 'unknown field' };
   }
+  // A bad key of a record (launcher.env): the key's own problem, not "Invalid key in record".
+  if (issue.code === 'invalid_key')
+    return { field: fieldOf(issue), message: issue.issues[0]?.message ?? issue.message };
   return { field: fieldOf(issue), message: issue.message };
 }
 

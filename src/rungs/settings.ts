@@ -42,23 +42,34 @@ export const PROFILES: Record<string, Scenario> = {
   smoke: { ...ARTICLE_SCENARIO, steps: 2, warmup_steps: 1, passes: 2, height: 64, width: 64 },
 };
 
+/** A number from the command line: finite, of the right kind, within a sane range; else one line, exit 2. */
+export function checkNumber(name: string, value: number, o: { int?: boolean; min: number; max: number }): number {
+  const kind = o.int ? 'an integer' : 'a number';
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    (o.int && !Number.isInteger(value)) ||
+    value < o.min ||
+    value > o.max
+  ) {
+    throw new UserError(`${name} must be ${kind} from ${o.min} to ${o.max} (got ${String(value)})`);
+  }
+  return value;
+}
+
 export function checkScenario(s: Scenario): Scenario {
   for (const dim of ['height', 'width'] as const) {
-    if (!Number.isInteger(s[dim]) || s[dim] < 8 || s[dim] % 8 !== 0)
-      throw new UserError(`${dim} must be a positive multiple of 8 (got ${s[dim]})`);
+    checkNumber(dim, s[dim], { int: true, min: 8, max: 4096 });
+    if (s[dim] % 8 !== 0) throw new UserError(`${dim} must be a positive multiple of 8 (got ${s[dim]})`);
   }
-  if (!Number.isInteger(s.steps) || s.steps < 1) throw new UserError(`steps must be an integer >= 1 (got ${s.steps})`);
-  if (!Number.isInteger(s.passes) || s.passes < 1)
-    throw new UserError(`passes must be an integer >= 1 (got ${s.passes})`);
-  if (!Number.isInteger(s.warmup_steps) || s.warmup_steps < 0)
-    throw new UserError(`warmup-steps must be an integer >= 0 (got ${s.warmup_steps})`);
-  if (!Number.isFinite(s.guidance_scale) || s.guidance_scale < 0)
-    throw new UserError(`guidance-scale must be a number >= 0 (got ${s.guidance_scale})`);
-  if (!Number.isFinite(s.min_time_s) || s.min_time_s < 0)
-    throw new UserError(`min-time must be a number of seconds >= 0 (got ${s.min_time_s})`);
-  if (!Number.isInteger(s.max_passes) || s.max_passes < s.passes)
-    throw new UserError(`max-passes must be an integer >= passes (got ${s.max_passes})`);
-  if (!Number.isInteger(s.seed) || s.seed < 0) throw new UserError(`seed must be an integer >= 0 (got ${s.seed})`);
+  checkNumber('steps', s.steps, { int: true, min: 1, max: 1000 });
+  checkNumber('passes', s.passes, { int: true, min: 1, max: 100_000 });
+  checkNumber('warmup-steps', s.warmup_steps, { int: true, min: 0, max: 1000 });
+  checkNumber('guidance-scale', s.guidance_scale, { min: 0, max: 100 });
+  checkNumber('min-time', s.min_time_s, { min: 0, max: 7 * 86_400 });
+  checkNumber('max-passes', s.max_passes, { int: true, min: s.passes, max: 100_000 });
+  checkNumber('seed', s.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
+  if (!s.prompt.trim() || s.prompt.length > 10_000) throw new UserError('prompt must be 1 to 10000 characters');
   return s;
 }
 

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { execa, type ResultPromise } from 'execa';
 import * as zmq from 'zeromq';
 import { RunError, TailBuffer, UserError } from '../errors.ts';
@@ -27,6 +28,7 @@ interface PendingJob {
   resolve: (result: Record<string, unknown>) => void;
   reject: (err: Error) => void;
   onProgress?: ProgressHandler;
+  started: number;
 }
 
 const live = new Set<WorkerSession>();
@@ -41,19 +43,23 @@ export class WorkerSession {
   readonly stderr = new TailBuffer(30);
   private router = new zmq.Router({ mandatory: true });
   private identity?: Buffer;
-  private lastSeen = Date.now();
+  // Liveness runs on the monotonic clock: a step of the wall clock must not make a worker look hung.
+  private lastSeen = performance.now();
   private pending?: PendingJob;
   private jobCounter = 0;
   private child!: ResultPromise;
   private dir: string;
   private timer?: NodeJS.Timeout;
+  private deadline?: NodeJS.Timeout;
   private closing = false;
   private failure?: Error;
   private failListeners: ((err: Error) => void)[] = [];
 
   private constructor(private readonly opts: SessionOptions) {
-    // ipc endpoint in a directory only this user can open (mkdtemp makes it 0700).
-    this.dir = mkdtempSync(path.join(os.tmpdir(), 'ladder-'));
+    // ipc endpoint in a directory only this user can open (mkdtemp makes it 0700). A socket path has
+    // at most 107 bytes: under a long TMPDIR the directory goes to /tmp instead.
+    const base = path.join(os.tmpdir(), 'ladder-XXXXXX', 'ctl.sock').length <= 100 ? os.tmpdir() : '/tmp';
+    this.dir = mkdtempSync(path.join(base, 'ladder-'));
   }
 
   get pid(): number | undefined {
@@ -93,7 +99,7 @@ export class WorkerSession {
     void this.receiveLoop();
     const helloTimeout = this.opts.startTimeoutMs ?? 180_000;
     this.hello = await this.waitForHello(helloTimeout);
-    this.lastSeen = Date.now();
+    this.lastSeen = performance.now();
     this.timer = setInterval(() => this.tick(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
   }
@@ -134,7 +140,7 @@ export class WorkerSession {
           this.fail(new RunError(`worker for rung ${this.opts.rung} broke the protocol: ${(err as Error).message}`));
           return;
         }
-        this.lastSeen = Date.now();
+        this.lastSeen = performance.now();
         this.handle(id, msg);
       }
     } catch (err) {
@@ -156,6 +162,7 @@ export class WorkerSession {
         const job = this.pending;
         if (!job || msg.job !== job.id) return;
         this.pending = undefined;
+        clearTimeout(this.deadline);
         if (msg.type === 'done') job.resolve(msg.result as Record<string, unknown>);
         else {
           const text = `rung ${this.opts.rung}: ${String(msg.error)}`;
@@ -173,7 +180,7 @@ export class WorkerSession {
 
   private tick(): void {
     if (this.failure || this.closing) return;
-    const silent = Date.now() - this.lastSeen;
+    const silent = performance.now() - this.lastSeen;
     const limit = this.opts.heartbeatTimeoutMs ?? 30_000;
     if (silent > limit) {
       this.kill();
@@ -212,13 +219,14 @@ export class WorkerSession {
     this.failure = err;
     this.pending?.reject(err);
     this.pending = undefined;
+    clearTimeout(this.deadline);
     for (const l of this.failListeners.splice(0)) l(err);
     this.cleanup();
   }
 
   /** Runs one job (load, bench) and resolves with the worker's result. */
   async job(
-    type: 'load' | 'bench' | 'roofline',
+    type: 'load' | 'bench' | 'roofline' | 'probe',
     fields: Record<string, unknown>,
     onProgress?: ProgressHandler,
   ): Promise<Record<string, unknown>> {
@@ -226,10 +234,35 @@ export class WorkerSession {
     if (this.pending) throw new Error('one job at a time');
     const id = `${type}-${++this.jobCounter}`;
     const result = new Promise<Record<string, unknown>>((resolve, reject) => {
-      this.pending = { id, resolve, reject, onProgress };
+      this.pending = { id, resolve, reject, onProgress, started: performance.now() };
     });
     await this.send(message(type, { job: id, ...fields }));
     return result;
+  }
+
+  /**
+   * (Re)arms the running job's deadline, `seconds` from now: past it the worker is killed and the job
+   * fails with "exceeded". Heartbeats come from the worker's I/O thread, so only a deadline catches a
+   * main thread stuck in C code.
+   */
+  setDeadline(seconds: number, why: string): void {
+    const job = this.pending;
+    if (!job) return;
+    clearTimeout(this.deadline);
+    const total = (performance.now() - job.started) / 1000 + seconds;
+    this.deadline = setTimeout(() => {
+      if (this.pending !== job) return;
+      this.kill();
+      this.fail(
+        new RunError(
+          `worker for rung ${this.opts.rung}: job ${job.id.split('-')[0]} exceeded ${Math.round(total)} s (${why})`,
+          {
+            stderrTail: this.stderr.tail(10),
+          },
+        ),
+      );
+    }, seconds * 1000);
+    this.deadline.unref();
   }
 
   /** Asks the worker to exit and waits for it (killing it if it does not go). */
@@ -254,6 +287,7 @@ export class WorkerSession {
 
   private cleanup(): void {
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.deadline);
     if (!this.router.closed) this.router.close();
     rmSync(this.dir, { recursive: true, force: true });
     live.delete(this);

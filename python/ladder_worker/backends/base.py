@@ -33,6 +33,39 @@ def versions(dists) -> dict:
     return out
 
 
+# The dtypes a matrix-product probe (roofline peak, probe job) can run in, and the probe job's labels.
+PROBE_DTYPES = ("fp32", "bf16")
+PROBE_LABELS = ("start", "end")
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_probe_dtypes(dtypes) -> list[str]:
+    """The dtypes as a list; a UserError names the first unknown one."""
+    for d in dtypes:
+        if d not in PROBE_DTYPES:
+            raise UserError(f"unknown probe dtype {d!r} (known: {', '.join(PROBE_DTYPES)})")
+    return list(dtypes)
+
+
+def check_repeats(repeats) -> int:
+    if not (_is_int(repeats) and repeats >= 1):
+        raise UserError(f"probe repeats must be an integer >= 1, got {repeats!r}")
+    return repeats
+
+
+def check_probe(dtypes, seconds, repeats, label) -> list[str]:
+    """Checks a probe job's arguments (UserError on the first bad one); returns the dtypes."""
+    if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 < seconds < float("inf")):
+        raise UserError(f"probe seconds must be a number > 0, got {seconds!r}")
+    check_repeats(repeats)
+    if label not in PROBE_LABELS:
+        raise UserError(f"probe label must be one of {', '.join(PROBE_LABELS)}, got {label!r}")
+    return check_probe_dtypes(dtypes)
+
+
 class Backend(abc.ABC):
     """How a pipeline is loaded and called, and what the process really has once it is loaded."""
 
@@ -81,6 +114,23 @@ class Backend(abc.ABC):
     def clock(self) -> float:
         """The clock passes and the warm-up are timed with."""
         return time.perf_counter()
+
+    @classmethod
+    def probe(cls, dtypes, seconds: float, repeats: int, label: str, options: dict | None) -> dict:
+        """How fast this machine multiplies matrices now (the probe job, no model needed): `repeats` probes of
+        about `seconds` each per dtype. Returns {"gflops": {dtype: best}, "probes": {dtype: [each probe]},
+        "seconds": total seconds spent}. `label` ('start' | 'end') says when in the run it is asked; `options`
+        are the rung's backend options. This one: torch matrix products (roofline.matmul_peak)."""
+        dtypes = check_probe(dtypes, seconds, repeats, label)
+        from .. import roofline
+
+        t0 = time.perf_counter()
+        probes = {d: roofline.peak_probes(d, repeats, seconds)["gflops"] for d in dtypes}
+        return {
+            "gflops": {d: max(each) for d, each in probes.items()},
+            "probes": probes,
+            "seconds": time.perf_counter() - t0,
+        }
 
     def roofline_pipe(self):
         """The PyTorch pipeline the roofline job may count FLOPs on, or None."""

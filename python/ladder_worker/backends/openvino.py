@@ -11,11 +11,14 @@ import shutil
 import time
 from pathlib import Path
 
+from .. import models
 from ..errors import UserError
 from ..scenario import DEFAULTS
 from .base import Backend, versions
 
 SUBMODELS = ("text_encoder", "unet", "vae_decoder", "vae_encoder")
+# Every from_pretrained: files of this machine only, never a model's own code.
+LOCAL_ONLY = {"local_files_only": True, "trust_remote_code": False}
 IR_MARKER = "ladder_ir.json"
 
 
@@ -39,6 +42,8 @@ class OpenVINOBackend(Backend):
     export_options = ()
 
     def load(self, info: dict, scenario: dict) -> None:
+        # Safetensors only, no code of the model's own: refused before optimum is even imported.
+        models.refuse_unsafe_folder(info["path"])
         from optimum.intel import OVStableDiffusionPipeline
 
         scenario = {**DEFAULTS, **scenario}
@@ -58,7 +63,7 @@ class OpenVINOBackend(Backend):
         self.ir_dir = self._export(info, OVStableDiffusionPipeline)
         t = time.perf_counter()
         self.pipe = OVStableDiffusionPipeline.from_pretrained(
-            str(self.ir_dir), compile=False, device="CPU", ov_config=ov_config
+            str(self.ir_dir), compile=False, device="CPU", ov_config=ov_config, **LOCAL_ONLY
         )
         self.timings["read_ir_s"] = time.perf_counter() - t
         if scheduler:
@@ -82,11 +87,18 @@ class OpenVINOBackend(Backend):
         if (ir_dir / IR_MARKER).is_file():
             self.timings["export_s"] = 0.0
             return ir_dir
-        t = time.perf_counter()
-        exported = cls.from_pretrained(info["path"], export=True, compile=False)
-        self.timings["export_s"] = time.perf_counter() - t
         tmp = ir_dir.with_name(f"{ir_dir.name}.tmp-{os.getpid()}")
+        view = ir_dir.with_name(f"{ir_dir.name}.view-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(view, ignore_errors=True)
+        t = time.perf_counter()
+        try:
+            # optimum's export takes no use_safetensors: it reads a view of the folder without pickled weights.
+            source = models.safetensors_view(info["path"], view)
+            exported = cls.from_pretrained(str(source), export=True, compile=False, **LOCAL_ONLY)
+        finally:
+            shutil.rmtree(view, ignore_errors=True)
+        self.timings["export_s"] = time.perf_counter() - t
         exported.save_pretrained(str(tmp))
         export = {k: self.options.get(k) for k in self.export_options}
         marker = {"source": info["path"], "key": key, "export_options": export, **self.versions()}

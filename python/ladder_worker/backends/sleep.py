@@ -20,6 +20,9 @@ Options (all optional; the controller applies the same defaults):
                          sleep forever, block the main thread on a lock it holds (both while the I/O thread
                          keeps beating), or allocate memory until killed (bounded to 64 GiB, then MemoryError)
   scheduler ['default']  reported as the scheduler class of protocol/scenario.json (PNDMScheduler for default)
+  probe_gflops [1000.0]  the probe job's answer (GFLOP/s, > 0) for every dtype and every repeat at label 'start'
+  machine_drift [0.0]    relative slow-down of the machine over the run (< 1; negative: faster): the probe job
+                         answers probe_gflops * (1 - machine_drift) at label 'end'. The probe sleeps 0 seconds.
 
 The warm-up is the call not preceded by timers().start(): it takes pass_s times the process factor and
 consumes neither the series nor a pass-noise draw.
@@ -37,7 +40,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import UserError
-from .base import Backend, seeded_latents
+from .base import Backend, check_probe, seeded_latents
 
 DEFAULTS = {
     "scheduler": "default",
@@ -53,6 +56,8 @@ DEFAULTS = {
     "image_noise": 0.0,
     "fault": "none",
     "fault_at_pass": 1,
+    "probe_gflops": 1000.0,
+    "machine_drift": 0.0,
 }
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 IMAGES = ("seeded", "nan", "inf")
@@ -80,6 +85,10 @@ def check_options(options: dict) -> dict:
     if not (isinstance(o["series"], (list, tuple)) and all(_is_number(x) and x >= 0 for x in o["series"])):
         raise UserError(f"sleep backend: series must be a list of numbers >= 0, got {o['series']!r}")
     o["series"] = list(o["series"])
+    if not (_is_number(o["probe_gflops"]) and o["probe_gflops"] > 0):
+        raise UserError(f"sleep backend: probe_gflops must be a number > 0, got {o['probe_gflops']!r}")
+    if not (_is_number(o["machine_drift"]) and o["machine_drift"] < 1):
+        raise UserError(f"sleep backend: machine_drift must be a number < 1, got {o['machine_drift']!r}")
     for key, low in (("noise_seed", 0), ("fault_at_pass", 1)):
         if not (isinstance(o[key], int) and not isinstance(o[key], bool) and o[key] >= low):
             raise UserError(f"sleep backend: {key} must be an integer >= {low}, got {o[key]!r}")
@@ -151,6 +160,19 @@ class SleepBackend(Backend):
         self.model = info
         time.sleep(self.opts["load_s"])
         self.timings["scripted_load_s"] = float(self.opts["load_s"])
+
+    @classmethod
+    def probe(cls, dtypes, seconds: float, repeats: int, label: str, options: dict | None) -> dict:
+        """Scripted by the options: probe_gflops at 'start', probe_gflops * (1 - machine_drift) at 'end',
+        for every dtype and repeat; takes no time."""
+        dtypes = check_probe(dtypes, seconds, repeats, label)
+        o = check_options(options or {})
+        gflops = float(o["probe_gflops"] * (1 - o["machine_drift"]) if label == "end" else o["probe_gflops"])
+        return {
+            "gflops": dict.fromkeys(dtypes, gflops),
+            "probes": {d: [gflops] * repeats for d in dtypes},
+            "seconds": 0.0,
+        }
 
     def effective(self) -> dict:
         out = {

@@ -42,7 +42,9 @@ class TorchBackend(Backend):
         kwargs = {}
         scheduler = self.scheduler_class()
         if scheduler:
-            kwargs["scheduler"] = getattr(diffusers, scheduler).from_pretrained(info["path"], subfolder="scheduler")
+            kwargs["scheduler"] = getattr(diffusers, scheduler).from_pretrained(
+                info["path"], subfolder="scheduler", local_files_only=True
+            )
         self.pipe = models.load_pipeline(info, **kwargs)
         self.pipe.set_progress_bar_config(disable=True)
         if self.options.get("channels_last"):

@@ -1,0 +1,80 @@
+// Where a run writes: checked and created before anything slow starts, never inside the kernel's
+// pseudo file systems (a recursive mkdir under /proc loops without end), never over a finished run.
+import { existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.ts';
+
+const PSEUDO = ['/proc', '/sys', '/dev'];
+
+/** The path as the kernel will see it: the deepest existing ancestor resolved, the rest appended. */
+function resolved(dir: string): string {
+  let head = path.resolve(dir);
+  const tail: string[] = [];
+  while (!existsSync(head) && path.dirname(head) !== head) {
+    tail.unshift(path.basename(head));
+    head = path.dirname(head);
+  }
+  return path.join(realpathSync(head), ...tail);
+}
+
+/** Refuses a folder under /proc, /sys or /dev, or one that is a file; names the flag that gave it. */
+export function checkWritableDir(dir: string, what: string): string {
+  const real = resolved(dir);
+  if (PSEUDO.some((p) => real === p || real.startsWith(`${p}/`)))
+    throw new UserError(
+      `${what} ${dir}: not a place for results (${real.split('/')[1] ? `/${real.split('/')[1]}` : real} is a kernel file system)`,
+    );
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${what} ${dir} is a file, not a folder`);
+  return path.resolve(dir);
+}
+
+/** True when `child` is `parent` or inside it, once both are resolved. */
+export function isInside(parent: string, child: string): boolean {
+  const rel = path.relative(resolved(parent), resolved(child));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Creates a run's folder and proves it writable. A folder that already holds a run.json is refused
+ * unless the run continues it (`resume`) or replaces it (`force`).
+ */
+export function prepareRunDir(dir: string, o: { what: string; resume?: boolean; force?: boolean }): string {
+  const out = checkWritableDir(dir, o.what);
+  if (existsSync(path.join(out, 'run.json')) && !o.resume && !o.force) {
+    throw new UserError(
+      `${o.what} ${dir} already holds a run (run.json): give --force to replace it, or another folder`,
+    );
+  }
+  try {
+    mkdirSync(out, { recursive: true });
+    const probe = path.join(out, `.write-test-${process.pid}`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (err) {
+    throw new UserError(
+      `${o.what} ${dir}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+  return out;
+}
+
+/** A run's time as a folder name: ISO 8601 UTC, milliseconds kept, without the characters file systems dislike. */
+export const runStamp = (now = new Date()) => now.toISOString().replace(/:/g, '-').replace('.', '-');
+
+/** A new folder `<stamp>-<label>` under `root`, created here so that two runs never share one. */
+export function newRunDir(root: string, label: string): string {
+  checkWritableDir(root, 'results folder');
+  const stamp = runStamp();
+  for (let i = 0; ; i++) {
+    const dir = path.join(root, i ? `${stamp}-${i}-${label}` : `${stamp}-${label}`.replace(/-$/, ''));
+    if (!isInside(root, dir)) throw new UserError(`run label ${label} would leave ${root}`);
+    try {
+      mkdirSync(root, { recursive: true });
+      mkdirSync(dir); // not recursive: fails if another run took this name first
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new UserError(`cannot create ${dir} (${(err as NodeJS.ErrnoException).code})`);
+    }
+  }
+}
