@@ -13,7 +13,10 @@ import { rungsCommand } from './commands/rungs.ts';
 import { trendCommand } from './commands/trend.ts';
 import { loadConfig } from './config.ts';
 import { LadderError, UserError } from './errors.ts';
-import { killAllWorkers } from './worker/session.ts';
+import { releaseAllLocks } from './lock.ts';
+import { killAllWorkers, removeStaleDirs } from './worker/session.ts';
+
+removeStaleDirs(); // socket folders of runs that died without cleaning up
 
 /** One line (plus a failed command's output tail), and the error's own exit code. */
 function report(err: unknown): number {
@@ -39,7 +42,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    killAllWorkers(); // leave no Python process behind
+    killAllWorkers(); // leave no Python process behind, and no socket folder
+    releaseAllLocks(); // nor a lock that the next run would have to judge stale
     console.error(`ladder: interrupted (${sig}); results measured so far are in run.json`);
     process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
   });

@@ -60,9 +60,19 @@ function linkRecord(file: string): boolean {
   }
 }
 
+// Locks this process holds, released on every exit path (a signal included).
+const held = new Set<string>();
+
+export function releaseAllLocks(): void {
+  for (const file of held) unlock(file);
+}
+
 export function tryLock(file: string): boolean {
   for (let attempt = 0; attempt < 100; attempt++) {
-    if (linkRecord(file)) return true;
+    if (linkRecord(file)) {
+      held.add(file);
+      return true;
+    }
     const text = (() => {
       try {
         return readFileSync(file, 'utf8');
@@ -90,6 +100,7 @@ export function tryLock(file: string): boolean {
 
 /** Removes the lock if this process holds it. */
 export function unlock(file: string): void {
+  held.delete(file);
   const o = readOwner(file);
   if (o?.pid === process.pid && o.start === me().start) rmSync(file, { force: true });
 }

@@ -142,6 +142,7 @@ def main() -> int:
                     error_type=type(exc).__name__,
                     user_error=user,
                     traceback=traceback.format_exc(),
+                    peak_rss_bytes=probe.peak_rss_bytes(),  # how far it got, for an out-of-memory error
                 )
             )
         finally:

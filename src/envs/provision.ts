@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { RunError, TailBuffer } from '../errors.ts';
 import { withLock } from '../lock.ts';
-import { basePython, describeStack, ENVS_DIR, MARKER, type Stack } from './stacks.ts';
+import { basePython, describeStack, envsDir, MARKER, type Stack } from './stacks.ts';
 
 export type Log = (line: string) => void;
 
@@ -46,10 +46,10 @@ export async function provision(name: string, log: Log, opts: { force?: boolean 
     const pipEnv = { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
     await step(basePython(), ['-m', 'venv', stack.dir], log);
     const pip = [stack.python, '-m', 'pip'] as const;
-    await step(pip[0], [...pip.slice(1), 'install', '-r', path.join(ENVS_DIR, name, 'requirements.txt')], log, pipEnv);
-    const nodeps = path.join(ENVS_DIR, name, 'requirements-nodeps.txt');
+    await step(pip[0], [...pip.slice(1), 'install', '-r', path.join(envsDir(), name, 'requirements.txt')], log, pipEnv);
+    const nodeps = path.join(envsDir(), name, 'requirements-nodeps.txt');
     if (existsSync(nodeps)) await step(pip[0], [...pip.slice(1), 'install', '--no-deps', '-r', nodeps], log, pipEnv);
-    const post = path.join(ENVS_DIR, name, 'post-install.sh');
+    const post = path.join(envsDir(), name, 'post-install.sh');
     if (existsSync(post)) {
       await step('bash', ['-euo', 'pipefail', post], log, {
         PATH: `${path.join(stack.dir, 'bin')}:${process.env.PATH ?? ''}`,

@@ -6,7 +6,9 @@ import { execa } from 'execa';
 import { UserError } from '../errors.ts';
 import { cacheRoot, repoRoot } from '../paths.ts';
 
-export const ENVS_DIR = path.join(repoRoot, 'envs');
+/** Where the environment definitions live: envs/ of the checkout, or LADDER_ENVS_DIR (your own stacks, tests). */
+export const envsDir = () =>
+  process.env.LADDER_ENVS_DIR ? path.resolve(process.env.LADDER_ENVS_DIR) : path.join(repoRoot, 'envs');
 export const MARKER = '.ladder-env.json';
 // requirements-nodeps.txt is installed with --no-deps (packages whose own dependencies we must not
 // pull, see each file's comment); post-install.sh runs in the finished environment.
@@ -24,8 +26,8 @@ export interface Stack {
 }
 
 export function stackNames(): string[] {
-  return readdirSync(ENVS_DIR, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(path.join(ENVS_DIR, d.name, 'requirements.txt')))
+  return readdirSync(envsDir(), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(envsDir(), d.name, 'requirements.txt')))
     .map((d) => d.name)
     .sort();
 }
@@ -61,7 +63,7 @@ export async function describeStack(name: string): Promise<Stack> {
   const version = await pythonVersion();
   const hash = createHash('sha256').update(`python ${version}\n`);
   for (const file of REQUIREMENT_FILES) {
-    const p = path.join(ENVS_DIR, name, file);
+    const p = path.join(envsDir(), name, file);
     if (existsSync(p)) hash.update(`${file}\n${readFileSync(p, 'utf8')}`);
   }
   const key = hash.digest('hex').slice(0, 12);

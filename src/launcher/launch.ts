@@ -20,6 +20,8 @@ export interface LaunchConfig {
   /** Pin the worker to `cores` with numactl or taskset. */
   bind?: 'none' | 'numactl' | 'taskset';
   cores?: string;
+  /** Cap on the worker's address space (prlimit --as). */
+  memory_limit_bytes?: number;
 }
 
 export interface LaunchPlan {
@@ -103,16 +105,23 @@ export function launchPlan(
     rung,
     ...(backend ? ['--backend', backend] : []),
   ];
+  // Each wrapper execs the next, so the worker keeps the pid and the parent the controller watches.
   const bind = cfg.bind ?? 'none';
-  if (bind === 'none') return { command: worker[0]!, args: worker.slice(1), env };
-  const tool = findTool(bind);
-  if (!tool)
-    throw new RunError(
-      `rung ${rung}: ${bind} not found (install it: apt-get install ${bind === 'numactl' ? 'numactl' : 'util-linux'})`,
-    );
-  // Both exec the worker, so it keeps the pid and parent the controller watches.
-  const args = bind === 'numactl' ? ['-C', cfg.cores!, '--', ...worker] : ['-c', cfg.cores!, ...worker];
-  return { command: tool, args, env };
+  let argv = worker;
+  if (bind !== 'none') {
+    const tool = needTool(bind, rung, bind === 'numactl' ? 'numactl' : 'util-linux');
+    argv = bind === 'numactl' ? [tool, '-C', cfg.cores!, '--', ...argv] : [tool, '-c', cfg.cores!, ...argv];
+  }
+  if (cfg.memory_limit_bytes !== undefined) {
+    argv = [needTool('prlimit', rung, 'util-linux'), `--as=${cfg.memory_limit_bytes}`, '--', ...argv];
+  }
+  return { command: argv[0]!, args: argv.slice(1), env };
+}
+
+function needTool(name: string, rung: string, pkg: string): string {
+  const tool = findTool(name);
+  if (!tool) throw new RunError(`rung ${rung}: ${name} not found (install it: apt-get install ${pkg})`);
+  return tool;
 }
 
 export function findTool(name: string, pathVar = process.env.PATH ?? ''): string | undefined {

@@ -138,8 +138,11 @@ export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DE
   return current.rungs.map((r: RungResult): RungVerdict => {
     if (r.status !== 'ok' || !r.samples_s.length) return { id: r.id, verdict: 'failed', detail: r.error };
     // Only nights that measured the same thing, and measured it successfully.
+    // A night on a machine that moved says nothing about the code: it is no reference either.
     const past = history
-      .filter((h) => sameSetup(h, current, r.id))
+      .filter(
+        (h) => sameSetup(h, current, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
+      )
       .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
       .filter((x): x is RungResult => !!x);
     if (!past.length) return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };

@@ -41,3 +41,10 @@ export function compareImages(a: Float32Array, b: Float32Array): { psnr_db: numb
   const mse = sq / a.length;
   return { psnr_db: mse === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(1 / mse), max_abs_diff: max };
 }
+
+/** How many values of an image are NaN or infinite. */
+export function nonFinite(a: Float32Array): number {
+  let n = 0;
+  for (const x of a) if (!Number.isFinite(x)) n++;
+  return n;
+}

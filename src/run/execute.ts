@@ -88,14 +88,17 @@ export async function executeRun(
       log('  kept from the interrupted run');
       continue;
     }
-    const slot = store.add({
-      id: rung.id,
-      status: 'running',
-      compare_to: rung.compare_to,
-      article: rung.article,
-      config: { ...rung, model: settings.model, scenario: settings.scenario },
-      samples_s: [],
-    } satisfies RungResult);
+    const slot = store.add(
+      {
+        id: rung.id,
+        status: 'running',
+        compare_to: rung.compare_to,
+        article: rung.article,
+        config: { ...rung, model: settings.model, scenario: settings.scenario },
+        samples_s: [],
+      } satisfies RungResult,
+      log,
+    );
     try {
       const envError = failedEnvs.get(rung.env);
       if (envError) throw envError;
@@ -104,13 +107,13 @@ export async function executeRun(
       slot.status = 'failed';
       slot.error = (err as Error).message;
       if (err instanceof ToggleError) slot.toggle_problems = err.problems;
-      store.save();
+      store.save(log);
       if (!(err instanceof LadderError) || err instanceof UserError) throw err;
       log(`  FAILED: ${slot.error}`);
       for (const line of err.details.stderrTail ?? []) log(`    | ${line}`);
       continue;
     }
-    store.save();
+    store.save(log);
   }
   store.keepRest();
   if (machineProbe.start) await probeMachine(machineProbe, rungs[0]!, 'end', settings, log);

@@ -5,11 +5,12 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CommonEffective } from '../backends/types.ts';
 import { provision } from '../envs/provision.ts';
-import { ToggleError } from '../errors.ts';
+import { RunError, ToggleError } from '../errors.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { cacheRoot } from '../paths.ts';
 import type { Message } from '../protocol/wire.ts';
 import { type PassComponents, summarizeComponents } from '../results/breakdown.ts';
+import { nonFinite, readNpy } from '../results/quality.ts';
 import type { RungResult } from '../results/run-file.ts';
 import { spreadWarning, stats } from '../results/stats.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
@@ -184,6 +185,13 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
     slot.breakdown = summarizeComponents(bench.components as PassComponents[], samples);
     const after = verifyRuntime(rung, effective);
     if (after.length) throw new ToggleError(rung.id, after);
+    // NaN or Inf out of bf16 is a real failure mode, and PSNR cannot see it: such a rung has no figure.
+    const bad = nonFinite(readNpy(image).data);
+    if (bad)
+      throw new RunError(`rung ${rung.id}: the image has ${bad} NaN or infinite values`, {
+        stage: 'bench',
+        rung: rung.id,
+      });
     const st = stats(samples);
     slot.stats = st;
     // Below 6 passes no pair of order statistics reaches 95%: say what the interval really covers.

@@ -2,7 +2,7 @@
 // is written atomically, so a killed run keeps everything it had measured.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.ts';
+import { RunError, UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import { writeReports } from '../results/html.ts';
 import { machine } from '../results/machine.ts';
@@ -102,22 +102,38 @@ export class RunStore {
     return !!done;
   }
 
-  add(slot: RungResult): RungResult {
+  add(slot: RungResult, log?: Log): RungResult {
     this.run.rungs.push(slot);
-    this.save();
+    this.save(log);
     return slot;
   }
 
+  /** Why the last save failed (a full disk): measuring goes on, the previous run.json stays intact. */
+  private saveError?: Error;
+
   /** run.json and report.md, after every change. */
-  save(): void {
+  save(log?: Log): void {
     addSpeedups(this.run);
-    writeRunFile(this.dir, this.run);
-    writeFileAtomic(path.join(this.dir, 'report.md'), renderReport(this.run));
+    try {
+      writeRunFile(this.dir, this.run);
+      writeFileAtomic(path.join(this.dir, 'report.md'), renderReport(this.run));
+      this.saveError = undefined;
+    } catch (err) {
+      if (!this.saveError)
+        log?.(`  cannot save ${this.file} (${(err as Error).message}): the previous one stays as it was`);
+      this.saveError = err as Error;
+    }
   }
 
   async finish(log: Log): Promise<RunFile> {
     this.run.finished = new Date().toISOString();
-    this.save();
+    this.save(log);
+    if (this.saveError) {
+      throw new RunError(
+        `the results could not be saved in ${this.dir} (${this.saveError.message}); its run.json holds what was saved before`,
+        { cause: this.saveError, stage: 'report' },
+      );
+    }
     try {
       await writeReports(this.run, this.dir); // report.md, results.csv, report.html, chart.svg/png
     } catch (err) {

@@ -46,6 +46,13 @@ const launcherFields = z
       .optional()
       .describe('allocator library to preload instead of the system one (libjemalloc*.so* or libtcmalloc*.so*)'),
     bind: z.enum(['none', 'numactl', 'taskset']).optional().describe('pin the worker to `cores`'),
+    memory_limit_bytes: z
+      .number()
+      .int()
+      .min(2 ** 26)
+      .max(2 ** 50)
+      .optional()
+      .describe("cap on the worker's address space (prlimit --as): past it, allocations fail as out of memory"),
     cores: z
       .string()
       .regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'a core list like 0-1 or 0,2')

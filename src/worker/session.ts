@@ -1,5 +1,5 @@
 // One worker process and its socket: start, say hello, run jobs, notice death and hangs.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -7,6 +7,10 @@ import { execa, type ResultPromise } from 'execa';
 import * as zmq from 'zeromq';
 import { RunError, TailBuffer, UserError } from '../errors.ts';
 import type { LaunchPlan } from '../launcher/launch.ts';
+import { lockOwner, ownerRecord } from '../lock.ts';
+
+const OWNER_FILE = 'owner';
+
 import { decode, encode, HEARTBEAT_INTERVAL_MS, type Message, message } from '../protocol/wire.ts';
 
 export interface SessionOptions {
@@ -38,6 +42,22 @@ export function killAllWorkers(): void {
   for (const s of live) s.kill();
 }
 
+/** Socket folders (`ladder-*` with an owner record) whose controller is gone: left by a killed run. */
+export function removeStaleDirs(): void {
+  for (const base of new Set([os.tmpdir(), '/tmp'])) {
+    let names: string[];
+    try {
+      names = readdirSync(base).filter((n) => n.startsWith('ladder-'));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const owner = path.join(base, n, OWNER_FILE);
+      if (existsSync(owner) && !lockOwner(owner)) rmSync(path.join(base, n), { recursive: true, force: true });
+    }
+  }
+}
+
 export class WorkerSession {
   hello!: Message;
   readonly stderr = new TailBuffer(30);
@@ -60,6 +80,7 @@ export class WorkerSession {
     // at most 107 bytes: under a long TMPDIR the directory goes to /tmp instead.
     const base = path.join(os.tmpdir(), 'ladder-XXXXXX', 'ctl.sock').length <= 100 ? os.tmpdir() : '/tmp';
     this.dir = mkdtempSync(path.join(base, 'ladder-'));
+    writeFileSync(path.join(this.dir, OWNER_FILE), ownerRecord(process.pid));
   }
 
   get pid(): number | undefined {
@@ -165,7 +186,11 @@ export class WorkerSession {
         clearTimeout(this.deadline);
         if (msg.type === 'done') job.resolve(msg.result as Record<string, unknown>);
         else {
-          const text = `rung ${this.opts.rung}: ${String(msg.error)}`;
+          // Out of memory says so, with how much the worker had when it happened.
+          const oom = /MemoryError$/.test(String(msg.error_type))
+            ? `out of memory (peak RSS ${(Number(msg.peak_rss_bytes) / 2 ** 30).toFixed(2)} GiB): `
+            : '';
+          const text = `rung ${this.opts.rung}: ${oom}${String(msg.error)}`;
           const err = msg.user_error
             ? new UserError(text)
             : new RunError(text, { stderrTail: String(msg.traceback).trim().split('\n').slice(-8) });

@@ -21,6 +21,7 @@ describe('a ladder on the sleep backend', () => {
       '  - {id: dies, extends: base, options: {fault: kill, fault_at_pass: 2}}',
       '  - {id: drifts, extends: twice, compare_to: twice, options: {series: [0.01, 0.03], image_noise: 0.2}}',
       '  - {id: bf16, extends: base, options: {dtype: bf16}}',
+      '  - {id: nan, extends: base, options: {image: nan}}',
     ].join('\n'),
   );
   const out = path.join(dir, 'run');
@@ -34,7 +35,7 @@ describe('a ladder on the sleep backend', () => {
 
   it('measures exactly the scripted passes and computes speedups from them', async () => {
     const { r, json } = await run();
-    expect(r.exitCode, r.all).toBe(1); // two rungs failed
+    expect(r.exitCode, r.all).toBe(1); // three rungs failed
     expect(rung(json, 'base').samples_s).toEqual([0.04, 0.04, 0.04]);
     expect(rung(json, 'twice').speedup_vs_baseline).toBeCloseTo(2, 12);
     expect(rung(json, 'drifts').samples_s).toEqual([0.01, 0.03, 0.01]);
@@ -54,11 +55,20 @@ describe('a ladder on the sleep backend', () => {
     expect(rung(json, 'bf16').status).toBe('ok'); // the same toggle, taken: proven and measured
   }, 300_000);
 
+  it('fails a rung whose image holds NaN, which PSNR could not see', async () => {
+    const { json } = await run();
+    expect(rung(json, 'nan')).toMatchObject({
+      status: 'failed',
+      error: 'rung nan: the image has 3 NaN or infinite values',
+    });
+    expect(rung(json, 'nan').stats).toBeUndefined();
+  }, 300_000);
+
   it('names a worker that died mid-pass and runs the next rung', async () => {
     const { r, json } = await run();
     expect(rung(json, 'dies')).toMatchObject({ status: 'failed' });
     expect(rung(json, 'dies').error).toMatch(/worker for rung dies died: SIGKILL/);
-    expect(r.stdout).toMatch(/rung drifts \(5\/6/);
+    expect(r.stdout).toMatch(/rung drifts \(5\/7/);
     expect(rung(json, 'drifts').status).toBe('ok');
   }, 300_000);
 

@@ -3,14 +3,15 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ownerRecord } from '../../src/lock.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 
 const NIGHT = ['--model', 'none', '--warmup-steps', '1', '--steps', '2', '--passes', '6', '--no-roofline'];
 
 /** Two sleep rungs; `victimSeconds` scripts the victim's pass time, `seed` the night's noise. */
-function ladderFile(dir: string, night: number, victimSeconds = 0.02): string {
+function ladderFile(dir: string, night: number, victimSeconds = 0.02, machineDrift = 0): string {
   const file = path.join(dir, `ladder-${night}.yaml`);
-  const noise = `pass_noise: 0.02, noise_seed: ${night}`;
+  const noise = `pass_noise: 0.02, noise_seed: ${night}, machine_drift: ${machineDrift}`;
   writeFileSync(
     file,
     [
@@ -30,7 +31,7 @@ const runsOf = (machineDir: string) =>
 const onlyMachine = (history: string) => path.join(history, readdirSync(history)[0]!);
 
 describe('ladder nightly (sleep backend)', () => {
-  it('keeps five nights, flags the one real regression and nothing else', async () => {
+  it('keeps six nights, calls a night on a moving machine unstable, flags the one real regression', async () => {
     const dir = tmpDir();
     const history = path.join(dir, 'history');
     const lines: string[] = [];
@@ -41,10 +42,18 @@ describe('ladder nightly (sleep backend)', () => {
     }
     expect(lines[0]).toMatch(/^nightly [0-9a-f]{12}: 2 new; /);
     for (const l of lines.slice(1)) expect(l).toMatch(/^nightly [0-9a-f]{12}: 2 unchanged; /); // no false alarm
+    // Night 5: the victim is slower, but the machine itself slowed down 30% during the run.
+    const shaky = await ladder(['nightly', '--ladder', ladderFile(dir, 5, 0.032, 0.3), '--history', history, ...NIGHT]);
+    expect(shaky.exitCode, shaky.all).toBe(0);
+    expect(shaky.stdout).toMatch(/: 1 unchanged, 1 unstable; /);
+    expect(shaky.stderr).toMatch(
+      /machine probe \(end\): fp32 700, bf16 700 GFLOP\/s; moved during the run: fp32 -30\.0%/,
+    );
+    // Night 6: the same slowdown on a steady machine (the unstable night is left out of the history).
     const r = await ladder([
       'nightly',
       '--ladder',
-      ladderFile(dir, 5, 0.032),
+      ladderFile(dir, 6, 0.032),
       '--history',
       history,
       ...NIGHT,
@@ -55,8 +64,8 @@ describe('ladder nightly (sleep backend)', () => {
     expect(r.stdout).toMatch(/\| baseline \| unchanged \|/);
     const machineDir = onlyMachine(history);
     const nights = runsOf(machineDir);
-    expect(nights).toHaveLength(5);
-    const last = JSON.parse(readFileSync(path.join(machineDir, nights[4]!, 'run.json'), 'utf8'));
+    expect(nights).toHaveLength(6);
+    const last = JSON.parse(readFileSync(path.join(machineDir, nights[5]!, 'run.json'), 'utf8'));
     expect(last.nightly.verdicts.find((v: { id: string }) => v.id === 'victim')).toMatchObject({
       verdict: 'regressed',
     });
@@ -80,11 +89,11 @@ describe('ladder nightly (sleep backend)', () => {
     ]);
     expect(first.exitCode, first.all).toBe(0);
     const lock = path.join(onlyMachine(history), '.lock');
-    writeFileSync(lock, String(process.pid)); // alive: this test process
+    writeFileSync(lock, ownerRecord(process.pid)); // alive: this test process
     const held = await ladder(['nightly', '--ladder', ladderFile(dir, 2), '--history', history, ...NIGHT]);
     expect(held.exitCode).toBe(3);
     expect(held.stderr).toMatch(/another nightly run \(pid \d+\) holds/);
-    writeFileSync(lock, '999999999'); // a dead owner: stale
+    writeFileSync(lock, ownerRecord(2 ** 22 + 1)); // a dead owner: stale
     const stale = await ladder([
       'nightly',
       '--ladder',
@@ -117,7 +126,7 @@ describe('ladder nightly (sleep backend)', () => {
       history,
       ...NIGHT,
       '--passes',
-      '400',
+      '150',
       '--resume',
     ]);
     expect(r.exitCode, r.all).toBe(0); // the dead run's lock was recognised as stale
