@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { BACKENDS } from '../backends/registry.ts';
 import { describeStack } from '../envs/stacks.ts';
 import { launchPlan } from '../launcher/launch.ts';
+import { WIRE } from '../protocol/wire.ts';
 import { withThreads } from '../run/execute.ts';
-import { ARTICLE_LADDER, type Rung, resolvedOptions } from '../rungs/ladder.ts';
+import { ARTICLE_LADDER, ladderJsonSchema, type Rung, resolvedOptions } from '../rungs/ladder.ts';
 import { selectedRungs, selectionOptions } from './reproduce.ts';
 import { ladderFrom } from './run.ts';
 
@@ -37,7 +38,7 @@ export async function printDryRun(rungs: Rung[], threads?: number): Promise<void
     console.log('');
   }
   console.log(
-    '# Variables of your shell are passed on too, except LD_PRELOAD, MALLOC_CONF, OMP_*, KMP_*, MKL_*, GOMP_*, DNNL_*, ONEDNN_*, TORCHINDUCTOR_*.',
+    `# Variables of your shell are passed on too, except PYTHON* and those that change what is measured: ${WIRE.measured_env ?? ''} (protocol/wire.json).`,
   );
 }
 
@@ -74,7 +75,8 @@ export const rungsCommand = {
         type: 'boolean',
         default: false,
         describe: 'list the backends, their environments and options',
-      }),
+      })
+      .option('schema', { type: 'boolean', default: false, describe: 'print the JSON Schema of ladder files' }),
   handler: async (a: {
     ladder: string;
     'dry-run': boolean;
@@ -83,8 +85,10 @@ export const rungsCommand = {
     only?: string[];
     skip?: string[];
     backends: boolean;
+    schema: boolean;
   }) => {
     if (a.backends) return printBackends();
+    if (a.schema) return console.log(JSON.stringify(ladderJsonSchema(), null, 2));
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
     if (a['dry-run']) return printDryRun(rungs, a.threads);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { RunError, TailBuffer } from '../errors.ts';
 import { withLock } from '../lock.ts';
+import { checkWritableDir } from '../results/out-dir.ts';
 import { basePython, describeStack, envsDir, MARKER, type Stack } from './stacks.ts';
 
 export type Log = (line: string) => void;
@@ -32,6 +33,7 @@ async function step(command: string, args: string[], log: Log, env?: Record<stri
 export async function provision(name: string, log: Log, opts: { force?: boolean } = {}): Promise<Stack> {
   let stack = await describeStack(name);
   if (stack.state === 'ready' && !opts.force) return stack;
+  checkWritableDir(path.dirname(stack.dir), 'the cache folder (LADDER_CACHE_DIR)');
   mkdirSync(path.dirname(stack.dir), { recursive: true });
   return withLock(`${stack.dir}.lock`, async () => {
     stack = await describeStack(name); // another process may have built it while we waited

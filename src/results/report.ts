@@ -90,6 +90,22 @@ export function renderBreakdown(run: RunFile): string {
   ].join('\n');
 }
 
+/** How much the machine itself moved between the start and the end of the run. */
+export function machineLine(run: RunFile): string[] {
+  const p = run.machine_probe;
+  if (!p?.start || !p.end || !p.moved) return [];
+  const moved = Object.entries(p.moved)
+    .map(
+      ([d, x]) =>
+        `${d} ${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}% (${p.start!.gflops[d]!.toFixed(0)} → ${p.end!.gflops[d]!.toFixed(0)} GFLOP/s)`,
+    )
+    .join(', ');
+  return [
+    `Machine during the run (matrix-product probe at the start and the end): ${moved}. Figures of a run whose machine moved more than its differences say little about them.`,
+    '',
+  ];
+}
+
 function overheadLine(run: RunFile): string[] {
   const o = run.rungs.map((r) => r.overhead).filter((x): x is Record<string, number> => !!x);
   if (!o.length) return [];
@@ -141,6 +157,7 @@ export function renderReport(run: RunFile): string {
     '',
     ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
     ...overheadLine(run),
+    ...machineLine(run),
     "The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. PSNR compares each rung's final image with an fp32 PyTorch image of the same scheduler, seed and initial latents.",
     ...(failures.length ? ['', '## Failed rungs', '', ...failures] : []),
     ...(warnings.length ? ['', '## Figures to take with care', '', ...warnings] : []),

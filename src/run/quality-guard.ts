@@ -41,7 +41,9 @@ export async function qualityGuard(
 ): Promise<void> {
   run.references = [];
   const images = new Map<string, string>(); // reference key -> image path ('' when it failed)
-  const refs = rungs.map(referenceFor);
+  // By id: a resumed run also holds rungs kept from before, whose rung is in their config.
+  const byId = new Map(rungs.map((r) => [r.id, r]));
+  const refs = run.rungs.map((slot) => referenceFor(byId.get(slot.id) ?? (slot.config as unknown as Rung)));
   for (const [i, slot] of run.rungs.entries()) {
     if (slot.status === 'ok' && slot.image && !refs[i]!.rung && !images.has(refs[i]!.key))
       images.set(refs[i]!.key, slot.image);

@@ -102,6 +102,17 @@ export const ladderSchema = z
   })
   .strict();
 
+/** The ladder file's schema as JSON Schema (ladders/ladder.schema.json), for editors. */
+export function ladderJsonSchema(): Record<string, unknown> {
+  const file = ladderSchema.extend({ rungs: z.array(rawRungSchema).min(1) });
+  return {
+    ...z.toJSONSchema(file, { io: 'input', unrepresentable: 'any' }),
+    title: 'ladder file',
+    description:
+      "A ladder: rungs, each a backend plus launcher settings and the backend's options (see `ladder rungs --backends`).",
+  };
+}
+
 export interface Rung {
   id: string;
   description: string;
@@ -146,7 +157,7 @@ function firstIssue(err: z.ZodError): { field: string; message: string } {
 
 /** The backend's options with its defaults filled in: what the worker is sent and the proofs check. */
 export function resolvedOptions(rung: Rung): Record<string, unknown> {
-  return getBackend(rung.backend).options.parse(rung.options) as Record<string, unknown>;
+  return getBackend(rung.backend).options.parse(rung.options ?? {}) as Record<string, unknown>;
 }
 
 /**

@@ -1,0 +1,206 @@
+// Bad input, as a hostile or careless user gives it: one line of error, exit code 2, nothing run,
+// nothing written outside the folders it should be in, nothing measured lost.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { machineId } from '../../src/nightly/history.ts';
+import { repoRoot } from '../../src/paths.ts';
+import { machine } from '../../src/results/machine.ts';
+import { ladderJsonSchema } from '../../src/rungs/ladder.ts';
+import { ladder, MOCK, tmpDir } from '../helpers.ts';
+
+function ladderWith(rung: string, top = 'name: bad'): string {
+  const file = path.join(tmpDir(), 'bad.yaml');
+  writeFileSync(file, `${top}\nrungs:\n  - ${rung}\n`);
+  return file;
+}
+
+const oneLine = (r: { exitCode?: number; stderr: string; all?: string }, pattern: RegExp) => {
+  expect(r.exitCode, r.all).toBe(2);
+  expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.all).not.toMatch(/internal error|at .*\.ts:\d+/);
+};
+
+describe('a ladder file is code: what it may not do', () => {
+  it.each([
+    [
+      '{id: a, backend: torch, launcher: {env: {PYTHONPATH: /evil}}}',
+      /launcher\.env\.PYTHONPATH: is set by ladder itself/,
+    ],
+    [
+      '{id: a, backend: torch, launcher: {env: {HF_HUB_OFFLINE: "0"}}}',
+      /launcher\.env\.HF_HUB_OFFLINE: is set by ladder itself/,
+    ],
+    [
+      '{id: a, backend: torch, launcher: {env: {LD_LIBRARY_PATH: /x}}}',
+      /launcher\.env\.LD_LIBRARY_PATH: is set by ladder itself/,
+    ],
+    ["{id: a, backend: torch, launcher: {env: {'X$(touch /tmp/p)': '1'}}}", /must be a variable name/],
+    [
+      '{id: a, backend: torch, launcher: {allocator: jemalloc, library: /tmp/evil.so}}',
+      /launcher\.library: must be the library of the allocator asked/,
+    ],
+    [
+      '{id: a, backend: torch, launcher: {allocator: default, library: /usr/lib/libjemalloc.so.2}}',
+      /launcher\.library/,
+    ],
+    ['{id: a, backend: torch, launcher: jemalloc}', /rung a: launcher: Invalid input: expected object/],
+    ['{id: a, backend: torch, launcher: {malloc_conf: 5}}', /launcher\.malloc_conf: Invalid input: expected string/],
+    ['{id: a, backend: torch, launcher: {threads: 1e12}}', /launcher\.threads: must be at most 4096/],
+    ['{id: a, backend: torch, optons: {dtype: bf16}}', /rung a: optons: unknown field/],
+    ['{id: a, backend: torch, launchr: {threads: 2}}', /rung a: launchr: unknown field/],
+    ['{id: a, backend: torch, env: null}', /rung a: env: Invalid input/],
+    ['{id: a, backend: torch, article: null}', /rung a: article: Invalid input/],
+    ['{id: ../a, backend: torch}', /rung \.\.\/a: id: must be lowercase letters/],
+  ])('refuses %s', async (rung, pattern) => {
+    oneLine(await ladder(['rungs', '--ladder', ladderWith(rung)]), pattern);
+  });
+
+  it('keeps a ladder name from leading the output anywhere else', async () => {
+    const file = ladderWith('{id: a, backend: sleep}', 'name: x/../../../../tmp/escaped');
+    oneLine(await ladder(['reproduce', '--ladder', file, ...MOCK]), /name: must be lowercase letters/);
+    expect(existsSync('/tmp/escaped-article')).toBe(false);
+  });
+
+  it('publishes the ladder schema for editors, kept equal to the one the loader uses', () => {
+    const published = JSON.parse(readFileSync(path.join(repoRoot, 'ladders', 'ladder.schema.json'), 'utf8'));
+    expect(published).toEqual(JSON.parse(JSON.stringify(ladderJsonSchema())));
+  });
+});
+
+describe('numbers get a type and a range', () => {
+  it.each([
+    [['--steps', '1e12'], /steps must be an integer from 1 to 1000/],
+    [['--height', '1e9'], /height must be an integer from 8 to 4096/],
+    [['--seed', '1e20'], /seed must be an integer from 0 to 4294967295/],
+    [['--threads', '1e9'], /threads must be an integer from 1 to 4096/],
+    [['--threads', '-5'], /threads must be an integer from 1 to 4096/],
+    [['--min-psnr', 'abc'], /min-psnr must be a number from 0 to 1000 \(got NaN\)/],
+    [['--heartbeat-timeout', '0.5'], /heartbeat-timeout must be a number from 2 to 86400/],
+    [['--profile', 'bogus'], /Invalid values: Argument: profile, Given: "bogus", Choices: "article", "quick", "smoke"/],
+  ])('refuses reproduce %j', async (args, pattern) => {
+    oneLine(await ladder(['reproduce', '--only', 'baseline', ...MOCK, ...args]), pattern);
+  });
+});
+
+it('refuses --only naming no rung, instead of running them all', async () => {
+  oneLine(await ladder(['reproduce', ...MOCK, '--only', ',']), /--only names no rung/);
+});
+
+describe('output folders', () => {
+  it.each([
+    [['--out', '/proc/ladder-out'], /--out \/proc\/ladder-out: not a place for results/],
+    [['--out', path.join(repoRoot, 'package.json')], /package\.json is a file, not a folder/],
+  ])('refuses %j before anything slow starts', async (args, pattern) => {
+    oneLine(await ladder(['run', 'baseline', ...MOCK, ...args]), pattern);
+  });
+
+  it('refuses the cache or the history under /proc', async () => {
+    oneLine(
+      await ladder(['run', 'baseline', ...MOCK, '--out', tmpDir()], { LADDER_CACHE_DIR: '/proc/ladder' }),
+      /LADDER_CACHE_DIR\) \/proc\/ladder: not a place/,
+    );
+    oneLine(
+      await ladder(['nightly', '--only', 'baseline', ...MOCK, '--history', '/proc/ladder-history']),
+      /--history \/proc\/ladder-history: not a place/,
+    );
+  });
+
+  it('never replaces a run already in --out, unless asked (--force)', async () => {
+    const out = tmpDir();
+    const first = await ladder(['run', 'baseline', ...MOCK, '--passes', '1', '--out', out]);
+    expect(first.exitCode, first.all).toBe(0);
+    const before = readFileSync(path.join(out, 'run.json'), 'utf8');
+    oneLine(
+      await ladder(['run', 'baseline', ...MOCK, '--passes', '1', '--out', out]),
+      /already holds a run \(run\.json\): give --force/,
+    );
+    expect(readFileSync(path.join(out, 'run.json'), 'utf8')).toBe(before);
+    const forced = await ladder(['run', 'baseline', ...MOCK, '--passes', '1', '--out', out, '--force']);
+    expect(forced.exitCode, forced.all).toBe(0);
+  });
+});
+
+describe('--resume', () => {
+  function unfinished(history: string, scenario: Record<string, unknown>) {
+    const dir = path.join(history, machineId(machine()), '2026-11-28T01-00-00-000Z');
+    mkdirSync(dir, { recursive: true });
+    const rung = (id: string, status: string, samples: number[]) => ({
+      id,
+      status,
+      config: { id, backend: 'sleep', env: 'torch', model: 'none', scenario },
+      samples_s: samples,
+      ...(status === 'ok' ? { stats: { median_s: samples[0], n: samples.length } } : {}),
+    });
+    const run = {
+      schema_version: 2,
+      tool: { name: 'ladder', version: '0.1.0' },
+      command: 'ladder nightly',
+      started: '2026-11-28T01:00:00.000Z',
+      machine: machine(),
+      rungs: [rung('base', 'ok', [0.05, 0.05]), rung('kept', 'ok', [0.07, 0.07]), rung('todo', 'running', [])],
+    };
+    writeFileSync(path.join(dir, 'run.json'), JSON.stringify(run));
+    return dir;
+  }
+
+  it('refuses to mix another scenario into an unfinished night, and says what differs', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'l.yaml');
+    writeFileSync(
+      file,
+      'name: r\nrungs:\n  - {id: base, backend: sleep}\n  - {id: kept, backend: sleep}\n  - {id: todo, backend: sleep}\n',
+    );
+    const history = path.join(dir, 'history');
+    unfinished(history, { steps: 20, height: 512 });
+    oneLine(
+      await ladder(['nightly', '--ladder', file, '--history', history, ...MOCK, '--resume']),
+      /cannot resume .*: it measured something else \(.*steps 20 vs 2.*\)/,
+    );
+  });
+
+  it('never drops a rung measured before, even one not selected now', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'l.yaml');
+    writeFileSync(
+      file,
+      'name: r\nrungs:\n  - {id: base, backend: sleep}\n  - {id: kept, backend: sleep}\n  - {id: todo, backend: sleep}\n',
+    );
+    const history = path.join(dir, 'history');
+    const scenario = {
+      prompt: 'sailing ship in storm by Rembrandt',
+      steps: 2,
+      warmup_steps: 1,
+      passes: 10,
+      height: 512,
+      width: 512,
+      guidance_scale: 7.5,
+      seed: 0,
+      output_type: 'np',
+      min_time_s: 0,
+      max_passes: 1000,
+    };
+    const night = unfinished(history, scenario);
+    writeFileSync(file, readFileSync(file, 'utf8'));
+    const r = await ladder([
+      'nightly',
+      '--ladder',
+      file,
+      '--history',
+      history,
+      ...MOCK,
+      '--resume',
+      '--only',
+      'base,todo',
+    ]);
+    const run = JSON.parse(readFileSync(path.join(night, 'run.json'), 'utf8'));
+    expect(r.exitCode, `${r.all}\n${JSON.stringify(run.rungs.map((x: { error?: string }) => x.error))}`).toBe(0);
+    expect(run.rungs.map((x: { id: string; status: string }) => `${x.id}:${x.status}`)).toEqual([
+      'base:ok',
+      'todo:ok',
+      'kept:ok',
+    ]);
+    expect(run.rungs[2].samples_s).toEqual([0.07, 0.07]);
+  });
+});
