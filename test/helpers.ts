@@ -6,7 +6,9 @@ import { repoRoot } from '../src/paths.ts';
 
 export const BIN = path.join(repoRoot, 'bin', 'ladder.js');
 /** Small shapes and few steps: the real pipeline structure, seconds per run. */
+// The machine probe has its own tests (the smoke ladder, the nightly one): elsewhere it only costs time.
 export const TINY = [
+  '--no-machine-probe',
   '--model',
   'synthetic:tiny',
   '--steps',

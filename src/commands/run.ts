@@ -59,6 +59,12 @@ export function scenarioOptions<T>(y: Argv<T>) {
       default: 30,
       describe: 'seconds without a heartbeat before a worker is declared hung',
     })
+    .option('machine-probe', {
+      type: 'boolean',
+      default: true,
+      describe:
+        'probe the machine at the start and the end of the run, to see how much it moved (--no-machine-probe skips)',
+    })
     .option('reprobe', {
       type: 'boolean',
       default: false,
@@ -104,6 +110,7 @@ export type CommonArgs = {
   'job-timeout'?: number;
   force?: boolean;
   reprobe?: boolean;
+  'machine-probe'?: boolean;
   verbose: boolean;
   roofline: boolean;
   set?: string[];
@@ -158,6 +165,7 @@ export function settingsFrom(a: CommonArgs, label: string, outDir?: string): Run
     minPsnrDb: a['min-psnr'],
     roofline: a.roofline,
     reprobe: a.reprobe,
+    machineProbe: a['machine-probe'],
   };
 }
 

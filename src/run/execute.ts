@@ -26,6 +26,8 @@ export interface RunSettings extends RungSettings {
   minPsnrDb?: number;
   /** Probe the peak again instead of taking it from the cache. */
   reprobe?: boolean;
+  /** Probe how much the machine moved between the start and the end of the run (default on). */
+  machineProbe?: boolean;
 }
 
 export function withThreads(rung: Rung, threads?: number): Rung {
@@ -75,7 +77,8 @@ export async function executeRun(
   store.run.environments = await environments(envs);
   const machineProbe: MachineProbe = { backend: rungs[0]!.backend };
   store.run.machine_probe = machineProbe;
-  if (!failedEnvs.has(rungs[0]!.env)) await probeMachine(machineProbe, rungs[0]!, 'start', settings, log);
+  if (settings.machineProbe !== false && !failedEnvs.has(rungs[0]!.env))
+    await probeMachine(machineProbe, rungs[0]!, 'start', settings, log);
   const started = Date.now();
   for (const [i, rung] of rungs.entries()) {
     // Rungs differ a lot in cost; the average so far is still the best guess a user gets.

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeStack } from '../envs/stacks.ts';
 import { cacheRoot } from '../paths.ts';
+import type { Machine } from '../results/machine.ts';
 import { abovePeak, placeOnRoofline } from '../results/roofline.ts';
 import { type RunFile, writeJsonAtomic } from '../results/run-file.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
@@ -20,7 +21,7 @@ const DTYPES = ['fp32', 'bf16'] as const;
 export const PEAK_PROBE = { repeats: 3, seconds: 2 };
 
 /** The cached peaks: only positive finite numbers count, anything else is probed again. */
-function readPeaks(file: string, log: Log): Record<string, number> {
+export function readPeaks(file: string, log: Log): Record<string, number> {
   if (!existsSync(file)) return {};
   try {
     const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -46,6 +47,15 @@ export async function probeJob(
   return res as { gflops: Record<string, number>; probes: Record<string, number[]>; seconds: number };
 }
 
+/** The peak cache of this machine and the torch environment that probes it. */
+export async function peakCacheFile(m: Machine): Promise<string> {
+  const stack = await describeStack('torch');
+  const key = createHash('sha256')
+    .update(JSON.stringify([m.cpu_model, m.logical_cpus, m.isa, m.memory_bytes]))
+    .digest('hex');
+  return path.join(cacheRoot(), 'peaks', `${key.slice(0, 12)}-torch-${stack.key}.json`);
+}
+
 export async function roofline(run: RunFile, settings: RungSettings & { reprobe?: boolean }, log: Log): Promise<void> {
   // The sleep backend has no model whose FLOPs could be counted.
   if (settings.model === 'none' || !run.rungs.some((r) => r.status === 'ok' && r.stats)) return;
@@ -57,13 +67,7 @@ export async function roofline(run: RunFile, settings: RungSettings & { reprobe?
     launcher: { allocator: 'default' },
     options: {},
   };
-  const stack = await describeStack(probe.env);
-  const m = run.machine;
-  const machineKey = createHash('sha256')
-    .update(JSON.stringify([m.cpu_model, m.logical_cpus, m.isa, m.memory_bytes]))
-    .digest('hex')
-    .slice(0, 12);
-  const cacheFile = path.join(cacheRoot(), 'peaks', `${machineKey}-torch-${stack.key}.json`);
+  const cacheFile = await peakCacheFile(run.machine);
   const peaks = settings.reprobe ? {} : readPeaks(cacheFile, log);
   const needed = DTYPES.filter((d) => peaks[d] === undefined);
   log(

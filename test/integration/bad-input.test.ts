@@ -88,6 +88,13 @@ it('refuses --only naming no rung, instead of running them all', async () => {
   oneLine(await ladder(['reproduce', ...MOCK, '--only', ',']), /--only names no rung/);
 });
 
+it('runs under a TMPDIR too long for a socket path (the socket goes to /tmp)', async () => {
+  const long = path.join(tmpDir(), 'x'.repeat(60), 'y'.repeat(60));
+  mkdirSync(long, { recursive: true });
+  const r = await ladder(['run', 'baseline', ...MOCK, '--passes', '1', '--out', tmpDir()], { TMPDIR: long });
+  expect(r.exitCode, r.all).toBe(0);
+});
+
 describe('output folders', () => {
   it.each([
     [['--out', '/proc/ladder-out'], /--out \/proc\/ladder-out: not a place for results/],

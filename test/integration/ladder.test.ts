@@ -1,10 +1,12 @@
 // The article's whole ladder on synthetic:tiny, every rung in its own real worker and environment
 // (real jemalloc/tcmalloc, real OpenVINO export, real IPEX), each toggle proven from inside.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/paths.ts';
+import { machine } from '../../src/results/machine.ts';
 import { rungDtype } from '../../src/results/roofline.ts';
+import { peakCacheFile } from '../../src/run/roofline-step.ts';
 import { ladder, TINY, tmpDir } from '../helpers.ts';
 
 const readRun = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8'));
@@ -15,6 +17,10 @@ describe('ladder reproduce --profile smoke (every rung)', () => {
   let byId: Record<string, any>;
 
   beforeAll(async () => {
+    // A peak cached in a slow moment: every rung runs above it, so the run must probe it again.
+    const cache = await peakCacheFile(machine());
+    mkdirSync(path.dirname(cache), { recursive: true });
+    writeFileSync(cache, JSON.stringify({ fp32: 0.001, bf16: 0.001 }));
     result = await ladder(['reproduce', '--profile', 'smoke', '--model', 'synthetic:tiny', '--out', out]);
     byId = Object.fromEntries(readRun(out).rungs.map((r: { id: string }) => [r.id, r]));
   }, 1_200_000);
@@ -100,6 +106,19 @@ describe('ladder reproduce --profile smoke (every rung)', () => {
     expect(rung.stats.ci95_median_s[0]).toBeLessThanOrEqual(rung.stats.median_s);
   });
 
+  it('probes the machine at the start and the end of the run, in a worker of the first rung', () => {
+    const probe = readRun(out).machine_probe;
+    expect(probe.backend).toBe('torch');
+    for (const d of ['fp32', 'bf16']) {
+      expect(probe.start.gflops[d], d).toBeGreaterThan(0);
+      expect(probe.start.probes[d], d).toHaveLength(2);
+      expect(probe.moved[d], d).toBeCloseTo(probe.end.gflops[d] / probe.start.gflops[d] - 1, 12);
+    }
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(
+      /^Machine during the run \(matrix-product probe at the start and the end\): fp32 [+-]\d/m,
+    );
+  });
+
   it("proves the allocators from /proc/self/maps and jemalloc's own options", () => {
     expect(byId.baseline.effective.allocator).toMatchObject({ name: 'default', mapped: [] });
     expect(byId.jemalloc.effective.allocator.mapped[0]).toMatch(/libjemalloc\.so/);
@@ -170,6 +189,17 @@ describe('ladder reproduce --profile smoke (every rung)', () => {
     expect(byId['openvino-static'].roofline.dtype).toBe(rungDtype(byId['openvino-static']));
     expect(rungDtype(byId['openvino-static'])).toBe(precision === 'bf16' ? 'bf16' : 'fp32');
     for (const r of Object.values(byId)) expect(r.roofline.pct_of_peak, r.id).toBeGreaterThan(0);
+  });
+
+  it('probes again a cached peak that a rung ran above, and never shows a share above 100%', () => {
+    expect(result.stdout).toMatch(/roofline: a rung ran above the cached fp32\/bf16 peak: probing it again/);
+    const rl = readRun(out).roofline;
+    for (const d of ['fp32', 'bf16']) {
+      expect(rl.peaks_gflops[d], d).toBeGreaterThan(1);
+      expect(rl.peak_probes[d].gflops, d).toHaveLength(3);
+      expect(rl.peaks_gflops[d]).toBe(Math.max(...rl.peak_probes[d].gflops));
+    }
+    for (const r of Object.values(byId)) expect(r.roofline.pct_of_peak, r.id).toBeLessThanOrEqual(100);
   });
 });
 

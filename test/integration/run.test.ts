@@ -45,7 +45,7 @@ describe('ladder run (real worker, synthetic:tiny)', () => {
 
   it.each([
     [['--height', '63'], /height must be a positive multiple of 8 \(got 63\)/],
-    [['--steps', '0'], /steps must be an integer >= 1/],
+    [['--steps', '0'], /steps must be an integer from 1 to 1000 \(got 0\)/],
     [['--model', 'synthetic:nope'], /unknown model 'synthetic:nope'/],
     [['--model', 'nobody/not-cached-model'], /not in the local Hugging Face cache/],
     [['--bogus-flag'], /Unknown argument/],
