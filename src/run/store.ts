@@ -38,8 +38,10 @@ export function checkResumable(
   }
   if (first && first.model !== settings.model) diffs.push(`model ${String(first.model)} vs ${settings.model}`);
   const was = (first?.scenario ?? {}) as Record<string, unknown>;
+  // How many passes changes how many samples there are, not what one measures (as in compare).
+  const counts = new Set(['passes', 'min_time_s', 'max_passes']);
   for (const [k, v] of Object.entries(settings.scenario)) {
-    if (k in was && JSON.stringify(was[k]) !== JSON.stringify(v))
+    if (k in was && !counts.has(k) && JSON.stringify(was[k]) !== JSON.stringify(v))
       diffs.push(`${k} ${JSON.stringify(was[k])} vs ${JSON.stringify(v)}`);
   }
   if (diffs.length) {
@@ -53,8 +55,7 @@ export class RunStore {
   private constructor(
     readonly dir: string,
     readonly run: RunFile,
-    /** Rungs of an interrupted run (--resume) that finished: kept as measured. */
-    private readonly kept: Map<string, RungResult>,
+    /** The rungs of an interrupted run (--resume): the finished ones are kept as measured. */
     private readonly previous: RungResult[] = [],
   ) {}
 
@@ -73,13 +74,12 @@ export class RunStore {
       machine: machine(),
       rungs: [],
     };
-    return new RunStore(dir, run, new Map());
+    return new RunStore(dir, run);
   }
 
   /** Continues `previous` in its own folder: its finished rungs are kept, the others run again. */
   static resume(dir: string, previous: RunFile): RunStore {
-    const kept = new Map(previous.rungs.filter((r) => r.status === 'ok').map((r) => [r.id, r]));
-    return new RunStore(dir, { ...previous, rungs: [] }, kept, previous.rungs);
+    return new RunStore(dir, { ...previous, rungs: [] }, previous.rungs);
   }
 
   get file(): string {
@@ -97,7 +97,7 @@ export class RunStore {
 
   /** The finished result of `id` from the interrupted run, now part of this one. */
   keep(id: string): boolean {
-    const done = this.kept.get(id);
+    const done = this.previous.find((r) => r.id === id && r.status === 'ok');
     if (done) this.run.rungs.push(done);
     return !!done;
   }
