@@ -306,7 +306,7 @@ def _file_lock(path: Path):
 
 
 def _sd15_configs() -> dict:
-    """SD 1.5's component configs (FACTS.md section 4 / the runwayml repo's config files)."""
+    """SD 1.5's component configs, as the config files of the runwayml/stable-diffusion-v1-5 repository give them."""
     return {
         "unet": dict(
             sample_size=64,
