@@ -10,7 +10,8 @@ import { type RunFile, type RungResult, writeFileAtomic } from './run-file.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
 
-const esc = (s: unknown) =>
+/** Text as HTML (element content and attribute values). */
+export const esc = (s: unknown) =>
   String(s)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

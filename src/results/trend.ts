@@ -4,7 +4,8 @@
 // as red triangles, and a dashed vertical rule where package versions changed. Below: a table per night.
 import type { TopLevelSpec } from 'vega-lite';
 import { FONT, finite, isPlotted, secs, specToSvg, whisker } from './chart.ts';
-import type { RunFile } from './run-file.ts';
+import { esc } from './html.ts';
+import type { RunFile, VersionChange } from './run-file.ts';
 
 /**
  * Prefixes of the vega-lite layer names: panel i's layer is `<prefix>_<i>`, and vega names its marks
@@ -24,15 +25,6 @@ const RED = '#d62728';
 const CHANGE = '#e08214';
 
 type Night = RunFile & { started: string };
-type VersionChange = NonNullable<RunFile['nightly']>['version_changes'][number];
-
-const esc = (s: unknown) =>
-  String(s)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
 /** '2026-11-28 02:15 UTC' */
 export const nightTime = (iso: string) => `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 

@@ -7,6 +7,7 @@ import { machineId } from '../../src/nightly/history.ts';
 import { repoRoot } from '../../src/paths.ts';
 import { machine } from '../../src/results/machine.ts';
 import { ladderJsonSchema } from '../../src/rungs/ladder.ts';
+import { ARTICLE_SCENARIO } from '../../src/rungs/settings.ts';
 import { ladder, MOCK, tmpDir } from '../helpers.ts';
 
 function ladderWith(rung: string, top = 'name: bad'): string {
@@ -130,6 +131,15 @@ describe('output folders', () => {
 });
 
 describe('--resume', () => {
+  function threeRungs(dir: string): string {
+    const file = path.join(dir, 'l.yaml');
+    writeFileSync(
+      file,
+      'name: r\nrungs:\n  - {id: base, backend: sleep}\n  - {id: kept, backend: sleep}\n  - {id: todo, backend: sleep}\n',
+    );
+    return file;
+  }
+
   function unfinished(history: string, scenario: Record<string, unknown>) {
     const dir = path.join(history, machineId(machine()), '2026-11-28T01-00-00-000Z');
     mkdirSync(dir, { recursive: true });
@@ -154,11 +164,7 @@ describe('--resume', () => {
 
   it('refuses to mix another scenario into an unfinished night, and says what differs', async () => {
     const dir = tmpDir();
-    const file = path.join(dir, 'l.yaml');
-    writeFileSync(
-      file,
-      'name: r\nrungs:\n  - {id: base, backend: sleep}\n  - {id: kept, backend: sleep}\n  - {id: todo, backend: sleep}\n',
-    );
+    const file = threeRungs(dir);
     const history = path.join(dir, 'history');
     unfinished(history, { steps: 20, height: 512 });
     oneLine(
@@ -169,27 +175,11 @@ describe('--resume', () => {
 
   it('never drops a rung measured before, even one not selected now', async () => {
     const dir = tmpDir();
-    const file = path.join(dir, 'l.yaml');
-    writeFileSync(
-      file,
-      'name: r\nrungs:\n  - {id: base, backend: sleep}\n  - {id: kept, backend: sleep}\n  - {id: todo, backend: sleep}\n',
-    );
+    const file = threeRungs(dir);
     const history = path.join(dir, 'history');
-    const scenario = {
-      prompt: 'sailing ship in storm by Rembrandt',
-      steps: 2,
-      warmup_steps: 1,
-      passes: 10,
-      height: 512,
-      width: 512,
-      guidance_scale: 7.5,
-      seed: 0,
-      output_type: 'np',
-      min_time_s: 0,
-      max_passes: 1000,
-    };
+    // What MOCK asks for on the article profile: the same scenario, so the night may be resumed.
+    const scenario = { ...ARTICLE_SCENARIO, steps: 2, warmup_steps: 1 };
     const night = unfinished(history, scenario);
-    writeFileSync(file, readFileSync(file, 'utf8'));
     const r = await ladder([
       'nightly',
       '--ladder',
