@@ -57,14 +57,21 @@ def image_flops(pipe, height: int, width: int, steps: int, guidance_scale: float
 
 
 def matmul_peak(dtype_name: str, seconds: float = 2.0, n: int = 2048) -> float:
-    """GFLOP/s of a large square matrix product in this process (oneDNN/MKL through torch)."""
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    """GFLOP/s (GOP/s for int8) of a large square matrix product in this process (oneDNN/MKL through torch)."""
+    if dtype_name == "int8":
+        # Integer operations per second (2 per multiply-add, as for floats): int8 x int8 -> int32.
+        a = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+        b = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+        product = torch._int_mm
+    else:
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        product = torch.matmul
     for _ in range(3):
-        a @ b
+        product(a, b)
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        a @ b
+        product(a, b)
         reps += 1
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 

@@ -42,6 +42,7 @@ def run(backend, scenario: dict, progress) -> dict:
         with backend.observe() as runtime:
             backend.generate(num_inference_steps=sc["warmup_steps"], seed=sc["seed"], **call)
     warmup_s = clock() - t0
+    backend.warmed_up()
     progress(stage="warmup", seconds=warmup_s, message=f"warm-up ({sc['warmup_steps']} steps)")
     samples, components = [], []
     # Progress messages are paced in wall time: they are about waking the controller, not measuring.

@@ -65,7 +65,7 @@ def test_roofline_repeats_and_the_probe_job():
 
 MEASURED_ENV = (
     "^(LD_PRELOAD|LD_LIBRARY_PATH|MALLOC_.*|GLIBC_TUNABLES|PYTHONMALLOC|TCMALLOC_.*|JE_.*|OMP_.*|KMP_.*|GOMP_.*|"
-    "MKL_.*|OPENBLAS_.*|DNNL_.*|ONEDNN_.*|ATEN_.*|TORCH.*|TORCHINDUCTOR_.*|OV_.*|LADDER_.*)$"
+    "MKL_.*|OPENBLAS_.*|DNNL_.*|ONEDNN_.*|ATEN_.*|TORCH.*|TORCHINDUCTOR_.*|OV_.*|TBB_.*|LADDER_.*)$"
 )
 
 

@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import type { Machine } from '../results/machine.ts';
 import type { Backend } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -32,4 +33,14 @@ export function getBackend(name: string): Backend {
   const b = BACKENDS.get(name);
   if (!b) throw new UserError(`unknown backend '${name}' (known: ${backendNames().join(', ')})`);
   return b;
+}
+
+/**
+ * Why an environment is of no use on this machine: every backend that runs in it is unsupported
+ * here (zentorch's on an Intel CPU). `envs provision` and `doctor` then leave it alone.
+ */
+export function envUnusable(env: string, here: Machine): string | undefined {
+  const users = [...BACKENDS.values()].filter((b) => b.env === env);
+  const reasons = users.map((b) => b.unsupported?.(here));
+  return users.length && reasons.every((r) => r) ? reasons[0] : undefined;
 }

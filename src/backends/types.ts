@@ -3,6 +3,7 @@
 // proven from what the worker reports, what dtype it really computes in, and how reports show it.
 import type { z } from 'zod';
 import type { LaunchConfig } from '../launcher/launch.ts';
+import type { Machine } from '../results/machine.ts';
 
 export type Dtype = 'fp32' | 'bf16' | 'int8';
 
@@ -66,6 +67,11 @@ export interface Backend<S extends z.ZodObject = z.ZodObject, E extends CommonEf
    * `self` when the rung is itself such a reference, else the backend and options of one.
    */
   reference(o: z.infer<S>): 'self' | { backend: string; options: Record<string, unknown> };
+  /**
+   * Why this backend cannot run on this machine (one line), or undefined. A rung on it is then
+   * skipped, not failed, and its environment is not provisioned.
+   */
+  unsupported?(machine: Machine): string | undefined;
   /** How the report shows what the rung really ran with ("bf16 (OpenVINO), static shapes"). */
   describe(eff: E): string;
 }

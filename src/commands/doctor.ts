@@ -3,6 +3,7 @@ import { mkdirSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import { execa } from 'execa';
 import type { Argv } from 'yargs';
+import { envUnusable } from '../backends/registry.ts';
 import { basePython, describeStack, stackNames } from '../envs/stacks.ts';
 import { ALLOCATOR_PACKAGES, findAllocator, findTool } from '../launcher/launch.ts';
 import { cacheRoot } from '../paths.ts';
@@ -33,9 +34,15 @@ async function checks(): Promise<Check[]> {
       required: true,
     });
   }
+  const here = machine();
   for (const name of stackNames()) {
     try {
       const s = await describeStack(name);
+      const why = envUnusable(name, here);
+      if (why && s.state !== 'ready') {
+        out.push({ what: `env ${name}`, ok: true, detail: `not needed on this machine: ${why}`, required: false });
+        continue;
+      }
       out.push({
         what: `env ${name}`,
         ok: s.state === 'ready',

@@ -1,7 +1,9 @@
 import type { Argv } from 'yargs';
+import { envUnusable } from '../backends/registry.ts';
 import { provision, removeDirs } from '../envs/provision.ts';
 import { describeStack, envsRoot, stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
+import { machine } from '../results/machine.ts';
 
 const log = (line: string) => console.error(line);
 
@@ -27,7 +29,15 @@ export const envsCommand = {
             .positional('names', { type: 'string', array: true, describe: 'environment names' })
             .option('force', { type: 'boolean', default: false, describe: 'rebuild even when ready' }),
         async (a: { names?: string[]; force: boolean }) => {
-          const names = a.names?.length ? a.names : stackNames();
+          // All of them means all that can be used here: zentorch's needs an AMD CPU (name it to force it).
+          const here = machine();
+          const names = a.names?.length
+            ? a.names
+            : stackNames().filter((n) => {
+                const why = envUnusable(n, here);
+                if (why) log(`${n}: not provisioned: ${why}`);
+                return !why;
+              });
           for (const name of names) await describeStack(name); // unknown names fail before any work
           for (const name of names) {
             const s = await provision(name, log, { force: a.force });

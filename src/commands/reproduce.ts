@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
+import { bestLine } from '../results/best.ts';
 import { renderTable } from '../results/report.ts';
 import { executeRun } from '../run/execute.ts';
 import { applyOverrides, type Ladder, type Rung } from '../rungs/ladder.ts';
@@ -73,7 +74,12 @@ export const reproduceCommand = {
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     const run = await executeRun(ladder, rungs, settings, log);
     if (a.json) console.log(JSON.stringify(run, null, 2));
-    else console.log(`\n${renderTable(run)}\n\nreport: ${path.join(settings.outDir, 'report.md')}`);
-    if (run.rungs.some((r) => r.status !== 'ok')) process.exitCode = 1;
+    else {
+      const best = bestLine(run);
+      console.log(
+        `\n${renderTable(run)}\n${best ? `\n${best}\n` : ''}\nreport: ${path.join(settings.outDir, 'report.md')}`,
+      );
+    }
+    if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = 1;
   },
 };

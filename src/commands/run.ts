@@ -187,6 +187,6 @@ export const runCommand = {
     const rung = applyOverrides(found, repeated('set', a.set));
     const run = await executeRun(ladder, [rung], settingsFrom(a, rung.id), log);
     if (a.json) console.log(JSON.stringify(run, null, 2));
-    if (run.rungs.some((r) => r.status !== 'ok')) process.exitCode = 1;
+    if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = 1;
   },
 };

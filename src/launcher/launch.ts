@@ -87,6 +87,11 @@ export function launchPlan(
       );
     }
     env.LD_PRELOAD = lib;
+    // oneTBB (OpenVINO's threading) dlopens its topology library with RTLD_DEEPBIND, which binds it
+    // to glibc's malloc beside the preloaded one: `free(): invalid pointer` in ov.Core(). oneTBB's
+    // documented switch for malloc replacement turns that off ("Dynamic Malloc Replacement" in its
+    // limitations). PyTorch does not use TBB: the torch rungs run as before.
+    env.TBB_ENABLE_SANITIZERS = '1';
     if (cfg.allocator === 'jemalloc' && cfg.malloc_conf) env.MALLOC_CONF = cfg.malloc_conf.replace(/\s+/g, '');
   }
   if (cfg.threads !== undefined) {

@@ -135,37 +135,41 @@ function judgeRung(r: RungResult, all: RungResult[], o: JudgeOptions): RungVerdi
 
 export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DEFAULT_JUDGE): RungVerdict[] {
   const moved = machineMoved(current);
-  return current.rungs.map((r: RungResult): RungVerdict => {
-    if (r.status !== 'ok' || !r.samples_s.length) return { id: r.id, verdict: 'failed', detail: r.error };
-    // Only nights that measured the same thing, and measured it successfully.
-    // A night on a machine that moved says nothing about the code: it is no reference either.
-    const past = history
-      .filter(
-        (h) => sameSetup(h, current, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
-      )
-      .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
-      .filter((x): x is RungResult => !!x);
-    if (!past.length) return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
-    const { limit, ...v } = judgeRung(r, past, o);
-    if (v.verdict !== 'regressed' && v.verdict !== 'improved') return v;
-    const would = `${v.verdict} ${v.ratio!.toFixed(2)}x`;
-    // The machine itself moved as much as the change: the night says nothing about the code.
-    if (moved > limit!) {
-      return {
-        ...v,
-        verdict: 'unstable',
-        detail: `would be ${would}, but the machine itself moved ${(100 * moved).toFixed(0)}% during the run (threshold ±${(100 * limit!).toFixed(0)}%)`,
-      };
-    }
-    if (past.length < o.minNights) {
-      return {
-        ...v,
-        verdict: 'insufficient',
-        detail: `would be ${would}, but ${past.length} earlier night(s) cannot tell a step from one process's luck (--min-nights ${o.minNights})`,
-      };
-    }
-    return v;
-  });
+  // A rung skipped on this machine (its backend cannot run here) has nothing to judge.
+  return current.rungs
+    .filter((r) => r.status !== 'skipped')
+    .map((r: RungResult): RungVerdict => {
+      if (r.status !== 'ok' || !r.samples_s.length) return { id: r.id, verdict: 'failed', detail: r.error };
+      // Only nights that measured the same thing, and measured it successfully.
+      // A night on a machine that moved says nothing about the code: it is no reference either.
+      const past = history
+        .filter(
+          (h) => sameSetup(h, current, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
+        )
+        .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
+        .filter((x): x is RungResult => !!x);
+      if (!past.length)
+        return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
+      const { limit, ...v } = judgeRung(r, past, o);
+      if (v.verdict !== 'regressed' && v.verdict !== 'improved') return v;
+      const would = `${v.verdict} ${v.ratio!.toFixed(2)}x`;
+      // The machine itself moved as much as the change: the night says nothing about the code.
+      if (moved > limit!) {
+        return {
+          ...v,
+          verdict: 'unstable',
+          detail: `would be ${would}, but the machine itself moved ${(100 * moved).toFixed(0)}% during the run (threshold ±${(100 * limit!).toFixed(0)}%)`,
+        };
+      }
+      if (past.length < o.minNights) {
+        return {
+          ...v,
+          verdict: 'insufficient',
+          detail: `would be ${would}, but ${past.length} earlier night(s) cannot tell a step from one process's luck (--min-nights ${o.minNights})`,
+        };
+      }
+      return v;
+    });
 }
 
 /** Packages whose version changed in any environment since the previous night. */

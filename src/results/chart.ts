@@ -174,7 +174,10 @@ export function chartSpec(run: RunFile): TopLevelSpec {
         color: {
           field: 'label',
           type: 'nominal',
-          scale: { domain: ['failed', 'running', 'no samples'], range: [FAILED_COLOR, RUNNING_COLOR, '#555'] },
+          scale: {
+            domain: ['failed', 'running', 'skipped', 'no samples'],
+            range: [FAILED_COLOR, RUNNING_COLOR, '#555', '#555'],
+          },
           legend: null,
         },
       },

@@ -91,6 +91,7 @@ function machineWarning(a: RunFile, b: RunFile): string | undefined {
 const statusIn = (r: RungResult, side: 'A' | 'B'): string | undefined => {
   if (r.status === 'failed') return `failed in ${side}`;
   if (r.status === 'running') return `unfinished in ${side}`;
+  if (r.status === 'skipped') return `skipped in ${side}`;
   if (!r.samples_s.length) return `no samples in ${side}`;
   return undefined;
 };

@@ -4,6 +4,8 @@ import os from 'node:os';
 export interface Machine {
   hostname: string;
   cpu_model: string;
+  /** vendor_id of /proc/cpuinfo (GenuineIntel, AuthenticAMD); absent in older runs. */
+  cpu_vendor?: string;
   logical_cpus: number;
   isa: Record<string, boolean>;
   memory_bytes: number;
@@ -26,17 +28,23 @@ function osName(): string {
 
 export function machine(): Machine {
   let flags = new Set<string>();
+  let vendor: string | undefined;
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('flags'));
-    flags = new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
+    const lines = readFileSync('/proc/cpuinfo', 'utf8').split('\n');
+    const field = (name: string) =>
+      lines
+        .find((l) => l.startsWith(name))
+        ?.split(':')[1]
+        ?.trim();
+    flags = new Set((field('flags') ?? '').split(/\s+/));
+    vendor = field('vendor_id');
   } catch {
-    /* no /proc: flags unknown */
+    /* no /proc: flags and vendor unknown */
   }
   return {
     hostname: os.hostname(),
     cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    cpu_vendor: vendor,
     logical_cpus: os.cpus().length,
     isa: Object.fromEntries(ISA_FLAGS.map((f) => [f, flags.has(f)])),
     memory_bytes: os.totalmem(),

@@ -1,4 +1,5 @@
 // report.md: the ladder side by side with the article's figures.
+import { bestLine } from './best.ts';
 import type { RunFile, RungResult } from './run-file.ts';
 
 /** A plain decimal number, as a number cell holds it ("-0.5", "1e-5"): not text to neutralise. */
@@ -53,7 +54,7 @@ export function renderTable(run: RunFile): string {
   const rows = run.rungs.map((r) => {
     const a = articleSpeedups(run, r);
     const s = r.stats;
-    const status = r.status === 'ok' ? 'ok' : `**${r.status}**`;
+    const status = r.status === 'ok' || r.status === 'skipped' ? r.status : `**${r.status}**`;
     const prev = r.compare_to ? ` (vs ${r.compare_to})` : '';
     return `| ${r.id} | ${status} | ${num(s?.median_s, 3)} | ${s ? `${num(s.min_s, 3)}–${num(s.max_s, 3)}` : '–'} | ${s?.n ?? 0} | ${times(r.speedup_vs_baseline)} | ${times(r.speedup_vs_previous)}${r.speedup_vs_previous !== undefined ? prev : ''} | ${psnr(r)} | ${num(r.article?.seed_s, 1)} | ${num(r.article?.published_s, 2)} | ${times(a.base)} | ${times(a.prev)} |`;
   });
@@ -136,6 +137,9 @@ export function renderReport(run: RunFile): string {
   const failures = run.rungs
     .filter((r) => r.status === 'failed')
     .map((r) => `- **${mdText(r.id)}**: ${mdText(r.error ?? 'no reason recorded')}`);
+  const skipped = run.rungs
+    .filter((r) => r.status === 'skipped')
+    .map((r) => `- **${mdText(r.id)}**: ${mdText(r.skipped ?? 'no reason recorded')}`);
   const warnings = run.rungs
     .filter((r) => r.warnings?.length)
     .map((r) => `- **${mdText(r.id)}**: ${mdText(r.warnings!.join('; '))}`);
@@ -155,11 +159,13 @@ export function renderReport(run: RunFile): string {
     '',
     renderTable(run),
     '',
+    ...(bestLine(run) ? [bestLine(run)!, ''] : []),
     ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
     ...overheadLine(run),
     ...machineLine(run),
     "The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. PSNR compares each rung's final image with an fp32 PyTorch image of the same scheduler, seed and initial latents.",
     ...(failures.length ? ['', '## Failed rungs', '', ...failures] : []),
+    ...(skipped.length ? ['', '## Skipped rungs (cannot run on this machine; not failures)', '', ...skipped] : []),
     ...(warnings.length ? ['', '## Figures to take with care', '', ...warnings] : []),
     '',
   ].join('\n');

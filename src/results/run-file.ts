@@ -31,8 +31,11 @@ export const SCHEMA_VERSION = 2;
 
 export interface RungResult {
   id: string;
-  status: 'ok' | 'failed' | 'running';
+  /** skipped: the backend cannot run on this machine (zentorch on an Intel CPU): not a failure. */
+  status: 'ok' | 'failed' | 'running' | 'skipped';
   error?: string;
+  /** Why a skipped rung was not run, in one line. */
+  skipped?: string;
   /** What the toggle checks found when a toggle did not take effect (status failed, no figure). */
   toggle_problems?: string[];
   /** What was asked: the rung (backend, env, launcher, options), model and scenario. */
@@ -141,7 +144,7 @@ export interface RunFile {
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const rungSchema = z.looseObject({
   id: z.string(),
-  status: z.enum(['ok', 'failed', 'running']),
+  status: z.enum(['ok', 'failed', 'running', 'skipped']),
   error: z.string().optional(),
   config: z.looseObject({}).default({}),
   effective: z.looseObject({}).nullish(),

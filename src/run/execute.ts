@@ -2,9 +2,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
+import { BACKENDS } from '../backends/registry.ts';
 import { provision } from '../envs/provision.ts';
 import { describeStack, MARKER } from '../envs/stacks.ts';
 import { LadderError, ToggleError, UserError } from '../errors.ts';
+import { machine } from '../results/machine.ts';
 import type { MachineProbe, RunFile, RungResult } from '../results/run-file.ts';
 import type { Ladder, Rung } from '../rungs/ladder.ts';
 import { probeMachine } from './machine-probe.ts';
@@ -63,8 +65,11 @@ export async function executeRun(
   previous?: RunFile,
 ): Promise<RunFile> {
   const rungs = selected.map((r) => withThreads(r, settings.threads));
+  // A backend that cannot run on this machine (zentorch on Intel) is skipped, its env never built.
+  const here = machine();
+  const skips = new Map(rungs.map((r) => [r.id, BACKENDS.get(r.backend)?.unsupported?.(here)]));
   // Environments are provisioned before anything is measured: pip on 2 cores would disturb a rung.
-  const envs = [...new Set(rungs.map((r) => r.env))];
+  const envs = [...new Set(rungs.filter((r) => !skips.get(r.id)).map((r) => r.env))];
   const queue = new PQueue({ concurrency: 2 });
   const failedEnvs = new Map<string, Error>();
   await Promise.all(
@@ -75,10 +80,12 @@ export async function executeRun(
     ? RunStore.resume(settings.outDir, previous)
     : RunStore.create(settings.outDir, ladder, settings.command);
   store.run.environments = await environments(envs);
-  const machineProbe: MachineProbe = { backend: rungs[0]!.backend };
+  // The machine is probed in a worker of the first rung that runs here.
+  const prober = rungs.find((r) => !skips.get(r.id));
+  const machineProbe: MachineProbe = { backend: (prober ?? rungs[0]!).backend };
   store.run.machine_probe = machineProbe;
-  if (settings.machineProbe !== false && !failedEnvs.has(rungs[0]!.env))
-    await probeMachine(machineProbe, rungs[0]!, 'start', settings, log);
+  if (prober && settings.machineProbe !== false && !failedEnvs.has(prober.env))
+    await probeMachine(machineProbe, prober, 'start', settings, log);
   const started = Date.now();
   for (const [i, rung] of rungs.entries()) {
     // Rungs differ a lot in cost; the average so far is still the best guess a user gets.
@@ -102,6 +109,14 @@ export async function executeRun(
       } satisfies RungResult,
       log,
     );
+    const skip = skips.get(rung.id);
+    if (skip) {
+      slot.status = 'skipped';
+      slot.skipped = skip;
+      log(`  skipped: ${skip}`);
+      store.save(log);
+      continue;
+    }
     try {
       const envError = failedEnvs.get(rung.env);
       if (envError) throw envError;
@@ -119,7 +134,7 @@ export async function executeRun(
     store.save(log);
   }
   store.keepRest();
-  if (machineProbe.start) await probeMachine(machineProbe, rungs[0]!, 'end', settings, log);
+  if (prober && machineProbe.start) await probeMachine(machineProbe, prober, 'end', settings, log);
   await qualityGuard(store.run, rungs, settings, log);
   if (settings.roofline !== false) await roofline(store.run, settings, log);
   return store.finish(log);

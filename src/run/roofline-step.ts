@@ -15,7 +15,8 @@ import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
 import type { WorkerSession } from '../worker/session.ts';
 import { LOAD_DEADLINE_S, type Log, modelsDir, openSession, type RungSettings } from './rung.ts';
 
-const DTYPES = ['fp32', 'bf16'] as const;
+// int8: the peak an OpenVINO int8 UNet is placed against (torch._int_mm, GOP/s).
+const DTYPES = ['fp32', 'bf16', 'int8'] as const;
 
 /** Probes per dtype and seconds per probe of the peak (the best is kept). */
 export const PEAK_PROBE = { repeats: 3, seconds: 2 };

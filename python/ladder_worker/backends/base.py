@@ -34,7 +34,9 @@ def versions(dists) -> dict:
 
 
 # The dtypes a matrix-product probe (roofline peak, probe job) can run in, and the probe job's labels.
-PROBE_DTYPES = ("fp32", "bf16")
+# int8 is torch._int_mm (int8 x int8 -> int32 through oneDNN, AMX int8 where present): the peak an
+# OpenVINO int8 UNet is placed against.
+PROBE_DTYPES = ("fp32", "bf16", "int8")
 PROBE_LABELS = ("start", "end")
 
 
@@ -99,6 +101,11 @@ class Backend(abc.ABC):
     def observe(self):
         """Runtime observations (a dict filled while the block runs: unet_calls, autocast_dtype...), or None."""
         yield None
+
+    def warmed_up(self) -> None:
+        """Called once the warm-up call is done, before the timed passes (torch-compile forbids recompiles
+        from here on)."""
+        return None
 
     def timers(self):
         """Per-component timers of a pass: start(), result(pass_s), .missing (see timing.Breakdown)."""

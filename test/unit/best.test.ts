@@ -1,0 +1,94 @@
+// "Best on this machine": the fastest rung above the quality floor, its speedup over the ladder's
+// first rung and how sure that speedup is (a distribution-free CI of the ratio, the U test).
+import { describe, expect, test } from 'vitest';
+import { bestLine, bestRung } from '../../src/results/best.ts';
+import { renderReport } from '../../src/results/report.ts';
+import type { RungResult } from '../../src/results/run-file.ts';
+import { ratioCI } from '../../src/results/significance.ts';
+import { fixtureRun } from '../fixtures/run.ts';
+
+const quality = (psnr: number, flagged = false) => ({ reference: 'fp32', psnr_db: psnr, max_abs_diff: 0.1, flagged });
+
+/** The article fixture seen as a beyond run: openvino-static (34.85 s) first, dpm made the fastest (26 s). */
+function beyondRun(opts: { dpmFlagged?: boolean } = {}) {
+  const run = fixtureRun();
+  run.ladder = { ...run.ladder!, name: 'beyond', baseline: 'openvino-static' };
+  for (const r of run.rungs) if (r.status === 'ok') r.quality = quality(35);
+  const dpm = run.rungs.find((r) => r.id === 'dpm')!;
+  dpm.samples_s = dpm.samples_s.map((x) => (x / 52.6) * 26);
+  dpm.stats = { ...dpm.stats!, median_s: 26 };
+  dpm.quality = opts.dpmFlagged ? quality(12, true) : quality(31);
+  return run;
+}
+
+describe('ratioCI', () => {
+  test('gives the textbook ranks for 5 against 5 passes (c = 3, coverage 96.8%)', () => {
+    const cur = [1, 1.1, 0.9, 1.05, 0.95];
+    const ref = [2, 2.1, 1.9, 2.05, 1.95];
+    const ratios = ref.flatMap((r) => cur.map((c) => r / c)).sort((a, b) => a - b);
+    const res = ratioCI(cur, ref)!;
+    expect(res.ci).toEqual([ratios[2], ratios[22]]);
+    expect(res.level).toBeCloseTo(1 - 8 / 252, 10);
+  });
+
+  test('says how little [min, max] covers when the passes are too few for 95%', () => {
+    const res = ratioCI([1, 1.1], [2, 2.1])!;
+    expect(res.ci).toEqual([2 / 1.1, 2.1]);
+    expect(res.level).toBeCloseTo(1 - 2 / 6, 10);
+  });
+
+  test('contains the true ratio of two shifted samples, and nothing without passes', () => {
+    const cur = Array.from({ length: 30 }, (_, i) => 10 + (i % 7) * 0.1);
+    const ref = cur.map((x) => x * 1.5);
+    const res = ratioCI(cur, ref)!;
+    expect(res.ci[0]).toBeLessThanOrEqual(1.5);
+    expect(res.ci[1]).toBeGreaterThanOrEqual(1.5);
+    expect(ratioCI([], ref)).toBeUndefined();
+  });
+});
+
+describe('best on this machine', () => {
+  test('is the fastest rung above the floor, with its speedup over the first rung', () => {
+    const run = beyondRun();
+    const b = bestRung(run)!;
+    expect(b.rung.id).toBe('dpm');
+    expect(b.reference.id).toBe('openvino-static');
+    expect(b.speedup).toBeCloseTo(b.reference.stats!.median_s / 26, 9);
+    const line = bestLine(run)!;
+    expect(line).toContain('dpm');
+    expect(line).toContain('over openvino-static');
+    expect(renderReport(run)).toContain(line);
+  });
+
+  test('is never a rung whose image fell under the quality floor', () => {
+    const run = beyondRun({ dpmFlagged: true });
+    // The flagged rung is the fastest by far: it still must not win.
+    const b = bestRung(run)!;
+    expect(b.rung.id).not.toBe('dpm');
+    expect(b.rung.quality?.flagged).toBeFalsy();
+  });
+
+  test('is never a rung whose image was not judged, and is the reference when nothing beats it', () => {
+    const run = beyondRun();
+    for (const r of run.rungs) if (r.id !== 'openvino-static') delete (r as Partial<RungResult>).quality;
+    const b = bestRung(run)!;
+    expect(b.rung.id).toBe('openvino-static');
+    expect(bestLine(run)).toContain('the reference itself');
+  });
+
+  test('is a verdict with a CI when the winner beats the reference', () => {
+    const run = beyondRun();
+    const fast = run.rungs.find((r) => r.id === 'jemalloc')!;
+    fast.samples_s = fast.samples_s.map((x) => (x / 109.3) * 20);
+    fast.stats = { ...fast.stats!, median_s: 20 };
+    const b = bestRung(run)!;
+    expect(b.rung.id).toBe('jemalloc');
+    expect(b.speedup).toBeCloseTo(34.85 / 20, 1);
+    expect(b.verdict).toBe('faster');
+    expect(b.ci!.ci[0]).toBeLessThanOrEqual(b.speedup);
+    expect(b.ci!.ci[1]).toBeGreaterThanOrEqual(b.speedup);
+    expect(bestLine(run)).toMatch(
+      /jemalloc, 1\.7\dx over openvino-static, 9\d\.\d% CI 1\.\d\d–1\.\d\dx; U test: faster/,
+    );
+  });
+});
