@@ -159,7 +159,7 @@ export function renderReport(run: RunFile): string {
     '',
     renderTable(run),
     '',
-    ...(bestLine(run) ? [bestLine(run)!, ''] : []),
+    ...[bestLine(run)].flatMap((line) => (line ? [line, ''] : [])),
     ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
     ...overheadLine(run),
     ...machineLine(run),

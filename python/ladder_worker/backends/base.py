@@ -22,6 +22,11 @@ def seeded_latents(seed: int, shape) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
 
 
+def minor(version: str) -> str:
+    """'2.8' of '2.8.0+cpu': extensions that must match torch (IPEX, zentorch) pin its minor version."""
+    return ".".join(version.split("+")[0].split(".")[:2])
+
+
 def versions(dists) -> dict:
     """Installed versions of the given distributions (absent ones left out)."""
     out = {}

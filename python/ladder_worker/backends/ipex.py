@@ -6,6 +6,7 @@ import importlib.metadata as md
 
 import torch
 
+from .base import minor
 from .torch import TorchBackend, is_channels_last
 
 # IPEX adds these empty parameters to every prepacked module; they are not model weights.
@@ -23,8 +24,7 @@ def import_ipex():
         version = md.version("intel-extension-for-pytorch")
     except md.PackageNotFoundError:
         raise IPEXUnavailable("intel-extension-for-pytorch is not installed in this environment") from None
-    want = ".".join(version.split("+")[0].split(".")[:2])
-    have = ".".join(torch.__version__.split("+")[0].split(".")[:2])
+    want, have = minor(version), minor(torch.__version__)
     if want != have:
         raise IPEXUnavailable(
             f"intel-extension-for-pytorch {version} needs torch {want}.*, found torch {torch.__version__}"

@@ -6,6 +6,7 @@ import importlib.metadata as md
 import torch
 
 from ..errors import UserError
+from .base import minor
 from .torch_compile import TorchCompileBackend
 
 
@@ -19,8 +20,7 @@ class ZentorchBackend(TorchCompileBackend):
             version = md.version("zentorch")
         except md.PackageNotFoundError:
             raise UserError("zentorch is not installed in this environment") from None
-        want = ".".join(version.split(".")[:2])
-        have = ".".join(torch.__version__.split("+")[0].split(".")[:2])
+        want, have = minor(version), minor(torch.__version__)
         if want != have:
             raise UserError(f"zentorch {version} needs torch {want}.*, found torch {torch.__version__}")
         import zentorch  # noqa: F401  (registers the "zentorch" torch.compile backend)
