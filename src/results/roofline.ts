@@ -10,9 +10,23 @@ export function rungDtype(r: RungResult): Dtype {
   return backend && r.effective ? backend.dtype(r.effective) : 'fp32';
 }
 
+/**
+ * The peak each dtype's rungs are placed against: the probed (or cached) peak, or this run's own
+ * machine probe where it read higher. Both are the same matrix products; a cached peak below what
+ * the machine did during the run was probed in a slow moment, and would inflate every share.
+ */
+export function runPeaks(run: RunFile): Record<string, number> {
+  const peaks = { ...run.roofline?.peaks_gflops };
+  for (const side of [run.machine_probe?.start, run.machine_probe?.end])
+    for (const [d, g] of Object.entries(side?.gflops ?? {}))
+      if (peaks[d] !== undefined && Number.isFinite(g) && g > peaks[d]) peaks[d] = g;
+  return peaks;
+}
+
 export function placeOnRoofline(run: RunFile): void {
   const rl = run.roofline;
   if (!rl) return;
+  const peaks = runPeaks(run);
   const f = rl.flops;
   for (const r of run.rungs) {
     if (r.status !== 'ok' || !r.stats) continue;
@@ -20,7 +34,7 @@ export function placeOnRoofline(run: RunFile): void {
     const calls = r.breakdown?.unet_calls_per_pass ?? f.unet! / f.unet_per_call!;
     const work = f.text_encoding! + f.unet_per_call! * calls + f.vae_decode! + f.safety_checker!;
     const dtype = rungDtype(r);
-    const peak = rl.peaks_gflops[dtype];
+    const peak = peaks[dtype];
     if (peak === undefined) continue; // no probe for this dtype
     const gflops = work / 1e9 / r.stats.median_s;
     const step = r.breakdown?.unet_step_s;

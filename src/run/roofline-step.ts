@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describeStack } from '../envs/stacks.ts';
 import { cacheRoot } from '../paths.ts';
 import type { Machine } from '../results/machine.ts';
-import { abovePeak, placeOnRoofline } from '../results/roofline.ts';
+import { abovePeak, placeOnRoofline, runPeaks } from '../results/roofline.ts';
 import { type RunFile, writeJsonAtomic } from '../results/run-file.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
 import type { WorkerSession } from '../worker/session.ts';
@@ -109,7 +109,8 @@ export async function roofline(run: RunFile, settings: RungSettings & { reprobe?
       placeOnRoofline(run);
     }
     await session.shutdown();
-    writeJsonAtomic(cacheFile, peaks);
+    // The cache keeps the best reading: this run's machine probe where it read higher.
+    writeJsonAtomic(cacheFile, { ...peaks, ...runPeaks(run) });
     for (const d of DTYPES.filter((x) => abovePeak(run, x))) {
       log(
         `  roofline: a rung ran above the measured ${d} peak (${peaks[d]!.toFixed(0)} GFLOP/s): its share is not shown`,

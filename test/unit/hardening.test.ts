@@ -4,7 +4,8 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { launchPlan } from '../../src/launcher/launch.ts';
 import { newRunDir, runStamp } from '../../src/results/out-dir.ts';
-import { placeOnRoofline } from '../../src/results/roofline.ts';
+import { renderReport } from '../../src/results/report.ts';
+import { placeOnRoofline, runPeaks } from '../../src/results/roofline.ts';
 import { readPeaks } from '../../src/run/roofline-step.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { tmpDir } from '../helpers.ts';
@@ -69,4 +70,26 @@ it('flags a share above 100% of the peak instead of printing it', () => {
   expect(base.gflops).toBeGreaterThan(50);
   expect(base.pct_of_peak).toBeUndefined();
   expect(base.above_peak).toBe(true);
+});
+
+it("places rungs against this run's machine probe where it read above a cached peak (slow-moment cache)", () => {
+  const run = fixtureRun();
+  run.roofline = {
+    flops: { text_encoding: 1e9, unet_per_call: 1e9, unet: 3e9, vae_decode: 1e9, safety_checker: 1e9 },
+    peaks_gflops: { fp32: 150, bf16: 500 },
+    peak_cache: '/dev/null',
+  };
+  const at = '2026-11-28T00:00:00Z';
+  run.machine_probe = {
+    backend: 'torch',
+    start: { gflops: { fp32: 140, bf16: 700 }, probes: {}, at },
+    end: { gflops: { fp32: 120, bf16: 750 }, probes: {}, at },
+  };
+  expect(runPeaks(run)).toEqual({ fp32: 150, bf16: 750 });
+  placeOnRoofline(run);
+  const base = run.rungs[0]!.roofline!;
+  expect(base.dtype).toBe('fp32');
+  expect(base.pct_of_peak).toBeCloseTo((100 * base.gflops) / 150);
+  run.rungs[0]!.overhead = { controller_cpu_pct_of_passes: 0.1, bench_job_gap_ms: 1 };
+  expect(renderReport(run)).toMatch(/bf16 750 GFLOP\/s \(this run's machine probe; the peak probe read 500\)/);
 });
