@@ -101,10 +101,11 @@ export async function roofline(run: RunFile, settings: RungSettings & { reprobe?
     await measure(needed);
     run.roofline = { flops, peaks_gflops: peaks, peak_cache: cacheFile, peak_probes: probes };
     placeOnRoofline(run);
-    // A cached peak below what a rung achieved in its dtype was probed in a slow moment: probe again.
-    const low = DTYPES.filter((d) => !(d in probes) && abovePeak(run, d));
+    // A cached peak below what a rung achieved, or below this run's own machine probe, was probed in
+    // a slow moment: probe again.
+    const low = DTYPES.filter((d) => !(d in probes) && (abovePeak(run, d) || runPeaks(run)[d]! > peaks[d]!));
     if (low.length) {
-      log(`  roofline: a rung ran above the cached ${low.join('/')} peak: probing it again`);
+      log(`  roofline: the cached ${low.join('/')} peak is below what this run reached: probing it again`);
       await measure(low);
       placeOnRoofline(run);
     }
