@@ -11,6 +11,7 @@ import { reproduceCommand } from './commands/reproduce.ts';
 import { runCommand } from './commands/run.ts';
 import { rungsCommand } from './commands/rungs.ts';
 import { trendCommand } from './commands/trend.ts';
+import { tuneCommand } from './commands/tune.ts';
 import { loadConfig } from './config.ts';
 import { LadderError, UserError } from './errors.ts';
 import { releaseAllLocks } from './lock.ts';
@@ -63,6 +64,7 @@ try {
     .command(envsCommand as never)
     .command(compareCommand as never)
     .command(trendCommand as never)
+    .command(tuneCommand as never)
     .demandCommand(1, 'name a command (see --help)')
     .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated flag: the last one wins
     .strict()

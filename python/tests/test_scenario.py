@@ -37,6 +37,11 @@ def test_breakdown_adds_up_and_counts_unet_steps(backend, tmp_path):
     assert res["runtime"]["autocast_dtype"] is None and res["runtime"]["unet_output_dtype"] == "float32"
     image = np.load(tmp_path / "img.npy")
     assert image.shape == (64, 64, 3) and image.dtype == np.float32
+    # Each pass's [start, end] on CLOCK_MONOTONIC, in order, no shorter than the pass it holds.
+    windows = res["windows"]
+    assert len(windows) == 2 and windows[0][1] <= windows[1][0]
+    for (start, end), sample in zip(windows, res["samples_s"], strict=True):
+        assert end - start >= sample > 0
 
 
 def test_min_time_adds_passes(backend):

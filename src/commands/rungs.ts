@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { z } from 'zod';
 import { BACKENDS } from '../backends/registry.ts';
 import { describeStack } from '../envs/stacks.ts';
+import { instanceRungs } from '../launcher/instances.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { WIRE } from '../protocol/wire.ts';
 import { withThreads } from '../run/execute.ts';
@@ -28,8 +29,13 @@ export async function printDryRun(rungs: Rung[], threads?: number): Promise<void
     try {
       const stack = await describeStack(r.env);
       console.log(`# ${r.id}: backend ${r.backend}, environment '${r.env}' (${stack.state})`);
-      const plan = launchPlan(stack.python, r.launcher, endpoint, r.id, {}, r.backend);
-      console.log(envCommandLine(plan.env, [plan.command, ...plan.args]));
+      // A rung of several instances starts one worker per instance, each on its own cores.
+      const instances = instanceRungs(r);
+      if (instances.length > 1) console.log(`# ${instances.length} instances, started together`);
+      for (const inst of instances) {
+        const plan = launchPlan(stack.python, inst.launcher, endpoint, r.id, {}, r.backend);
+        console.log(envCommandLine(plan.env, [plan.command, ...plan.args]));
+      }
       console.log(`# backend options (defaults filled in): ${JSON.stringify(resolvedOptions(r))}`);
     } catch (err) {
       // One comment line: a line break in the message would make the rest a command when pasted.

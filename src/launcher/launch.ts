@@ -22,6 +22,10 @@ export interface LaunchConfig {
   cores?: string;
   /** Cap on the worker's address space (prlimit --as). */
   memory_limit_bytes?: number;
+  /** Workers run at once, each pinned to its own cores (launcher/instances.ts): throughput. */
+  instances?: number;
+  /** Cores of each instance (default: an equal share of `cores`, or of all the cores allowed). */
+  cores_per_instance?: number;
 }
 
 export interface LaunchPlan {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BACKENDS } from '../backends/registry.ts';
 import { chartSvg, svgToPng } from './chart.ts';
 import { renderCsv } from './csv.ts';
-import { renderBreakdown, renderReport, renderTable } from './report.ts';
+import { renderBreakdown, renderReport, renderTable, renderThroughput } from './report.ts';
 import { type RunFile, type RungResult, writeFileAtomic } from './run-file.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
@@ -52,6 +52,13 @@ function markdownTableHtml(
 /** The rungs table, exactly as report.md has it; rows classed by status. */
 const tableHtml = (run: RunFile) =>
   markdownTableHtml(renderTable(run), 'rungs', (i) => `status-${run.rungs[i]?.status ?? 'ok'}`);
+
+function throughputHtml(run: RunFile): string {
+  const md = renderThroughput(run);
+  return md
+    ? `<h2>Latency and throughput (instances run at once, each pinned to its own cores)</h2>\n${markdownTableHtml(md, 'throughput')}`
+    : '';
+}
 
 function breakdownHtml(run: RunFile): string {
   const md = renderBreakdown(run);
@@ -196,6 +203,7 @@ ${tableHtml(run)}
 <p class="note">The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. Raw samples and everything each worker reported are in run.json; one row per rung in results.csv.</p>
 ${failuresHtml(failed)}
 ${warningsHtml(run)}
+${throughputHtml(run)}
 ${breakdownHtml(run)}
 ${effectiveHtml(run)}
 </body>

@@ -92,6 +92,28 @@ export function renderBreakdown(run: RunFile): string {
   ].join('\n');
 }
 
+/**
+ * Latency and throughput side by side, once a rung of the run ran several instances at once. Each
+ * rung's images/s is over the common window of its instances (one instance: over its passes).
+ */
+export function renderThroughput(run: RunFile): string {
+  if (!run.rungs.some((r) => (r.instances?.length ?? 1) > 1)) return '';
+  const base = run.rungs.find((r) => r.id === run.ladder?.baseline)?.throughput;
+  const rows = run.rungs
+    .filter((r) => r.status === 'ok' && r.throughput)
+    .map((r) => {
+      const t = r.throughput!;
+      const cores = r.instances?.map((i) => i.cores.join(',')).join(' / ') ?? '–';
+      const vs = base && r.id !== run.ladder?.baseline ? times(t.images_per_s / base.images_per_s) : '–';
+      return `| ${r.id} | ${t.instances} | ${cores} | ${num(r.stats?.median_s, 3)} | ${num(t.images_per_s, 4)} | ${vs} | ${num(t.window_s, 1)} | ${num(t.images, 2)} |`;
+    });
+  return [
+    '| rung | instances | cores of each | latency median (s) | images/s | images/s vs baseline | common window (s) | images in it |',
+    `|${'---|'.repeat(8)}`,
+    ...rows,
+  ].join('\n');
+}
+
 /** How much the machine itself moved between the start and the end of the run. */
 export function machineLine(run: RunFile): string[] {
   const p = run.machine_probe;
@@ -164,6 +186,14 @@ export function renderReport(run: RunFile): string {
     renderTable(run),
     '',
     ...[bestLine(run)].flatMap((line) => (line ? [line, ''] : [])),
+    ...(renderThroughput(run)
+      ? [
+          '## Latency and throughput (instances run at once, each pinned to its own cores)',
+          '',
+          renderThroughput(run),
+          '',
+        ]
+      : []),
     ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
     ...overheadLine(run),
     ...machineLine(run),

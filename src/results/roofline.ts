@@ -36,9 +36,11 @@ export function placeOnRoofline(run: RunFile): void {
     const dtype = rungDtype(r);
     const peak = peaks[dtype];
     if (peak === undefined) continue; // no probe for this dtype
-    const gflops = work / 1e9 / r.stats.median_s;
+    // Several instances share the machine's peak: their rate together is what is placed on it.
+    const n = r.instances?.length ?? 1;
+    const gflops = n > 1 && r.throughput ? (work / 1e9) * r.throughput.images_per_s : work / 1e9 / r.stats.median_s;
     const step = r.breakdown?.unet_step_s;
-    const unet = step ? f.unet_per_call! / 1e9 / step : undefined;
+    const unet = step ? (n * f.unet_per_call!) / 1e9 / step : undefined;
     // A share above 100% is impossible: the peak probe (or the FLOP count) was off. Flagged, not shown.
     const share = (x: number) => (x <= peak ? (100 * x) / peak : undefined);
     r.roofline = {

@@ -22,6 +22,7 @@ import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import type { Machine } from './machine.ts';
 import type { Stats } from './stats.ts';
+import type { Throughput, Window } from './throughput.ts';
 
 /**
  * 2: a rung's `config.env` names the environment it ran in (1: always its backend's), and a failed
@@ -69,6 +70,14 @@ export interface RungResult {
     /** The rung achieved more than the measured peak of its dtype: the probe or the count was off. */
     above_peak?: true;
   };
+  /**
+   * A rung of several instances (`launcher.instances`): each worker's cores (read from inside it),
+   * pid, threads, its own passes and their [start, end] on CLOCK_MONOTONIC. `samples_s` pools the
+   * passes of all of them: the latency of one image while the others run.
+   */
+  instances?: { cores: number[]; pid: number; threads?: number; samples_s: number[]; windows: Window[] }[];
+  /** Images per second of all instances together, over the window in which they all ran. */
+  throughput?: Throughput;
   /** The controller's own cost while the worker measured, and the gap between its and the worker's job times. */
   overhead?: Record<string, number>;
 }

@@ -6,6 +6,7 @@ import { BACKENDS } from '../backends/registry.ts';
 import { provision } from '../envs/provision.ts';
 import { describeStack, MARKER } from '../envs/stacks.ts';
 import { LadderError, ToggleError, UserError } from '../errors.ts';
+import { instanceRungs } from '../launcher/instances.ts';
 import { machine } from '../results/machine.ts';
 import type { MachineProbe, RunFile, RungResult } from '../results/run-file.ts';
 import type { Ladder, Rung } from '../rungs/ladder.ts';
@@ -30,6 +31,8 @@ export interface RunSettings extends RungSettings {
   reprobe?: boolean;
   /** Probe how much the machine moved between the start and the end of the run (default on). */
   machineProbe?: boolean;
+  /** Judge each rung's image against its fp32 reference (default on; tune's later rounds skip it). */
+  quality?: boolean;
 }
 
 export function withThreads(rung: Rung, threads?: number): Rung {
@@ -65,6 +68,8 @@ export async function executeRun(
   previous?: RunFile,
 ): Promise<RunFile> {
   const rungs = selected.map((r) => withThreads(r, settings.threads));
+  // Instances that do not fit in this machine's cores: said before anything is built or measured.
+  for (const r of rungs) instanceRungs(r);
   // A backend that cannot run on this machine (zentorch on Intel) is skipped, its env never built.
   const here = machine();
   const skips = new Map(rungs.map((r) => [r.id, BACKENDS.get(r.backend)?.unsupported?.(here)]));
@@ -135,7 +140,7 @@ export async function executeRun(
   }
   store.keepRest();
   if (prober && machineProbe.start) await probeMachine(machineProbe, prober, 'end', settings, log);
-  await qualityGuard(store.run, rungs, settings, log);
+  if (settings.quality !== false) await qualityGuard(store.run, rungs, settings, log);
   if (settings.roofline !== false) await roofline(store.run, settings, log);
   return store.finish(log);
 }

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { CommonEffective } from '../backends/types.ts';
 import { provision } from '../envs/provision.ts';
 import { RunError, ToggleError } from '../errors.ts';
+import { instanceRungs } from '../launcher/instances.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { cacheRoot } from '../paths.ts';
 import type { Message } from '../protocol/wire.ts';
@@ -13,6 +14,7 @@ import { type PassComponents, summarizeComponents } from '../results/breakdown.t
 import { nonFinite, readNpy } from '../results/quality.ts';
 import type { RungResult } from '../results/run-file.ts';
 import { spreadWarning, stats } from '../results/stats.ts';
+import { overlappingCores, throughput, type Window } from '../results/throughput.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
 import type { Scenario } from '../rungs/settings.ts';
 import { WorkerSession } from '../worker/session.ts';
@@ -90,101 +92,174 @@ function progressPrinter(log: Log): (m: Message) => void {
   };
 }
 
-/** Runs one rung in a fresh worker, proving its toggles, into `slot`; throws a LadderError on failure. */
+/** One worker of a rung, loaded and proven. */
+interface Instance {
+  rung: Rung;
+  session: WorkerSession;
+  effective: CommonEffective & Record<string, unknown>;
+  timings: Record<string, number>;
+  loadGapMs: number;
+}
+
+/** Starts a worker for `rung` and loads the model; throws a ToggleError if a load-time toggle failed. */
+async function loadInstance(
+  rung: Rung,
+  settings: RungSettings,
+  log: Log,
+  sessions: WorkerSession[],
+): Promise<Instance> {
+  const session = await openSession(rung, settings, log);
+  sessions.push(session);
+  log(`  ${describeHello(session.hello)}${rung.launcher.cores ? ` on cores ${rung.launcher.cores}` : ''}`);
+  const loadWall0 = performance.now();
+  const fixed = settings.jobTimeoutS;
+  const loading = session.job(
+    'load',
+    {
+      model: settings.model,
+      cache_dir: modelsDir(),
+      backend: rung.backend,
+      options: resolvedOptions(rung),
+      scenario: settings.scenario,
+    },
+    progressPrinter(log),
+  );
+  session.setDeadline(fixed ?? LOAD_DEADLINE_S, fixed ? '--job-timeout' : 'loads get an hour');
+  const loaded = await loading;
+  const effective: CommonEffective & Record<string, unknown> = {
+    ...(loaded.effective as Record<string, unknown>),
+    model: loaded.model as CommonEffective['model'],
+    packages: session.hello.packages as Record<string, string>,
+    python: session.hello.python as string,
+    cpu: session.hello.cpu as CommonEffective['cpu'],
+    allocator: loaded.allocator as CommonEffective['allocator'],
+    threads: loaded.threads as Record<string, unknown>,
+    env: session.hello.env as Record<string, string>,
+  };
+  // Export, reshape and compile times are reported apart from the per-image latency.
+  const timings = {
+    startup_s: Number(loaded.startup_s),
+    resolve_model_s: Number(loaded.resolve_s),
+    load_s: Number(loaded.load_s),
+    ...((loaded.timings as Record<string, number> | undefined) ?? {}),
+  };
+  log(`  loaded in ${fmt(Number(loaded.load_s))}: ${describeParams(effective)}`);
+  const loadGapMs = performance.now() - loadWall0 - Number(loaded.job_s) * 1000;
+  return { rung, session, effective, timings, loadGapMs };
+}
+
+/** The bench job of one instance, its deadline derived from its own warm-up (or first pass). */
+function bench(
+  inst: Instance,
+  settings: RungSettings,
+  log: Log | undefined,
+  image?: string,
+): Promise<Record<string, unknown>> {
+  const { session } = inst;
+  const sc = settings.scenario;
+  const fixed = settings.jobTimeoutS;
+  const progress = log ? progressPrinter(log) : () => {};
+  let derived = false;
+  const benchProgress = (m: Message) => {
+    progress(m);
+    if (fixed || derived) return;
+    // One step's time: from the warm-up, or from the first pass when there is no warm-up.
+    const seconds = Number(m.seconds);
+    const step =
+      m.stage === 'warmup' && sc.warmup_steps > 0
+        ? seconds / sc.warmup_steps
+        : m.stage === 'pass'
+          ? Number((m.samples as number[] | undefined)?.[0] ?? seconds) / sc.steps
+          : undefined;
+    if (step === undefined || !Number.isFinite(step)) return;
+    derived = true;
+    session.setDeadline(
+      benchDeadline(sc, step),
+      `5 times what the ${m.stage === 'warmup' ? 'warm-up' : 'first pass'} predicts; --job-timeout overrides`,
+    );
+  };
+  const benching = session.job('bench', { scenario: { ...sc, image_path: image ?? null } }, benchProgress);
+  session.setDeadline(fixed ?? WARMUP_DEADLINE_S, fixed ? '--job-timeout' : 'no step timed yet');
+  return benching;
+}
+
+/**
+ * Runs one rung in fresh workers, proving its toggles, into `slot`; throws a LadderError on failure.
+ * A rung of several instances loads them one after the other, then benches them all at once.
+ */
 export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot: RungResult): Promise<void> {
   const t0 = performance.now();
-  const session = await openSession(rung, settings, log);
+  const sessions: WorkerSession[] = [];
   try {
-    log(`  ${describeHello(session.hello)}`);
-    const progress = progressPrinter(log);
-    const loadWall0 = performance.now();
-    const fixed = settings.jobTimeoutS;
-    const loading = session.job(
-      'load',
-      {
-        model: settings.model,
-        cache_dir: modelsDir(),
-        backend: rung.backend,
-        options: resolvedOptions(rung),
-        scenario: settings.scenario,
-      },
-      progress,
-    );
-    session.setDeadline(fixed ?? LOAD_DEADLINE_S, fixed ? '--job-timeout' : 'loads get an hour');
-    const loaded = await loading;
-    const loadGapMs = performance.now() - loadWall0 - Number(loaded.job_s) * 1000;
-    const effective: CommonEffective & Record<string, unknown> = {
-      ...(loaded.effective as Record<string, unknown>),
-      model: loaded.model as CommonEffective['model'],
-      packages: session.hello.packages as Record<string, string>,
-      python: session.hello.python as string,
-      cpu: session.hello.cpu as CommonEffective['cpu'],
-      allocator: loaded.allocator as CommonEffective['allocator'],
-      threads: loaded.threads as Record<string, unknown>,
-      env: session.hello.env as Record<string, string>,
-    };
-    slot.effective = effective;
-    // Export, reshape and compile times are reported apart from the per-image latency.
-    slot.timings = {
-      startup_s: Number(loaded.startup_s),
-      resolve_model_s: Number(loaded.resolve_s),
-      load_s: Number(loaded.load_s),
-      ...((loaded.timings as Record<string, number> | undefined) ?? {}),
-    };
-    log(`  loaded in ${fmt(Number(loaded.load_s))}: ${describeParams(effective)}`);
-    const before = verifyLoaded(rung, effective);
-    if (before.length) throw new ToggleError(rung.id, before); // no point measuring a rung that isn't what it says
+    const planned = instanceRungs(rung);
+    const many = planned.length > 1;
+    if (many) log(`  ${planned.length} instances on cores ${planned.map((r) => r.launcher.cores).join(' / ')}`);
+    const instances: Instance[] = [];
+    for (const r of planned) {
+      const inst = await loadInstance(r, settings, log, sessions);
+      instances.push(inst);
+      if (inst === instances[0]) {
+        slot.effective = inst.effective;
+        slot.timings = inst.timings;
+      }
+      const before = verifyLoaded(r, inst.effective).map((p) => (many ? `instance ${instances.length - 1}: ${p}` : p));
+      if (before.length) throw new ToggleError(rung.id, before); // no point measuring a rung that isn't what it says
+    }
+    // Each instance proved its own binding; together they must not share a core.
+    if (many) {
+      const overlap = overlappingCores(instances.map((i) => i.effective.cpu?.affinity ?? []));
+      if (overlap.length) throw new ToggleError(rung.id, overlap);
+    }
+    const first = instances[0]!;
 
     const image = path.join(settings.outDir, 'images', `${rung.id}.npy`);
     mkdirSync(path.dirname(image), { recursive: true });
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
-    const sc = settings.scenario;
-    let derived = false;
-    const benchProgress = (m: Message) => {
-      progress(m);
-      if (fixed || derived) return;
-      // One step's time: from the warm-up, or from the first pass when there is no warm-up.
-      const seconds = Number(m.seconds);
-      const step =
-        m.stage === 'warmup' && sc.warmup_steps > 0
-          ? seconds / sc.warmup_steps
-          : m.stage === 'pass'
-            ? Number((m.samples as number[] | undefined)?.[0] ?? seconds) / sc.steps
-            : undefined;
-      if (step === undefined || !Number.isFinite(step)) return;
-      derived = true;
-      session.setDeadline(
-        benchDeadline(sc, step),
-        `5 times what the ${m.stage === 'warmup' ? 'warm-up' : 'first pass'} predicts; --job-timeout overrides`,
-      );
-    };
-    const benching = session.job('bench', { scenario: { ...sc, image_path: image } }, benchProgress);
-    session.setDeadline(fixed ?? WARMUP_DEADLINE_S, fixed ? '--job-timeout' : 'no step timed yet');
-    const bench = await benching;
+    // All at once: only the first instance prints its passes and saves its image.
+    const results = await Promise.all(
+      instances.map((inst, k) => bench(inst, settings, k === 0 ? log : undefined, k === 0 ? image : undefined)),
+    );
     const wall = (performance.now() - wall0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    effective.runtime = bench.runtime as CommonEffective['runtime'];
-    const samples = bench.samples_s as number[];
+    const problems: string[] = [];
+    for (const [k, inst] of instances.entries()) {
+      inst.effective.runtime = results[k]!.runtime as CommonEffective['runtime'];
+      problems.push(...verifyRuntime(inst.rung, inst.effective).map((p) => (many ? `instance ${k}: ${p}` : p)));
+    }
+    const perInstance = results.map((b) => b.samples_s as number[]);
+    const samples = perInstance.flat();
     slot.samples_s = samples;
     slot.image = path.relative(settings.outDir, image);
     slot.timings = {
       ...slot.timings,
-      warmup_s: Number(bench.warmup_s),
+      warmup_s: Number(results[0]!.warmup_s),
       wall_s: (performance.now() - t0) / 1000,
-      peak_rss_bytes: Number(bench.peak_rss_bytes),
+      peak_rss_bytes: Math.max(...results.map((b) => Number(b.peak_rss_bytes))),
     };
-    const measured = samples.reduce((a, b) => a + b, 0);
+    const measured = perInstance[0]!.reduce((a, b) => a + b, 0);
     slot.overhead = {
       controller_cpu_s: (cpu.user + cpu.system) / 1e6,
       controller_cpu_pct_of_passes: (100 * (cpu.user + cpu.system)) / 1e6 / measured,
-      bench_job_gap_ms: (wall - Number(bench.job_s)) * 1000,
-      load_job_gap_ms: loadGapMs,
+      bench_job_gap_ms: (wall - Number(results[0]!.job_s)) * 1000,
+      load_job_gap_ms: first.loadGapMs,
     };
-    slot.components = bench.components as PassComponents[];
-    slot.breakdown = summarizeComponents(bench.components as PassComponents[], samples);
-    const after = verifyRuntime(rung, effective);
-    if (after.length) throw new ToggleError(rung.id, after);
+    const components = results.flatMap((b) => b.components as PassComponents[]);
+    slot.components = components;
+    slot.breakdown = summarizeComponents(components, samples);
+    const windows = results.map((b) => (b.windows as Window[] | undefined) ?? []);
+    const tp = throughput(windows);
+    if (many) {
+      slot.instances = instances.map((inst, k) => ({
+        cores: inst.effective.cpu?.affinity ?? [],
+        pid: Number(inst.session.hello.pid),
+        threads: inst.effective.torch_threads,
+        samples_s: perInstance[k]!,
+        windows: windows[k]!,
+      }));
+      if (!tp) problems.push('instances: they never ran passes at the same time (no common window)');
+    }
+    if (problems.length) throw new ToggleError(rung.id, problems);
     // NaN or Inf out of bf16 is a real failure mode, and PSNR cannot see it: such a rung has no figure.
     const bad = nonFinite(readNpy(image).data);
     if (bad)
@@ -194,19 +269,24 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
       });
     const st = stats(samples);
     slot.stats = st;
+    if (tp) slot.throughput = tp;
     // Below 6 passes no pair of order statistics reaches 95%: say what the interval really covers.
     const ci = st.ci95_level >= 0.95 ? '95% CI' : `${Math.round(st.ci95_level * 100)}% CI`;
     log(
-      `  median ${fmt(st.median_s)} (${ci} ${fmt(st.ci95_median_s[0])}–${fmt(st.ci95_median_s[1])}, mean ${fmt(st.mean_s)}, stdev ${fmt(st.stdev_s)}, min ${fmt(st.min_s)}, max ${fmt(st.max_s)}) over ${st.n} passes`,
+      `  median ${fmt(st.median_s)} (${ci} ${fmt(st.ci95_median_s[0])}–${fmt(st.ci95_median_s[1])}, mean ${fmt(st.mean_s)}, stdev ${fmt(st.stdev_s)}, min ${fmt(st.min_s)}, max ${fmt(st.max_s)}) over ${st.n} passes${many ? ` of ${instances.length} instances` : ''}`,
     );
+    if (many && tp)
+      log(
+        `  throughput ${tp.images_per_s.toFixed(4)} images/s (${tp.images.toFixed(2)} images in the ${tp.window_s.toFixed(1)} s all ${tp.instances} instances ran)`,
+      );
     const warning = spreadWarning(st);
     if (warning) {
       slot.warnings = [warning];
       log(`  warning: ${warning}`);
     }
-    await session.shutdown();
+    await Promise.all(instances.map((i) => i.session.shutdown()));
     slot.status = 'ok';
   } finally {
-    session.kill();
+    for (const s of sessions) s.kill();
   }
 }

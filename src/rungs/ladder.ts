@@ -57,13 +57,32 @@ const launcherFields = z
       .string()
       .regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'a core list like 0-1 or 0,2')
       .optional(),
+    instances: z
+      .number()
+      .int('must be a positive integer')
+      .min(1, 'must be a positive integer')
+      .max(256, 'must be at most 256')
+      .optional()
+      .describe('workers run at once, each pinned to its own cores (`cores`, or all allowed, split): throughput'),
+    cores_per_instance: z
+      .number()
+      .int('must be a positive integer')
+      .min(1, 'must be a positive integer')
+      .max(4096, 'must be at most 4096')
+      .optional()
+      .describe('cores of each instance (default: an equal share)'),
   })
   .strict();
 
 export const launcherSchema = launcherFields
-  .refine((l) => !l.bind || l.bind === 'none' || l.cores !== undefined, {
+  // With instances, ladder splits the cores and binds each instance itself.
+  .refine((l) => !l.bind || l.bind === 'none' || l.cores !== undefined || (l.instances ?? 1) > 1, {
     message: 'a core list like 0-1 or 0,2 is needed with bind',
     path: ['cores'],
+  })
+  .refine((l) => !(l.instances && l.instances > 1 && l.bind === 'none'), {
+    message: 'instances are always pinned to their own cores: use taskset or numactl (or leave bind out)',
+    path: ['bind'],
   })
   // `library` preloads a file into the worker: only the allocator the rung names, by its file name.
   .refine(
@@ -283,6 +302,9 @@ export function applyOverrides(rung: Rung, sets: string[]): Rung {
     }
     target[keys.at(-1)!] = value;
   }
+  // As in a ladder file, a rung that changes backend takes the new backend's environment.
+  const fields = sets.map((s) => s.split('=')[0]);
+  if (fields.includes('backend') && !fields.includes('env') && merged.backend !== rung.backend) delete merged.env;
   return checkRung(
     merged as unknown as Rung,
     (field, why) => new UserError(`--set: rung ${rung.id}: ${field}: ${why}`),

@@ -1,0 +1,92 @@
+// The real executor of the search: a round is one ladder run (the reference first, then the
+// round's candidates) in its own folder, through executeRun: the same workers, proofs, quality
+// guard and run store as `ladder reproduce`. A round already finished in that folder is read back
+// (`--resume`), and an interrupted one is continued.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { type RunFile, type RungResult, readRunFile } from '../results/run-file.ts';
+import { executeRun, type Log, type RunSettings } from '../run/execute.ts';
+import type { Ladder, Rung } from '../rungs/ladder.ts';
+import type { Executor, Measured, RoundResult } from './search.ts';
+import type { Candidate } from './space.ts';
+
+export type Objective = 'latency' | 'throughput';
+
+/**
+ * What the search ranks of a rung. Latency: its passes. Throughput: seconds per image of all its
+ * instances together, per round of passes, and 1 / images/s over their common window as the median.
+ */
+export function toMeasured(r: RungResult, objective: Objective = 'latency'): Measured {
+  const passes = r.samples_s.reduce((a, b) => a + b, 0) / (r.instances?.length ?? 1);
+  const tp = objective === 'throughput' ? r.throughput : undefined;
+  const ok = r.status === 'ok' && (objective === 'latency' || !!tp);
+  return {
+    id: r.id,
+    status: ok ? 'ok' : r.status === 'skipped' ? 'skipped' : 'failed',
+    reason: r.status === 'skipped' ? r.skipped : (r.error ?? (ok ? undefined : 'no throughput measured')),
+    samples_s: tp ? tp.pass_s_per_image : r.samples_s,
+    median_s: tp ? 1 / tp.images_per_s : r.stats?.median_s,
+    quality: r.quality ? { psnr_db: r.quality.psnr_db, flagged: r.quality.flagged } : undefined,
+    // Everything but the timed passes: start, load (export, compile, calibration), warm-up.
+    setup_s: Math.max(0, (r.timings?.wall_s ?? passes) - passes),
+    pass_s: r.stats?.median_s,
+  };
+}
+
+/** Wall seconds of a run: from its stamps, or for an interrupted one, what its rungs took. */
+function elapsed(run: RunFile): number {
+  if (run.finished) return Math.max(0, (Date.parse(run.finished) - Date.parse(run.started)) / 1000);
+  return run.rungs.reduce((s, r) => s + (r.timings?.wall_s ?? 0), 0);
+}
+
+export class RunExecutor implements Executor {
+  constructor(
+    private readonly reference: Rung,
+    private readonly settings: RunSettings,
+    private readonly dir: string,
+    private readonly log: Log,
+    private readonly resume: boolean,
+    private readonly objective: Objective = 'latency',
+  ) {}
+
+  roundDir = (index: number) => path.join(this.dir, `round-${index}`);
+
+  async round(index: number, candidates: Candidate[], passes: number): Promise<RoundResult> {
+    const dir = this.roundDir(index);
+    const rungs = [this.reference, ...candidates.map((c) => c.rung)];
+    const ladder: Ladder = { name: `tune-round-${index}`, file: path.join(this.dir, 'tune.json'), rungs };
+    const file = path.join(dir, 'run.json');
+    let previous = this.resume && existsSync(file) ? readRunFile(file).run : undefined;
+    const same =
+      previous &&
+      previous.rungs.length <= rungs.length &&
+      previous.rungs.every((r, i) => r.id === rungs[i]?.id) &&
+      (previous.rungs[0]?.config as { scenario?: { passes?: number } })?.scenario?.passes === passes;
+    if (previous && !same) previous = undefined;
+    if (previous?.finished) {
+      this.log(`round ${index}: kept from the interrupted search (${dir})`);
+      return { measured: previous.rungs.map((r) => toMeasured(r, this.objective)), seconds: elapsed(previous) };
+    }
+    this.log(`round ${index}: ${candidates.length} candidates and the reference, ${passes} passes each`);
+    const t0 = performance.now();
+    const run = await executeRun(
+      ladder,
+      rungs,
+      {
+        ...this.settings,
+        outDir: dir,
+        scenario: { ...this.settings.scenario, passes, min_time_s: 0 },
+        // Rounds only rank candidates: no roofline or machine probe. The image of a configuration
+        // does not change between rounds, so only the screening round judges it.
+        roofline: false,
+        machineProbe: false,
+        quality: index === 0,
+      },
+      this.log,
+      previous,
+    );
+    // An interrupted round's earlier part counts too: the budget is the search's wall time.
+    const seconds = (performance.now() - t0) / 1000 + (previous ? elapsed(previous) : 0);
+    return { measured: run.rungs.map((r) => toMeasured(r, this.objective)), seconds };
+  }
+}
