@@ -131,7 +131,8 @@ export const tuneCommand = {
     const winner = e.candidates.find((c) => c.id === res.winner);
     if (winner) {
       const file = path.join(settings.outDir, 'best.yaml');
-      writeFileSync(file, bestYaml(e.reference, winner, settings.command));
+      const schema = path.relative(settings.outDir, path.join(repoRoot, 'ladders', 'ladder.schema.json'));
+      writeFileSync(file, bestYaml(e.reference, winner, settings.command, schema));
       log(`winner: ${winner.id} (${describeValues(winner.values)}); ladder: ${file}`);
     } else {
       log('no winner: no candidate was measured correctly above the quality floor');

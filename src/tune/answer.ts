@@ -24,14 +24,15 @@ function rungYaml(r: Rung): Record<string, unknown> {
   };
 }
 
-export function bestYaml(reference: Rung, winner: Candidate, source: string): string {
+/** `schema`: where ladders/ladder.schema.json is, seen from best.yaml's folder (for editors). */
+export function bestYaml(reference: Rung, winner: Candidate, source: string, schema = 'ladder.schema.json'): string {
   const doc = {
     name: 'best',
     source,
     description: `the winner of a ladder tune search, after its reference (${reference.id}): reproduce it with ladder reproduce --ladder best.yaml`,
     rungs: [rungYaml(reference), { ...rungYaml(winner.rung), compare_to: reference.id }],
   };
-  return `# yaml-language-server: $schema=${'ladder.schema.json'}\n${YAML.stringify(doc)}`;
+  return `# yaml-language-server: $schema=${schema}\n${YAML.stringify(doc)}`;
 }
 
 const num = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
