@@ -5,10 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-# System packages: allocator libraries (via doctor), and Chromium + DejaVu fonts for the report test.
+# System packages: allocator libraries (via doctor), Chromium + DejaVu fonts for the report tests.
 apt_need=()
 [ -x /usr/bin/chromium ] || apt_need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_need+=(fonts-dejavu-core)
+# A real Slurm for the fleet test (scripts/slurm-testbed.sh), its nodes in network namespaces.
+for t in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge ip:iproute2; do
+  command -v "${t%%:*}" >/dev/null || [ -x "/usr/sbin/${t%%:*}" ] || apt_need+=("${t#*:}")
+done
 if [ ${#apt_need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${apt_need[@]}"
   else echo "the tests need: sudo apt-get install -y ${apt_need[*]}" >&2; exit 1; fi

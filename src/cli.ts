@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { compareCommand } from './commands/compare.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { envsCommand } from './commands/envs.ts';
+import { fleetCommand } from './commands/fleet.ts';
 import { nightlyCommand } from './commands/nightly.ts';
 import { overheadCommand } from './commands/overhead.ts';
 import { reportCommand } from './commands/report.ts';
@@ -65,6 +66,7 @@ try {
     .command(compareCommand as never)
     .command(trendCommand as never)
     .command(tuneCommand as never)
+    .command(fleetCommand as never)
     .demandCommand(1, 'name a command (see --help)')
     .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated flag: the last one wins
     .strict()

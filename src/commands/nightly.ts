@@ -2,9 +2,18 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { topLevelPackages } from '../envs/stacks.ts';
 import { lockOwner, tryLock, unlock } from '../lock.ts';
 import { machineId } from '../nightly/history.ts';
-import { DEFAULT_JUDGE, judge, type RungVerdict, type VersionChange, versionChanges } from '../nightly/judge.ts';
+import {
+  attributeChanges,
+  DEFAULT_JUDGE,
+  judge,
+  type RungVerdict,
+  type VersionChange,
+  verdictLine,
+  versionChanges,
+} from '../nightly/judge.ts';
 import { repoRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
 import { checkWritableDir, newRunDir } from '../results/out-dir.ts';
@@ -36,21 +45,26 @@ function summaryLine(id: string, verdicts: RungVerdict[], changes: VersionChange
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
   const moved = verdicts
     .filter((x) => x.verdict === 'regressed' || x.verdict === 'improved')
-    .map((x) => `${x.id} ${x.verdict} ${x.ratio!.toFixed(2)}x p=${x.p!.toPrecision(2)}`);
+    .map((x) => `${verdictLine({ ...x, versions: undefined })} p=${x.p!.toPrecision(2)}`);
   const parts = ['regressed', 'improved', 'unchanged', 'unstable', 'insufficient', 'new', 'failed']
     .filter((v) => count(v))
     .map((v) => `${count(v)} ${v}`);
   const versions = changes.length
     ? `; versions changed: ${changes.map((c) => `${c.env}:${c.package} ${c.from ?? '-'} -> ${c.to ?? '-'}`).join(', ')}`
     : '';
-  return `nightly ${id}: ${parts.join(', ')}${moved.length ? ` (${moved.join('; ')})` : ''}${versions}; ${dir}`;
+  // A rung that moved along with its environment's packages gets its own line: the first suspect.
+  const suspects = verdicts.filter((x) => x.versions?.length).map((x) => verdictLine(x));
+  return [
+    `nightly ${id}: ${parts.join(', ')}${moved.length ? ` (${moved.join('; ')})` : ''}${versions}; ${dir}`,
+    ...suspects,
+  ].join('\n');
 }
 
 /** The night as Markdown (a CI comment); text from the run (details, package names and versions) escaped by mdText. */
 export function markdown(id: string, verdicts: RungVerdict[], changes: VersionChange[]): string {
   const rows = verdicts.map(
     (v) =>
-      `| ${mdText(v.id)} | ${v.verdict === 'regressed' ? '**regressed**' : mdText(v.verdict)} | ${v.ratio?.toFixed(3) ?? '–'} | ${v.p?.toPrecision(2) ?? '–'} | ${mdText(v.detail ?? '')} |`,
+      `| ${mdText(v.id)} | ${v.verdict === 'regressed' ? '**regressed**' : mdText(v.verdict)} | ${v.ratio?.toFixed(3) ?? '–'} | ${v.p?.toPrecision(2) ?? '–'} | ${mdText([v.detail, v.versions?.length ? `with ${v.versions.join(', ')}` : ''].filter(Boolean).join('; '))} |`,
   );
   const versions = changes.map(
     (c) => `- ${mdText(c.env)}: ${mdText(c.package)} ${mdText(c.from ?? '(none)')} → ${mdText(c.to ?? '(removed)')}`,
@@ -136,13 +150,13 @@ export const nightlyCommand = {
       const log = (line: string) => console.error(line);
       const run = await executeRun(ladder, rungs, settings, log, unfinished?.run);
       const earlier = history.filter((h) => h.dir !== settings.outDir && h.run.finished).map((h) => h.run);
-      const verdicts = judge(run, earlier, {
-        window: a.window,
-        alpha: a.alpha,
-        factor: a.factor,
-        minNights: a['min-nights'],
-      });
       const changes = versionChanges(earlier[earlier.length - 1], run);
+      const verdicts = attributeChanges(
+        judge(run, earlier, { window: a.window, alpha: a.alpha, factor: a.factor, minNights: a['min-nights'] }),
+        run,
+        changes,
+        topLevelPackages,
+      );
       run.nightly = { machine_id: id, verdicts, version_changes: changes };
       writeRunFile(settings.outDir, run);
       console.log(a.markdown ? markdown(id, verdicts, changes) : summaryLine(id, verdicts, changes, settings.outDir));

@@ -1,7 +1,10 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
+import { machineId } from '../nightly/history.ts';
 import { bestLine } from '../results/best.ts';
+import { machine } from '../results/machine.ts';
+import { checkWritableDir, newRunDir } from '../results/out-dir.ts';
 import { renderTable } from '../results/report.ts';
 import { executeRun } from '../run/execute.ts';
 import { applyOverrides, type Ladder, type Rung } from '../rungs/ladder.ts';
@@ -60,16 +63,28 @@ export const reproduceCommand = {
   command: 'reproduce',
   describe: "Run the whole ladder, one fresh worker per rung, and print it beside the article's figures",
   builder: (y: Argv) =>
-    selectionOptions(scenarioOptions(y)).option('dry-run', {
-      type: 'boolean',
-      default: false,
-      describe: 'print how each worker would be started, run nothing',
-    }),
-  handler: async (a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean; json: boolean }) => {
+    selectionOptions(scenarioOptions(y))
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'print how each worker would be started, run nothing',
+      })
+      .option('history', {
+        type: 'string',
+        describe:
+          "write the run into this history root, in this machine's folder (<history>/<machine-id>/<time>), as nightly does",
+      }),
+  handler: async (
+    a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean; json: boolean; history?: string },
+  ) => {
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
     if (a['dry-run']) return printDryRun(rungs, a.threads);
-    const settings = settingsFrom(a, `${ladder.name}-${a.profile}`);
+    const label = `${ladder.name}-${a.profile}`;
+    if (a.history !== undefined && a.out !== undefined) throw new UserError('--history and --out: give one of them');
+    const into =
+      a.history === undefined ? undefined : path.join(checkWritableDir(a.history, '--history'), machineId(machine()));
+    const settings = settingsFrom(a, label, into === undefined ? undefined : newRunDir(into, label));
     // --json: progress on stderr, the run document alone on stdout.
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     const run = await executeRun(ladder, rungs, settings, log);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { CHANNELS, type Channel } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import { cacheRoot, repoRoot } from '../paths.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/wire.ts';
@@ -76,6 +77,13 @@ export function scenarioOptions<T>(y: Argv<T>) {
       describe:
         'seconds any one job (load, bench) may take before its worker is killed (default: an hour for a load, 5 times what the warm-up predicts for a bench)',
     })
+    .option('envs', {
+      type: 'string',
+      default: 'pinned',
+      choices: CHANNELS,
+      describe:
+        "pinned: each stack's frozen requirements.txt; latest: its top-level requirements.in resolved afresh into an environment of the day (catches upstream releases)",
+    })
     .option('verbose', { type: 'boolean', default: false, describe: "echo the workers' stderr" })
     .option('roofline', {
       type: 'boolean',
@@ -112,6 +120,7 @@ export type CommonArgs = {
   reprobe?: boolean;
   'machine-probe'?: boolean;
   verbose: boolean;
+  envs: Channel;
   roofline: boolean;
   set?: string[];
 };
@@ -161,6 +170,7 @@ export function settingsFrom(a: CommonArgs, label: string, outDir?: string): Run
         ? undefined
         : checkNumber('job-timeout', a['job-timeout'], { min: 1, max: 7 * 86_400 }),
     verbose: a.verbose,
+    envs: a.envs,
     threads: a.threads,
     minPsnrDb: a['min-psnr'],
     roofline: a.roofline,

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { RunError, TailBuffer } from '../errors.ts';
 import { withLock } from '../lock.ts';
 import { checkWritableDir } from '../results/out-dir.ts';
-import { basePython, describeStack, envsDir, MARKER, type Stack } from './stacks.ts';
+import { basePython, type Channel, describeStack, envsDir, MARKER, type Stack } from './stacks.ts';
 
 export type Log = (line: string) => void;
 
@@ -30,17 +30,24 @@ async function step(command: string, args: string[], log: Log, env?: Record<stri
 }
 
 /** Ensures the stack's environment exists and is current; returns it ready to use. */
-export async function provision(name: string, log: Log, opts: { force?: boolean } = {}): Promise<Stack> {
-  let stack = await describeStack(name);
+export async function provision(
+  name: string,
+  log: Log,
+  opts: { force?: boolean; channel?: Channel } = {},
+): Promise<Stack> {
+  const channel = opts.channel ?? 'pinned';
+  let stack = await describeStack(name, channel);
+  if (channel !== stack.channel)
+    log(`environment '${name}' has no requirements.in: it stays pinned under --envs latest`);
   if (stack.state === 'ready' && !opts.force) return stack;
   checkWritableDir(path.dirname(stack.dir), 'the cache folder (LADDER_CACHE_DIR)');
   mkdirSync(path.dirname(stack.dir), { recursive: true });
   return withLock(`${stack.dir}.lock`, async () => {
-    stack = await describeStack(name); // another process may have built it while we waited
+    stack = await describeStack(name, channel); // another process may have built it while we waited
     if (stack.state === 'ready' && !opts.force) return stack;
     const started = Date.now();
     log(
-      `provisioning environment '${name}' in ${stack.dir}${stack.state === 'stale' ? ' (requirements changed)' : ''}`,
+      `provisioning environment '${name}'${channel === 'latest' ? ' (latest: top-level requirements resolved afresh)' : ''} in ${stack.dir}${stack.state === 'stale' && channel === 'pinned' ? ' (requirements changed)' : ''}`,
     );
     // A venv is not relocatable, so it is built in place and the marker written last:
     // a directory without the marker is an interrupted build and is started over.
@@ -48,9 +55,8 @@ export async function provision(name: string, log: Log, opts: { force?: boolean 
     const pipEnv = { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
     await step(basePython(), ['-m', 'venv', stack.dir], log);
     const pip = [stack.python, '-m', 'pip'] as const;
-    await step(pip[0], [...pip.slice(1), 'install', '-r', path.join(envsDir(), name, 'requirements.txt')], log, pipEnv);
-    const nodeps = path.join(envsDir(), name, 'requirements-nodeps.txt');
-    if (existsSync(nodeps)) await step(pip[0], [...pip.slice(1), 'install', '--no-deps', '-r', nodeps], log, pipEnv);
+    await step(pip[0], [...pip.slice(1), 'install', '-r', stack.requirements], log, pipEnv);
+    if (stack.nodeps) await step(pip[0], [...pip.slice(1), 'install', '--no-deps', '-r', stack.nodeps], log, pipEnv);
     const post = path.join(envsDir(), name, 'post-install.sh');
     if (existsSync(post)) {
       await step('bash', ['-euo', 'pipefail', post], log, {
@@ -64,6 +70,7 @@ export async function provision(name: string, log: Log, opts: { force?: boolean 
       JSON.stringify(
         {
           name,
+          channel,
           key: stack.key,
           python: stack.pythonVersion,
           built: new Date().toISOString(),
@@ -74,7 +81,13 @@ export async function provision(name: string, log: Log, opts: { force?: boolean 
       ),
     );
     log(`environment '${name}' ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    return describeStack(name);
+    if (channel === 'latest') {
+      // A latest environment a day is several GB: keep today's and the one before, for comparison.
+      const old = [...stack.staleDirs].sort().slice(0, -1);
+      if (old.length) log(`removing ${old.length} older latest environment(s) of '${name}': ${old.join(', ')}`);
+      removeDirs(old);
+    }
+    return describeStack(name, channel);
   });
 }
 

@@ -172,6 +172,41 @@ export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DE
     });
 }
 
+/**
+ * Names, beside each regressed or improved rung, the version changes of its own environment: the
+ * first suspect when a night moves. `topLevel(env)`: that stack's own requirements, listed first.
+ */
+export function attributeChanges(
+  verdicts: RungVerdict[],
+  run: RunFile,
+  changes: VersionChange[],
+  topLevel: (env: string) => string[],
+): RungVerdict[] {
+  return verdicts.map((v) => {
+    if (v.verdict !== 'regressed' && v.verdict !== 'improved') return v;
+    const env = (run.rungs.find((r) => r.id === v.id)?.config as { env?: string } | undefined)?.env;
+    const mine = changes.filter((c) => c.env === env);
+    if (!env || !mine.length) return v;
+    // PEP 503 names: requirements may say huggingface-hub where pip freeze says huggingface_hub.
+    const norm = (p: string) => p.toLowerCase().replace(/[-_.]+/g, '-');
+    const top = new Set(topLevel(env).map(norm));
+    const rank = (c: VersionChange) => (top.has(norm(c.package)) ? 0 : 1);
+    const versions = [...mine]
+      .sort((a, b) => rank(a) - rank(b) || a.package.localeCompare(b.package))
+      .map((c) => `${c.package} ${c.from ?? '(none)'} -> ${c.to ?? '(removed)'}`);
+    return { ...v, versions };
+  });
+}
+
+/** One verdict as a line: "openvino-static regressed 1.31x; openvino 2026.4.1 -> 2026.5.0". */
+export function verdictLine(v: RungVerdict, maxVersions = 3): string {
+  const ratio = v.ratio !== undefined && Number.isFinite(v.ratio) ? ` ${v.ratio.toFixed(2)}x` : '';
+  const shown = (v.versions ?? []).slice(0, maxVersions);
+  const more = (v.versions?.length ?? 0) - shown.length;
+  const versions = shown.length ? `; ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : '';
+  return `${v.id} ${v.verdict}${ratio}${versions}`;
+}
+
 /** Packages whose version changed in any environment since the previous night. */
 export function versionChanges(previous: RunFile | undefined, current: RunFile): VersionChange[] {
   if (!previous?.environments || !current.environments) return [];

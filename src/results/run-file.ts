@@ -108,6 +108,11 @@ export interface RungVerdict {
   ratio?: number;
   p?: number;
   detail?: string;
+  /**
+   * Beside a regression or an improvement: the packages of this rung's environment whose version
+   * changed since the previous night ("openvino 2026.4.1 -> 2026.5.0"), top-level packages first.
+   */
+  versions?: string[];
 }
 
 export interface VersionChange {
@@ -115,6 +120,33 @@ export interface VersionChange {
   package: string;
   from?: string;
   to?: string;
+}
+
+export interface SchedulerInfo {
+  engine: 'slurm' | 'local';
+  job_id?: string;
+  node?: string;
+  partition?: string;
+  /** The fleet submission (fleet/<id>/manifest.json) and the machine class the job was for. */
+  fleet?: string;
+  class?: string;
+}
+
+/** What the environment says about the job this process runs in (Slurm's variables, ladder fleet's). */
+export function schedulerInfo(env = process.env): SchedulerInfo | undefined {
+  const fleet = env.LADDER_FLEET || undefined;
+  const cls = env.LADDER_FLEET_CLASS || undefined;
+  if (env.SLURM_JOB_ID)
+    return {
+      engine: 'slurm',
+      job_id: env.SLURM_JOB_ID,
+      node: env.SLURMD_NODENAME || undefined,
+      partition: env.SLURM_JOB_PARTITION || undefined,
+      fleet,
+      class: cls,
+    };
+  if (env.LADDER_FLEET_JOB) return { engine: 'local', job_id: env.LADDER_FLEET_JOB, fleet, class: cls };
+  return undefined;
 }
 
 export interface RunFile {
@@ -134,7 +166,8 @@ export interface RunFile {
   rungs: RungResult[];
   references?: ReferenceResult[];
   /** Each environment the run used: its key and the version of every package in it. */
-  environments?: Record<string, { key: string; packages: Record<string, string> }>;
+  /** Each environment's key, channel (pinned, or latest: resolved afresh that day) and package versions. */
+  environments?: Record<string, { key: string; channel?: 'pinned' | 'latest'; packages: Record<string, string> }>;
   /** FLOPs of one image for the run's shapes and the machine's matrix-product peak per dtype. */
   roofline?: {
     flops: Record<string, number>;
@@ -145,6 +178,8 @@ export interface RunFile {
   };
   /** The machine's matrix-product rate at the start and the end of the run, and how much it moved. */
   machine_probe?: MachineProbe;
+  /** A run a fleet job made (`ladder fleet submit`): the engine, its job id, the node, the fleet and class. */
+  scheduler?: SchedulerInfo;
   /** Nightly runs only: the machine id, each rung's verdict against the previous nights, and package version changes. */
   nightly?: { machine_id: string; verdicts: RungVerdict[]; version_changes: VersionChange[] };
 }
@@ -186,6 +221,7 @@ const runSchema = z.looseObject({
           ratio: finite.optional(),
           p: finite.optional(),
           detail: z.string().optional(),
+          versions: z.array(z.string()).optional(),
         }),
       ),
       version_changes: z.array(z.looseObject({ env: z.string(), package: z.string() })).default([]),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import PQueue from 'p-queue';
 import { BACKENDS } from '../backends/registry.ts';
 import { provision } from '../envs/provision.ts';
-import { describeStack, MARKER } from '../envs/stacks.ts';
+import { type Channel, describeStack, MARKER } from '../envs/stacks.ts';
 import { LadderError, ToggleError, UserError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { machine } from '../results/machine.ts';
@@ -40,16 +40,23 @@ export function withThreads(rung: Rung, threads?: number): Rung {
 }
 
 /** Package versions of each environment a run uses, from the freeze its provisioning recorded. */
-async function environments(names: string[]): Promise<NonNullable<RunFile['environments']>> {
+async function environments(
+  names: string[],
+  channel: Channel = 'pinned',
+): Promise<NonNullable<RunFile['environments']>> {
   const out: NonNullable<RunFile['environments']> = {};
   for (const name of names) {
-    const s = await describeStack(name);
+    const s = await describeStack(name, channel);
     try {
       const marker = JSON.parse(readFileSync(path.join(s.dir, MARKER), 'utf8')) as { freeze?: string[] };
       const pairs = (marker.freeze ?? []).map((l) => l.split('==')).filter((kv) => kv.length === 2);
-      out[name] = { key: s.key, packages: Object.fromEntries(pairs.map(([k, v]) => [k!.toLowerCase(), v!])) };
+      out[name] = {
+        key: s.key,
+        channel,
+        packages: Object.fromEntries(pairs.map(([k, v]) => [k!.toLowerCase(), v!])),
+      };
     } catch {
-      out[name] = { key: s.key, packages: {} };
+      out[name] = { key: s.key, channel, packages: {} };
     }
   }
   return out;
@@ -78,13 +85,15 @@ export async function executeRun(
   const queue = new PQueue({ concurrency: 2 });
   const failedEnvs = new Map<string, Error>();
   await Promise.all(
-    envs.map((e) => queue.add(() => provision(e, log).catch((err: Error) => void failedEnvs.set(e, err)))),
+    envs.map((e) =>
+      queue.add(() => provision(e, log, { channel: settings.envs }).catch((err: Error) => void failedEnvs.set(e, err))),
+    ),
   );
 
   const store = previous
     ? RunStore.resume(settings.outDir, previous)
     : RunStore.create(settings.outDir, ladder, settings.command);
-  store.run.environments = await environments(envs);
+  store.run.environments = await environments(envs, settings.envs);
   // The machine is probed in a worker of the first rung that runs here.
   const prober = rungs.find((r) => !skips.get(r.id));
   const machineProbe: MachineProbe = { backend: (prober ?? rungs[0]!).backend };

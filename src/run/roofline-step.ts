@@ -76,7 +76,8 @@ export async function roofline(run: RunFile, settings: RungSettings & { reprobe?
   );
   let session: WorkerSession | undefined;
   try {
-    session = await openSession(probe, settings, log);
+    // The peak is the machine's, cached per pinned torch environment: probed there, whatever --envs says.
+    session = await openSession(probe, { ...settings, envs: 'pinned' }, log);
     const loading = session.job('load', {
       model: settings.model,
       cache_dir: modelsDir(),

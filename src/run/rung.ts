@@ -5,6 +5,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CommonEffective } from '../backends/types.ts';
 import { provision } from '../envs/provision.ts';
+import type { Channel } from '../envs/stacks.ts';
 import { RunError, ToggleError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { launchPlan } from '../launcher/launch.ts';
@@ -31,6 +32,8 @@ export interface RungSettings {
   verbose?: boolean;
   /** A fixed deadline (seconds) for every job instead of the derived ones. */
   jobTimeoutS?: number;
+  /** Which environments the workers run in: the pinned ones (default), or today's latest resolution. */
+  envs?: Channel;
 }
 
 // Deadlines are generous: past one the worker is killed and the rung fails. A load may export or
@@ -63,7 +66,7 @@ function describeParams(effective: CommonEffective): string {
 
 /** A fresh worker for a rung, in the rung's environment (provisioned if needed). */
 export async function openSession(rung: Rung, settings: RungSettings, log: Log): Promise<WorkerSession> {
-  const stack = await provision(rung.env, log);
+  const stack = await provision(rung.env, log, { channel: settings.envs });
   return WorkerSession.start({
     rung: rung.id,
     plan: (endpoint) => launchPlan(stack.python, rung.launcher, endpoint, rung.id, process.env, rung.backend),

@@ -12,6 +12,7 @@ import {
   type RunFile,
   type RungResult,
   SCHEMA_VERSION,
+  schedulerInfo,
   writeFileAtomic,
   writeRunFile,
 } from '../results/run-file.ts';
@@ -72,6 +73,7 @@ export class RunStore {
       },
       started: new Date().toISOString(),
       machine: machine(),
+      scheduler: schedulerInfo(),
       rungs: [],
     };
     return new RunStore(dir, run);

@@ -201,3 +201,30 @@ describe('--resume', () => {
     expect(run.rungs[2].samples_s).toEqual([0.07, 0.07]);
   });
 });
+
+describe('ladder fleet: bad input', () => {
+  const fleetWith = (body: string) => {
+    const file = path.join(tmpDir(), 'fleet.yaml');
+    writeFileSync(file, body);
+    return file;
+  };
+  const root = () => tmpDir('ladder-fleet-bad-');
+  it.each([
+    ['submit', () => path.join(tmpDir(), 'none.yaml'), /none\.yaml: no such fleet file/],
+    ['submit', () => fleetWith('name: x\nroot: relative/path\nclasses: [{name: a}]\n'), /root: must be an absolute path/],
+    ['submit', () => fleetWith(`name: x\nroot: ${root()}\nclasses: []\n`), /classes: .*1/],
+    ['submit', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}, {name: a}]\n`), /two classes have one name/],
+    ['submit', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a, feature: "spr; rm -rf /"}]\n`), /feature: must be a Slurm word/],
+    ['submit', () => fleetWith(`name: x\nroot: ${root()}\nenvs: newest\nclasses: [{name: a}]\n`), /envs: /],
+    ['status', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}]\n`), /no fleet submission under .*\(run: ladder fleet submit\)/],
+    ['gather', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}]\n`), /no fleet submission/],
+  ])('%s refuses a bad fleet in one line (%#)', async (action, file, pattern) => {
+    oneLine(await ladder(['fleet', action, '--fleet', file()]), pattern);
+  });
+
+  it('refuses --all for status, and an unknown submission id', async () => {
+    const f = fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}]\n`);
+    oneLine(await ladder(['fleet', 'status', '--all', '--fleet', f]), /--all: only for gather and report/);
+    oneLine(await ladder(['fleet', 'report', '--id', 'nope', '--fleet', f]), /no fleet submission|no fleet submission nope/);
+  });
+});

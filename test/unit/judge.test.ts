@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_JUDGE, judge, threshold, versionChanges } from '../../src/nightly/judge.ts';
+import {
+  attributeChanges,
+  DEFAULT_JUDGE,
+  judge,
+  threshold,
+  verdictLine,
+  versionChanges,
+} from '../../src/nightly/judge.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 
 // A deterministic spread of ten passes around a median (±2%).
@@ -162,5 +169,36 @@ describe('false alarms on code that did not change', () => {
     );
     expect(alarms / verdicts).toBeLessThan(0.005); // 35 of 12,000 (0.29%) with these seeds
     expect(caught / (2 * seeds)).toBeGreaterThan(0.9); // 379 of 400 with these seeds
+  });
+});
+
+describe('a verdict beside version changes', () => {
+  const run = night({ ov: 1, pt: 1, other: 1 });
+  for (const r of run.rungs) (r.config as { env?: string }).env = r.id === 'pt' ? 'torch' : 'openvino';
+  const changes = [
+    { env: 'openvino', package: 'tbb', from: '2022.1', to: '2022.2' },
+    { env: 'openvino', package: 'openvino', from: '2026.4.1', to: '2026.5.0' },
+    { env: 'torch', package: 'diffusers', from: '0.42.1', to: '0.43.0' },
+  ];
+  const verdicts = attributeChanges(
+    [
+      { id: 'ov', verdict: 'regressed', ratio: 1.31, p: 0.001 },
+      { id: 'pt', verdict: 'unchanged', ratio: 1.0, p: 0.5 },
+      { id: 'other', verdict: 'improved', ratio: 0.8, p: 0.001 },
+    ],
+    run,
+    changes,
+    (env) => (env === 'openvino' ? ['openvino', 'nncf'] : ['diffusers']),
+  );
+
+  it("names its own environment's changes, top-level packages first, and only for a moved rung", () => {
+    expect(verdicts[0]!.versions).toEqual(['openvino 2026.4.1 -> 2026.5.0', 'tbb 2022.1 -> 2022.2']);
+    expect(verdicts[1]!.versions).toBeUndefined(); // unchanged: no suspect to name
+    expect(verdicts[2]!.versions).toHaveLength(2);
+  });
+
+  it('reads as one line', () => {
+    expect(verdictLine(verdicts[0]!, 1)).toBe('ov regressed 1.31x; openvino 2026.4.1 -> 2026.5.0 and 1 more');
+    expect(verdictLine(verdicts[1]!)).toBe('pt unchanged 1.00x');
   });
 });

@@ -1,0 +1,121 @@
+// `ladder fleet`: the ladder on many machines through an existing engine (Slurm, or this machine
+// one class after another). ladder writes job scripts, calls the engine's commands and reads results.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { UserError } from '../errors.ts';
+import { loadFleet } from '../fleet/config.ts';
+import { FINAL } from '../fleet/engine.ts';
+import { gather } from '../fleet/gather.ts';
+import { LocalEngine } from '../fleet/local.ts';
+import { engineFor, fleetDir, type Manifest, readManifest, refresh, submit, waitFor } from '../fleet/manifest.ts';
+import { writeFleetReports } from '../fleet/report.ts';
+import { writeJsonAtomic } from '../results/run-file.ts';
+import { checkNumber } from '../rungs/settings.ts';
+
+interface FleetArgs {
+  fleet: string;
+  id?: string;
+  wait: boolean;
+  poll: number;
+  out?: string;
+  all: boolean;
+}
+
+const log = (line: string) => console.log(line);
+const command = () => ['ladder', ...process.argv.slice(2)].join(' ');
+
+function manifestOf(a: FleetArgs) {
+  const fleet = loadFleet(a.fleet);
+  // --all: no submission, every run of the root's history, each class expected once.
+  const m: Manifest = a.all
+    ? {
+        manifest_version: 1,
+        id: 'all',
+        fleet: { name: fleet.name, file: fleet.file, engine: fleet.engine, root: fleet.root, command: fleet.command },
+        created: new Date().toISOString(),
+        command: command(),
+        jobs: fleet.classes.map((c) => ({ class: c.name, state: 'unknown', script: '', output: '' })),
+      }
+    : readManifest(fleet.root, a.id);
+  return { fleet, m, engine: engineFor(m.fleet.engine) };
+}
+
+export const fleetCommand = {
+  command: 'fleet <action>',
+  describe: 'Run the ladder on a fleet of machines through Slurm (or locally) and gather one cross-machine view',
+  builder: (y: Argv) =>
+    y
+      .positional('action', {
+        type: 'string',
+        choices: ['submit', 'status', 'gather', 'report', 'cancel'],
+        describe:
+          'submit: one job per machine class; status: the jobs from the engine; gather: collect their runs; report: the cross-machine page; cancel: the jobs not ended',
+      })
+      .option('fleet', { type: 'string', default: 'fleet.yaml', describe: 'the fleet file' })
+      .option('id', { type: 'string', describe: 'the submission (fleet/<id>/ under the root; default: the latest)' })
+      .option('wait', { type: 'boolean', default: false, describe: 'submit: follow the jobs until they end' })
+      .option('poll', { type: 'number', default: 30, describe: 'seconds between two looks at the jobs (--wait)' })
+      .option('all', {
+        type: 'boolean',
+        default: false,
+        describe: "gather/report: every run of the root's history, not one submission's (runs copied from elsewhere)",
+      })
+      .option('out', { type: 'string', describe: "report: the folder of the page (default: the submission's folder)" }),
+  handler: async (a: FleetArgs & { action: string }) => {
+    checkNumber('poll', a.poll, { min: 0.1, max: 3600 });
+    if (a.action === 'submit') {
+      const fleet = loadFleet(a.fleet);
+      log(`fleet ${fleet.name}: ${fleet.classes.length} classes through ${fleet.engine}`);
+      const engine = engineFor(fleet.engine);
+      const m = await submit(fleet, engine, command(), log);
+      log(`manifest: ${path.join(fleetDir(fleet.root, m.id), 'manifest.json')}`);
+      // Local jobs live in this process: it stays until they have run, one after another.
+      if (engine instanceof LocalEngine) await engine.idle();
+      if (a.wait || engine instanceof LocalEngine) await waitFor(m, engine, a.poll, log);
+      const failed = m.jobs.filter((j) => j.state !== 'completed' && FINAL.has(j.state));
+      if (failed.length) process.exitCode = 1;
+      return;
+    }
+    const { fleet, m, engine } = manifestOf(a);
+    if (a.all && (a.action === 'status' || a.action === 'cancel'))
+      throw new UserError(`--all: only for gather and report`);
+    if (a.action === 'status') {
+      await refresh(m, engine);
+      for (const j of m.jobs)
+        log(
+          `${j.class.padEnd(12)} ${(j.id ?? '-').padEnd(12)} ${j.state.padEnd(10)} ${j.node ?? ''}${j.error ? ` ${j.error}` : ''}`,
+        );
+      return;
+    }
+    if (a.action === 'cancel') {
+      await engine.cancel(m.jobs.filter((j) => j.id && !FINAL.has(j.state)));
+      await refresh(m, engine, log);
+      return;
+    }
+    const g = gather(m, a.all);
+    for (const s of g.skipped) console.error(`ladder: warning: skipping ${s.file}: ${s.reason}`);
+    for (const t of g.twins)
+      console.error(
+        `ladder: warning: machine ids ${t.machine_ids.join(', ')} share one CPU fingerprint (${t.fingerprint})`,
+      );
+    for (const x of g.missing)
+      log(`missing: class ${x.class} has no finished run (job ${x.state}${x.error ? `: ${x.error}` : ''})`);
+    const dir = fleetDir(fleet.root, m.id);
+    mkdirSync(dir, { recursive: true });
+    if (a.action === 'gather') {
+      writeJsonAtomic(path.join(dir, 'gathered.json'), {
+        fleet: g.fleet,
+        runs: g.runs.map((r) => ({ machine_id: r.machine_id, class: r.class, dir: r.dir, job: r.run.scheduler })),
+        missing: g.missing,
+        twins: g.twins,
+      });
+      for (const r of g.runs) log(`${(r.class ?? '?').padEnd(12)} ${r.machine_id.padEnd(14)} ${r.dir}`);
+      if (g.missing.length) process.exitCode = 1;
+      return;
+    }
+    const out = a.out ?? dir;
+    await writeFleetReports(m, g, out);
+    log(`report: ${path.join(out, 'fleet.html')}`);
+  },
+};
