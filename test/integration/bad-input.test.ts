@@ -211,12 +211,28 @@ describe('ladder fleet: bad input', () => {
   const root = () => tmpDir('ladder-fleet-bad-');
   it.each([
     ['submit', () => path.join(tmpDir(), 'none.yaml'), /none\.yaml: no such fleet file/],
-    ['submit', () => fleetWith('name: x\nroot: relative/path\nclasses: [{name: a}]\n'), /root: must be an absolute path/],
+    [
+      'submit',
+      () => fleetWith('name: x\nroot: relative/path\nclasses: [{name: a}]\n'),
+      /root: must be an absolute path/,
+    ],
     ['submit', () => fleetWith(`name: x\nroot: ${root()}\nclasses: []\n`), /classes: .*1/],
-    ['submit', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}, {name: a}]\n`), /two classes have one name/],
-    ['submit', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a, feature: "spr; rm -rf /"}]\n`), /feature: must be a Slurm word/],
+    [
+      'submit',
+      () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}, {name: a}]\n`),
+      /two classes have one name/,
+    ],
+    [
+      'submit',
+      () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a, feature: "spr; rm -rf /"}]\n`),
+      /feature: must be a Slurm word/,
+    ],
     ['submit', () => fleetWith(`name: x\nroot: ${root()}\nenvs: newest\nclasses: [{name: a}]\n`), /envs: /],
-    ['status', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}]\n`), /no fleet submission under .*\(run: ladder fleet submit\)/],
+    [
+      'status',
+      () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}]\n`),
+      /no fleet submission under .*\(run: ladder fleet submit\)/,
+    ],
     ['gather', () => fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}]\n`), /no fleet submission/],
   ])('%s refuses a bad fleet in one line (%#)', async (action, file, pattern) => {
     oneLine(await ladder(['fleet', action, '--fleet', file()]), pattern);
@@ -225,6 +241,9 @@ describe('ladder fleet: bad input', () => {
   it('refuses --all for status, and an unknown submission id', async () => {
     const f = fleetWith(`name: x\nroot: ${root()}\nclasses: [{name: a}]\n`);
     oneLine(await ladder(['fleet', 'status', '--all', '--fleet', f]), /--all: only for gather and report/);
-    oneLine(await ladder(['fleet', 'report', '--id', 'nope', '--fleet', f]), /no fleet submission|no fleet submission nope/);
+    oneLine(
+      await ladder(['fleet', 'report', '--id', 'nope', '--fleet', f]),
+      /no fleet submission|no fleet submission nope/,
+    );
   });
 });
