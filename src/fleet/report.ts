@@ -78,7 +78,7 @@ function rungOrder(cells: FleetCell[]): string[] {
 function cellText(c: FleetCell | undefined): string {
   if (!c) return 'not run';
   if (c.status !== 'ok') return c.status;
-  const peak = c.unet_pct_of_peak !== undefined ? ` · UNet ${c.unet_pct_of_peak.toFixed(0)}% of ${c.dtype} peak` : '';
+  const peak = c.unet_pct_of_peak !== undefined ? ` · UNet ${c.unet_pct_of_peak.toFixed(c.unet_pct_of_peak < 10 ? 1 : 0)}% of ${c.dtype} peak` : '';
   return `${num(c.median_s, 2)} s · ${num(c.speedup, 2)}x${peak}`;
 }
 
