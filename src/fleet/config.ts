@@ -1,13 +1,12 @@
 // fleet.yaml: the machine classes of a fleet, the ladder they run, and the results root every node
 // sees. The schema below is its one definition.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { CHANNELS } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import { NAME } from '../rungs/ladder.ts';
 import { PROFILES } from '../rungs/settings.ts';
+import { readYamlFile } from '../yaml-file.ts';
 
 const name = z.string().regex(NAME, 'must be lowercase letters, digits, dots, dashes and underscores');
 // Passed to sbatch as one argument each: no white space, nothing a shell or Slurm would split.
@@ -63,16 +62,7 @@ export type Fleet = z.infer<typeof fleetSchema> & { file: string };
 export type MachineClass = Fleet['classes'][number];
 
 export function loadFleet(file: string): Fleet {
-  const where = path.relative(process.cwd(), file) || file;
-  let doc: unknown;
-  try {
-    doc = YAML.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(
-      `${where}: ${code === 'ENOENT' ? 'no such fleet file' : (err as Error).message.split('\n')[0]}`,
-    );
-  }
+  const { doc, where } = readYamlFile(file, 'fleet file');
   const parsed = fleetSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -8,7 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { verdictLine } from '../nightly/judge.ts';
 import { ARTICLE_COLOR, FONT, specToSvg } from '../results/chart.ts';
 import { csvField } from '../results/csv.ts';
-import { esc } from '../results/html.ts';
+import { esc, inlineSvg } from '../results/html.ts';
 import { mdText } from '../results/report.ts';
 import { type RunFile, readHistory, writeFileAtomic } from '../results/run-file.ts';
 import { changeLines, renderTrendHtml, trendSvg } from '../results/trend.ts';
@@ -78,7 +78,10 @@ function rungOrder(cells: FleetCell[]): string[] {
 function cellText(c: FleetCell | undefined): string {
   if (!c) return 'not run';
   if (c.status !== 'ok') return c.status;
-  const peak = c.unet_pct_of_peak !== undefined ? ` · UNet ${c.unet_pct_of_peak.toFixed(c.unet_pct_of_peak < 10 ? 1 : 0)}% of ${c.dtype} peak` : '';
+  const peak =
+    c.unet_pct_of_peak !== undefined
+      ? ` · UNet ${c.unet_pct_of_peak.toFixed(c.unet_pct_of_peak < 10 ? 1 : 0)}% of ${c.dtype} peak`
+      : '';
   return `${num(c.median_s, 2)} s · ${num(c.speedup, 2)}x${peak}`;
 }
 
@@ -241,7 +244,7 @@ export function renderFleetHtml(
     ...g.missing.map((x) => `class ${x.class} has no run: job ${x.state}${x.error ? `: ${x.error}` : ''}`),
     ...g.twins.map((t) => `machine ids ${t.machine_ids.join(', ')} share one CPU fingerprint (${t.fingerprint})`),
   ];
-  const inline = svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');
+  const inline = inlineSvg(svg);
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -111,7 +111,8 @@ function failuresHtml(failed: RungResult[]): string {
 }
 
 /** Inline SVG in HTML needs no namespace declarations (and they are the only URLs vega writes). */
-const inlineSvg = (svg: string) => svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');
+/** Inline SVG in HTML needs no namespace declarations (the only URLs vega writes). */
+export const inlineSvg = (svg: string) => svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');
 
 const CSS = `
 :root { color-scheme: light; }

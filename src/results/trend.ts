@@ -4,7 +4,7 @@
 // as red triangles, and a dashed vertical rule where package versions changed. Below: a table per night.
 import type { TopLevelSpec } from 'vega-lite';
 import { FONT, finite, isPlotted, secs, specToSvg, whisker } from './chart.ts';
-import { esc } from './html.ts';
+import { esc, inlineSvg } from './html.ts';
 import type { RunFile, VersionChange } from './run-file.ts';
 
 /**
@@ -274,8 +274,7 @@ export function renderTrendHtml(nights: Night[], machineId: string, svg: string)
       `<td class="changes">${changes.length ? changes.map(esc).join('<br>') : '–'}</td></tr>`
     );
   });
-  // Inline SVG in HTML needs no namespace declarations (the only URLs vega writes).
-  const inline = svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');
+  const inline = inlineSvg(svg);
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -1,6 +1,5 @@
 // A ladder is data: a YAML file of rungs, each a backend plus launcher settings and backend options.
 // The schema below is the one definition of a ladder file (`ladder schema` prints it as JSON Schema).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
@@ -9,6 +8,7 @@ import { stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import type { LaunchConfig } from '../launcher/launch.ts';
 import { repoRoot } from '../paths.ts';
+import { readYamlFile } from '../yaml-file.ts';
 
 /** Names that become file and folder names: no separators, no dots at the start. */
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -210,20 +210,7 @@ export function checkRung(
 }
 
 export function loadLadder(file = ARTICLE_LADDER): Ladder {
-  const where = path.relative(process.cwd(), file) || file;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${where}: ${code === 'ENOENT' ? 'no such ladder file' : `cannot read it (${code})`}`);
-  }
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (err) {
-    throw new UserError(`${where}: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const { doc, where } = readYamlFile(file, 'ladder file');
   const top = ladderSchema.safeParse(doc);
   if (!top.success) {
     const { field, message } = firstIssue(top.error);

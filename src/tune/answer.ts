@@ -69,8 +69,7 @@ export function renderTune(space: string, e: Enumerated, res: SearchResult, obje
     const same = r && r.round === m.round;
     const speedup = same && m.median_s && r.median_s ? r.median_s / m.median_s : undefined;
     // One pass each (the screening round) gives no interval: a 0% "CI" would read as certainty.
-    const ci =
-      same && m.samples_s.length > 1 && r.samples_s.length > 1 ? ratioCI(m.samples_s, r.samples_s) : undefined;
+    const ci = same && m.samples_s.length > 1 && r.samples_s.length > 1 ? ratioCI(m.samples_s, r.samples_s) : undefined;
     const j =
       same && m.samples_s.length > 1 && r.samples_s.length > 1
         ? judgeSamples(m.samples_s, r.samples_s, { alpha: 0.05, factor: 0.02 })

@@ -1,15 +1,14 @@
 // A search space as data: axes of settable fields (as `--set` names them) and constraints between
 // them. Enumerating it gives the candidates `ladder tune` measures, and says what was pruned and why
 // before anything runs.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { getBackend } from '../backends/registry.ts';
 import { UserError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { repoRoot } from '../paths.ts';
 import { applyOverrides, NAME, type Rung } from '../rungs/ladder.ts';
+import { readYamlFile } from '../yaml-file.ts';
 
 /** `backend`, `env`, `launcher.<field>` or `options.<name>`: what `--set` accepts. */
 const FIELD = /^(backend|env|launcher\.[a-z_]+|options\.[A-Za-z0-9_]+)$/;
@@ -71,16 +70,7 @@ export function spacePath(spec: string): string {
 }
 
 export function loadSpace(file: string): Space {
-  const where = path.relative(process.cwd(), file) || file;
-  let doc: unknown;
-  try {
-    doc = YAML.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(
-      `${where}: ${code === 'ENOENT' ? 'no such space file' : (err as Error).message.split('\n')[0]}`,
-    );
-  }
+  const { doc, where } = readYamlFile(file, 'space file');
   // A ladder may carry its space under `space:`.
   const body = doc && typeof doc === 'object' && 'space' in doc ? (doc as { space: unknown }).space : doc;
   const parsed = spaceSchema.safeParse(body);
