@@ -4,7 +4,9 @@ enter a sample. Every pass starts from the same initial latents (made from the s
 every backend gets identical ones), and the last pass's image is saved for the quality guard."""
 
 import contextlib
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +21,17 @@ SCHEDULERS: dict[str, str | None] = SHARED["schedulers"]
 # The article's scenario. min_time_s/max_passes: keep passing until this much time was measured too
 # (hyperfine/MLPerf style), up to max_passes.
 DEFAULTS = {**SHARED["article_scenario"], "image_path": None}
+
+
+def wait_at_barrier(barrier: dict) -> float:
+    """Marks this process ready in barrier["dir"], then waits until `parties` processes are; returns the
+    seconds waited. A peer that dies is the controller's to notice: it kills every instance of the rung."""
+    folder = Path(barrier["dir"])
+    (folder / f"{os.getpid()}.ready").touch()
+    t0 = time.perf_counter()
+    while sum(1 for p in folder.iterdir() if p.suffix == ".ready") < barrier["parties"]:
+        time.sleep(0.001)
+    return time.perf_counter() - t0
 
 
 def run(backend, scenario: dict, progress) -> dict:
@@ -43,6 +56,10 @@ def run(backend, scenario: dict, progress) -> dict:
             backend.generate(num_inference_steps=sc["warmup_steps"], seed=sc["seed"], **call)
     warmup_s = clock() - t0
     backend.warmed_up()
+    # Instances of one rung start their timed passes together, whatever their warm-ups took: their
+    # images/s is counted over the window in which all of them ran. Waiting here, before the warm-up's
+    # progress message, keeps the wait out of the deadline the controller derives from that message.
+    barrier_wait_s = wait_at_barrier(sc["barrier"]) if sc.get("barrier") else None
     progress(stage="warmup", seconds=warmup_s, message=f"warm-up ({sc['warmup_steps']} steps)")
     samples, components = [], []
     # Each pass's [start, end] on CLOCK_MONOTONIC, which every process of the machine shares: the
@@ -77,6 +94,7 @@ def run(backend, scenario: dict, progress) -> dict:
         "components_missing": timers.missing,
         "runtime": runtime,
         "warmup_s": warmup_s,
-        "scenario": {k: v for k, v in sc.items() if k != "image_path"},
+        "barrier_wait_s": barrier_wait_s,
+        "scenario": {k: v for k, v in sc.items() if k not in ("image_path", "barrier")},
         "image_shape": list(getattr(images, "shape", [])),
     }

@@ -186,3 +186,29 @@ def test_base_probe_runs_real_matrix_products():
     assert TorchBackend.probe(["fp32"], 0.01, 1, "end", None)["gflops"]["fp32"] > 0
     with pytest.raises(UserError, match="unknown probe dtype 'fp16'"):
         TorchBackend.probe(["fp16"], 0.01, 1, "end", None)
+
+
+def test_barrier_holds_each_party_until_the_last_one_arrives(tmp_path):
+    # Causality, not timing: the early party returns only after the late one marked itself ready.
+    import multiprocessing as mp
+    import time
+
+    barrier = {"dir": str(tmp_path), "parties": 2}
+    ctx = mp.get_context("fork")  # the child only waits and writes: no torch in it
+    early = ctx.Process(target=_wait_and_stamp, args=(barrier, str(tmp_path / "early.done")))
+    early.start()
+    time.sleep(0.2)
+    assert early.is_alive() and not (tmp_path / "early.done").exists()
+    arrived = time.clock_gettime(time.CLOCK_MONOTONIC)
+    assert scenario.wait_at_barrier(barrier) >= 0
+    early.join(timeout=30)
+    assert early.exitcode == 0
+    assert float((tmp_path / "early.done").read_text()) >= arrived
+
+
+def _wait_and_stamp(barrier, out):
+    import time
+
+    scenario.wait_at_barrier(barrier)
+    with open(out, "w") as f:
+        f.write(repr(time.clock_gettime(time.CLOCK_MONOTONIC)))

@@ -75,7 +75,14 @@ export interface RungResult {
    * pid, threads, its own passes and their [start, end] on CLOCK_MONOTONIC. `samples_s` pools the
    * passes of all of them: the latency of one image while the others run.
    */
-  instances?: { cores: number[]; pid: number; threads?: number; samples_s: number[]; windows: Window[] }[];
+  instances?: {
+    cores: number[];
+    pid: number;
+    threads?: number;
+    samples_s: number[];
+    windows: Window[];
+    barrier_wait_s?: number;
+  }[];
   /** Images per second of all instances together, over the window in which they all ran. */
   throughput?: Throughput;
   /** The controller's own cost while the worker measured, and the gap between its and the worker's job times. */

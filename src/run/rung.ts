@@ -1,6 +1,7 @@
 // The rung protocol: start a fresh worker in the rung's environment, load, verify, bench, verify.
 // Nothing else runs in the controller while the worker measures: only this job's messages.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CommonEffective } from '../backends/types.ts';
@@ -157,6 +158,7 @@ function bench(
   settings: RungSettings,
   log: Log | undefined,
   image?: string,
+  barrier?: { dir: string; parties: number },
 ): Promise<Record<string, unknown>> {
   const { session } = inst;
   const sc = settings.scenario;
@@ -181,7 +183,8 @@ function bench(
       `5 times what the ${m.stage === 'warmup' ? 'warm-up' : 'first pass'} predicts; --job-timeout overrides`,
     );
   };
-  const benching = session.job('bench', { scenario: { ...sc, image_path: image ?? null } }, benchProgress);
+  const scenario = { ...sc, image_path: image ?? null, ...(barrier ? { barrier } : {}) };
+  const benching = session.job('bench', { scenario }, benchProgress);
   session.setDeadline(fixed ?? WARMUP_DEADLINE_S, fixed ? '--job-timeout' : 'no step timed yet');
   return benching;
 }
@@ -193,6 +196,7 @@ function bench(
 export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot: RungResult): Promise<void> {
   const t0 = performance.now();
   const sessions: WorkerSession[] = [];
+  let barrierDir: string | undefined;
   try {
     const planned = instanceRungs(rung);
     const many = planned.length > 1;
@@ -219,9 +223,14 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
     mkdirSync(path.dirname(image), { recursive: true });
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
-    // All at once: only the first instance prints its passes and saves its image.
+    // All at once: only the first instance prints its passes and saves its image. Several instances
+    // meet at a barrier after their warm-ups, so their timed passes start together.
+    if (many) barrierDir = mkdtempSync(path.join(os.tmpdir(), 'ladder-barrier-'));
+    const barrier = barrierDir ? { dir: barrierDir, parties: instances.length } : undefined;
     const results = await Promise.all(
-      instances.map((inst, k) => bench(inst, settings, k === 0 ? log : undefined, k === 0 ? image : undefined)),
+      instances.map((inst, k) =>
+        bench(inst, settings, k === 0 ? log : undefined, k === 0 ? image : undefined, barrier),
+      ),
     );
     const wall = (performance.now() - wall0) / 1000;
     const cpu = process.cpuUsage(cpu0);
@@ -259,6 +268,7 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
         threads: inst.effective.torch_threads,
         samples_s: perInstance[k]!,
         windows: windows[k]!,
+        barrier_wait_s: Number(results[k]!.barrier_wait_s),
       }));
       if (!tp) problems.push('instances: they never ran passes at the same time (no common window)');
     }
@@ -291,5 +301,6 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
     slot.status = 'ok';
   } finally {
     for (const s of sessions) s.kill();
+    if (barrierDir) rmSync(barrierDir, { recursive: true, force: true });
   }
 }

@@ -39,6 +39,8 @@ rungs:
     expect(two.instances.map((i: any) => i.cores)).toEqual([[cores[0]], [cores[1]]]);
     expect(two.instances.map((i: any) => i.threads)).toEqual([1, 1]);
     expect(new Set(two.instances.map((i: any) => i.pid)).size).toBe(2);
+    // Both met at the barrier after their warm-ups: each says how long it waited for the other.
+    for (const i of two.instances) expect(i.barrier_wait_s).toBeGreaterThanOrEqual(0);
     // Each instance ran its own passes, and samples_s pools them.
     for (const i of two.instances) expect(i.samples_s).toHaveLength(6);
     expect(two.samples_s).toHaveLength(12);

@@ -32,6 +32,7 @@ rungs:
     extends: ov-cache-cold
 `;
 
+const SHAPE = 48;
 const SUBMODELS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
 const openvino = getBackend('openvino');
 
@@ -41,10 +42,12 @@ describe('OpenVINO int8 and knobs (synthetic:tiny)', () => {
   let byId: Record<string, any>;
 
   beforeAll(async () => {
-    // The compiled-model cache of the tiny model starts empty, so the first cached rung is cold.
+    // The compiled-model cache of the tiny model at this test's own shape starts empty, so the first cached
+    // rung is cold. Blob folders are keyed by shape, and no other test uses 48x48: files run in parallel.
     const blobs = path.join(cacheRoot(), 'models', 'openvino-blobs');
     for (const d of existsSync(blobs) ? readdirSync(blobs) : []) {
-      if (d.startsWith('synthetic-tiny')) rmSync(path.join(blobs, d), { recursive: true, force: true });
+      if (d.startsWith('synthetic-tiny') && d.includes(`-${SHAPE}x${SHAPE}-`))
+        rmSync(path.join(blobs, d), { recursive: true, force: true });
     }
     const file = path.join(out, 'openvino-beyond.yaml');
     writeFileSync(file, LADDER);
@@ -52,7 +55,7 @@ describe('OpenVINO int8 and knobs (synthetic:tiny)', () => {
       'reproduce',
       '--ladder',
       file,
-      ...TINY,
+      ...TINY.map((a, i) => (TINY[i - 1] === '--height' || TINY[i - 1] === '--width' ? String(SHAPE) : a)),
       '--passes',
       '2',
       '--no-roofline',
@@ -152,6 +155,7 @@ describe('OpenVINO int8 and knobs (synthetic:tiny)', () => {
     const cold = byId['ov-cache-cold'].effective.openvino;
     const warm = byId['ov-cache-warm'].effective.openvino;
     expect(cold.model_cache).toMatchObject({ warm: false, blobs_before: 0 });
+    expect(path.basename(cold.model_cache.dir)).toMatch(new RegExp(`-${SHAPE}x${SHAPE}-[0-9a-f]{8}$`));
     expect(cold.model_cache.blobs_after).toBeGreaterThanOrEqual(SUBMODELS.length);
     expect(warm.model_cache).toMatchObject({ warm: true, dir: cold.model_cache.dir });
     expect(warm.model_cache.blobs_after).toBe(cold.model_cache.blobs_after);

@@ -187,6 +187,7 @@ axes:
     expect(md).toMatch(/\| candidate \| values \| last round \| passes \| images\/s \| throughput vs reference/);
     const round0 = readJson(path.join(out, 'round-0', 'run.json'));
     const two = round0.rungs.find((x: any) => x.config.launcher.instances === 2);
+    expect(two.status, two.error).toBe('ok');
     expect(two.instances.map((i: any) => i.cores)).toEqual(splitCores(cores, 2));
     expect(two.throughput.images_per_s).toBeGreaterThan(0);
   }, 1_200_000);

@@ -24,6 +24,7 @@ f32 kernel (undef_bf16): it counts as weight_only_int8_ops, not as an int8 op.
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -244,8 +245,11 @@ class OpenVINOBackend(Backend):
 
         self.ir_dir = self._export(info, OVStableDiffusionPipeline)
         if self.options.get("model_cache"):
-            # Compiled blobs next to the IR they come from; OpenVINO keys each blob by model, shapes and config.
-            blob_dir = self.cache_dir / "openvino-blobs" / self.ir_dir.name
+            # Compiled blobs next to the IR they come from, one folder per shape and config: OpenVINO keys each
+            # blob by them too, so a folder's blobs before compiling mean a warm cache for exactly this load.
+            shape = f"{scenario['height']}x{scenario['width']}" if self.static else "dynamic"
+            config = hashlib.sha256(json.dumps(ov_config, sort_keys=True, default=str).encode()).hexdigest()[:8]
+            blob_dir = self.cache_dir / "openvino-blobs" / f"{self.ir_dir.name}-{shape}-{config}"
             blob_dir.mkdir(parents=True, exist_ok=True)
             ov_config["CACHE_DIR"] = str(blob_dir)
             self.model_cache = {"dir": str(blob_dir), "blobs_before": _blobs(blob_dir)}
