@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { machineId } from '../nightly/history.ts';
-import { bestLine } from '../results/best.ts';
+import { bestLines } from '../results/best.ts';
 import { machine } from '../results/machine.ts';
 import { checkWritableDir, newRunDir } from '../results/out-dir.ts';
 import { renderTable } from '../results/report.ts';
@@ -90,9 +90,9 @@ export const reproduceCommand = {
     const run = await executeRun(ladder, rungs, settings, log);
     if (a.json) console.log(JSON.stringify(run, null, 2));
     else {
-      const best = bestLine(run);
+      const best = bestLines(run);
       console.log(
-        `\n${renderTable(run)}\n${best ? `\n${best}\n` : ''}\nreport: ${path.join(settings.outDir, 'report.md')}`,
+        `\n${renderTable(run)}\n${best.length ? `\n${best.join('\n')}\n` : ''}\nreport: ${path.join(settings.outDir, 'report.md')}`,
       );
     }
     if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = 1;

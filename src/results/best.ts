@@ -1,12 +1,27 @@
 // "Best on this machine": the fastest rung whose image held the quality floor, and how sure its
 // speedup over the ladder's first rung (the reference, `openvino-static` in the beyond ladder) is.
+// Latency ranks seconds per image of one worker; throughput ranks images/s of all of a rung's
+// instances together, and is only asked when some rung ran several instances.
 import type { RunFile, RungResult } from './run-file.ts';
 import { fmtP, judgeSamples, ratioCI } from './significance.ts';
 
+export type Objective = 'latency' | 'throughput';
+
+/**
+ * What a rung is ranked by. Latency: its passes and their median. Throughput: seconds per image of
+ * all its instances together, per round of passes, and 1 / images/s over their common window.
+ */
+export function ranked(r: RungResult, objective: Objective): { samples_s: number[]; median_s: number } | undefined {
+  if (objective === 'throughput')
+    return r.throughput && { samples_s: r.throughput.pass_s_per_image, median_s: 1 / r.throughput.images_per_s };
+  return r.stats && { samples_s: r.samples_s, median_s: r.stats.median_s };
+}
+
 export interface Best {
+  objective: Objective;
   rung: RungResult;
   reference: RungResult;
-  /** Median of the reference over median of the rung. */
+  /** Median of the reference over median of the rung (images/s of the rung over the reference's, for throughput). */
   speedup: number;
   /** Distribution-free CI of the speedup and the coverage it really has (below 95% for few passes). */
   ci?: { ci: [number, number]; level: number };
@@ -15,38 +30,58 @@ export interface Best {
 }
 
 /** Best only if measured, and its image judged against the fp32 reference and above the floor. */
-const eligible = (r: RungResult) =>
-  r.status === 'ok' && !!r.stats && !!r.samples_s.length && !!r.quality && !r.quality.flagged;
+const eligible = (r: RungResult, objective: Objective) =>
+  r.status === 'ok' && !!ranked(r, objective)?.samples_s.length && !!r.quality && !r.quality.flagged;
 
-export function bestRung(run: RunFile): Best | undefined {
-  const reference = run.rungs.find((r) => r.id === run.ladder?.baseline && r.status === 'ok' && r.stats);
+export function bestRung(run: RunFile, objective: Objective = 'latency'): Best | undefined {
+  const reference = run.rungs.find(
+    (r) => r.id === run.ladder?.baseline && r.status === 'ok' && ranked(r, objective)?.samples_s.length,
+  );
   if (!reference) return undefined;
+  const of = (r: RungResult) => ranked(r, objective)!;
   const best = run.rungs
-    .filter((r) => r === reference || eligible(r))
-    .sort((a, b) => a.stats!.median_s - b.stats!.median_s)[0];
+    .filter((r) => r === reference || eligible(r, objective))
+    .sort((a, b) => of(a).median_s - of(b).median_s)[0];
   if (!best || best === reference)
-    return best ? { rung: best, reference, speedup: 1, verdict: 'reference', p: 1 } : undefined;
+    return best ? { objective, rung: best, reference, speedup: 1, verdict: 'reference', p: 1 } : undefined;
   // A 5% factor: a smaller speedup is not worth a configuration change.
-  const j = judgeSamples(best.samples_s, reference.samples_s, { alpha: 0.05, factor: 0.05 });
+  const j = judgeSamples(of(best).samples_s, of(reference).samples_s, { alpha: 0.05, factor: 0.05 });
   return {
+    objective,
     rung: best,
     reference,
-    speedup: reference.stats!.median_s / best.stats!.median_s,
-    ci: ratioCI(best.samples_s, reference.samples_s),
+    speedup: of(reference).median_s / of(best).median_s,
+    ci: ratioCI(of(best).samples_s, of(reference).samples_s),
     verdict: j.verdict + (j.note ? ` (${j.note})` : ''),
     p: j.test.p,
   };
 }
 
-/** One line for report.md and the console. */
-export function bestLine(run: RunFile): string | undefined {
-  const b = bestRung(run);
-  if (!b) return undefined;
+function line(b: Best): string {
   const q = b.rung.quality;
   const psnr = q ? (q.psnr_db === null ? 'identical image' : `PSNR ${q.psnr_db.toFixed(1)} dB`) : 'its own reference';
+  const what = b.objective === 'throughput' ? 'Best throughput on this machine' : 'Best on this machine';
   if (b.verdict === 'reference') {
-    return `Best on this machine: ${b.rung.id}, the reference itself: no other rung above the quality floor was faster (${psnr}).`;
+    return `${what}: ${b.rung.id}, the reference itself: no other rung above the quality floor was faster (${psnr}).`;
   }
   const ci = b.ci ? `, ${(100 * b.ci.level).toFixed(1)}% CI ${b.ci.ci[0].toFixed(2)}–${b.ci.ci[1].toFixed(2)}x` : '';
-  return `Best on this machine: ${b.rung.id}, ${b.speedup.toFixed(2)}x over ${b.reference.id}${ci}; U test: ${b.verdict}, p=${fmtP(b.p)}; ${psnr}.`;
+  const rates =
+    b.objective === 'throughput'
+      ? ` in images/s (${b.rung.throughput!.images_per_s.toPrecision(3)} against ${b.reference.throughput!.images_per_s.toPrecision(3)})`
+      : '';
+  return `${what}: ${b.rung.id}, ${b.speedup.toFixed(2)}x over ${b.reference.id}${rates}${ci}; U test: ${b.verdict}, p=${fmtP(b.p)}; ${psnr}.`;
+}
+
+/**
+ * Lines for report.md and the console: the latency best, and beside it the throughput best when some
+ * rung ran several instances (latency per image alone would undersell them).
+ */
+export function bestLines(run: RunFile): string[] {
+  const objectives: Objective[] = run.rungs.some((r) => r.status === 'ok' && (r.instances?.length ?? 1) > 1)
+    ? ['latency', 'throughput']
+    : ['latency'];
+  return objectives.flatMap((o) => {
+    const b = bestRung(run, o);
+    return b ? [line(b)] : [];
+  });
 }

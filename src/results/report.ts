@@ -1,5 +1,5 @@
 // report.md: the ladder side by side with the article's figures.
-import { bestLine } from './best.ts';
+import { bestLines } from './best.ts';
 import { runPeaks } from './roofline.ts';
 import type { RunFile, RungResult } from './run-file.ts';
 
@@ -185,7 +185,7 @@ export function renderReport(run: RunFile): string {
     '',
     renderTable(run),
     '',
-    ...[bestLine(run)].flatMap((line) => (line ? [line, ''] : [])),
+    ...bestLines(run).flatMap((line) => [line, '']),
     ...(renderThroughput(run)
       ? [
           '## Latency and throughput (instances run at once, each pinned to its own cores)',

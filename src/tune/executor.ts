@@ -4,28 +4,28 @@
 // (`--resume`), and an interrupted one is continued.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { type Objective, ranked } from '../results/best.ts';
 import { type RunFile, type RungResult, readRunFile } from '../results/run-file.ts';
 import { executeRun, type Log, type RunSettings } from '../run/execute.ts';
 import type { Ladder, Rung } from '../rungs/ladder.ts';
 import type { Executor, Measured, RoundResult } from './search.ts';
 import type { Candidate } from './space.ts';
 
-export type Objective = 'latency' | 'throughput';
+export type { Objective };
 
-/**
- * What the search ranks of a rung. Latency: its passes. Throughput: seconds per image of all its
- * instances together, per round of passes, and 1 / images/s over their common window as the median.
- */
+/** What the search ranks of a rung: see `ranked` (the same measure as "Best on this machine"). */
 export function toMeasured(r: RungResult, objective: Objective = 'latency'): Measured {
   const passes = r.samples_s.reduce((a, b) => a + b, 0) / (r.instances?.length ?? 1);
-  const tp = objective === 'throughput' ? r.throughput : undefined;
-  const ok = r.status === 'ok' && (objective === 'latency' || !!tp);
+  const m = r.status === 'ok' ? ranked(r, objective) : undefined;
   return {
     id: r.id,
-    status: ok ? 'ok' : r.status === 'skipped' ? 'skipped' : 'failed',
-    reason: r.status === 'skipped' ? r.skipped : (r.error ?? (ok ? undefined : 'no throughput measured')),
-    samples_s: tp ? tp.pass_s_per_image : r.samples_s,
-    median_s: tp ? 1 / tp.images_per_s : r.stats?.median_s,
+    status: m ? 'ok' : r.status === 'skipped' ? 'skipped' : 'failed',
+    reason:
+      r.status === 'skipped'
+        ? r.skipped
+        : (r.error ?? (m ? undefined : `no ${objective === 'throughput' ? 'throughput' : 'latency'} measured`)),
+    samples_s: m?.samples_s ?? r.samples_s,
+    median_s: m?.median_s ?? r.stats?.median_s,
     quality: r.quality ? { psnr_db: r.quality.psnr_db, flagged: r.quality.flagged } : undefined,
     // Everything but the timed passes: start, load (export, compile, calibration), warm-up.
     setup_s: Math.max(0, (r.timings?.wall_s ?? passes) - passes),

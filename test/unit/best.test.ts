@@ -1,7 +1,7 @@
 // "Best on this machine": the fastest rung above the quality floor, its speedup over the ladder's
 // first rung and how sure that speedup is (a distribution-free CI of the ratio, the U test).
 import { describe, expect, test } from 'vitest';
-import { bestLine, bestRung } from '../../src/results/best.ts';
+import { bestLines, bestRung } from '../../src/results/best.ts';
 import { renderReport } from '../../src/results/report.ts';
 import type { RungResult } from '../../src/results/run-file.ts';
 import { ratioCI } from '../../src/results/significance.ts';
@@ -54,7 +54,7 @@ describe('best on this machine', () => {
     expect(b.rung.id).toBe('dpm');
     expect(b.reference.id).toBe('openvino-static');
     expect(b.speedup).toBeCloseTo(b.reference.stats!.median_s / 26, 9);
-    const line = bestLine(run)!;
+    const line = bestLines(run)[0]!;
     expect(line).toContain('dpm');
     expect(line).toContain('over openvino-static');
     expect(renderReport(run)).toContain(line);
@@ -73,7 +73,7 @@ describe('best on this machine', () => {
     for (const r of run.rungs) if (r.id !== 'openvino-static') delete (r as Partial<RungResult>).quality;
     const b = bestRung(run)!;
     expect(b.rung.id).toBe('openvino-static');
-    expect(bestLine(run)).toContain('the reference itself');
+    expect(bestLines(run)[0]).toContain('the reference itself');
   });
 
   test('is a verdict with a CI when the winner beats the reference', () => {
@@ -87,8 +87,41 @@ describe('best on this machine', () => {
     expect(b.verdict).toBe('faster');
     expect(b.ci!.ci[0]).toBeLessThanOrEqual(b.speedup);
     expect(b.ci!.ci[1]).toBeGreaterThanOrEqual(b.speedup);
-    expect(bestLine(run)).toMatch(
+    expect(bestLines(run)[0]).toMatch(
       /jemalloc, 1\.7\dx over openvino-static, 9\d\.\d% CI 1\.\d\d–1\.\d\dx; U test: faster/,
     );
+  });
+});
+
+describe('best throughput on this machine', () => {
+  /** The beyond fixture with one rung run as 2 instances: slower per image, faster in images/s. */
+  function instancesRun() {
+    const run = beyondRun();
+    const tp = (per: number[], instances: number) => ({
+      instances,
+      images_per_s: 1 / [...per].sort((a, b) => a - b)[Math.floor(per.length / 2)]!,
+      window_s: 100,
+      images: 3,
+      pass_s_per_image: per,
+    });
+    for (const r of run.rungs) if (r.status === 'ok') r.throughput = tp(r.samples_s, 1);
+    const two = run.rungs.find((r) => r.id === 'jemalloc')!;
+    two.instances = [0, 1].map((k) => ({ cores: [k], pid: 100 + k, samples_s: two.samples_s, windows: [] }));
+    two.throughput = tp([15, 16, 17, 15.5, 16.5], 2);
+    return run;
+  }
+
+  test('is a line of its own, in images/s, only when some rung ran several instances', () => {
+    expect(bestLines(beyondRun())).toHaveLength(1);
+    const run = instancesRun();
+    const [latency, throughput] = bestLines(run);
+    expect(latency).toMatch(/^Best on this machine: dpm, /);
+    const b = bestRung(run, 'throughput')!;
+    expect(b.rung.id).toBe('jemalloc');
+    expect(b.speedup).toBeCloseTo(b.rung.throughput!.images_per_s / b.reference.throughput!.images_per_s, 9);
+    expect(throughput).toMatch(
+      /^Best throughput on this machine: jemalloc, 2\.\d\dx over openvino-static in images\/s \(0\.0625 against 0\.0287\), \d+\.\d% CI [\d.]+–[\d.]+x; U test: faster/,
+    );
+    expect(renderReport(run)).toContain(throughput);
   });
 });
