@@ -19,6 +19,9 @@ import { RunStore } from './store.ts';
 export type { Log };
 export { DEFAULT_MIN_PSNR_DB };
 
+/** Why a rung not started before `RunSettings.deadline` was skipped. */
+export const BUDGET_SPENT = 'the time budget was spent before it started';
+
 export interface RunSettings extends RungSettings {
   command: string;
   /** Overrides every rung's thread count. */
@@ -33,6 +36,8 @@ export interface RunSettings extends RungSettings {
   machineProbe?: boolean;
   /** Judge each rung's image against its fp32 reference (default on; tune's later rounds skip it). */
   quality?: boolean;
+  /** Epoch ms after which no further rung starts: they are skipped, the budget spent (tune's rounds). */
+  deadline?: number;
 }
 
 export function withThreads(rung: Rung, threads?: number): Rung {
@@ -123,7 +128,9 @@ export async function executeRun(
       } satisfies RungResult,
       log,
     );
-    const skip = skips.get(rung.id);
+    const skip =
+      skips.get(rung.id) ??
+      (settings.deadline !== undefined && Date.now() >= settings.deadline ? BUDGET_SPENT : undefined);
     if (skip) {
       slot.status = 'skipped';
       slot.skipped = skip;

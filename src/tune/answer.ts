@@ -5,9 +5,10 @@ import type { TopLevelSpec } from 'vega-lite';
 import YAML from 'yaml';
 import { BAR_COLOR, FAILED_COLOR, FONT } from '../results/chart.ts';
 import { fmtP, judgeSamples, ratioCI } from '../results/significance.ts';
+import { BUDGET_SPENT } from '../run/execute.ts';
 import type { Rung } from '../rungs/ladder.ts';
 import type { Objective } from './executor.ts';
-import type { SearchResult } from './search.ts';
+import type { Round, SearchResult } from './search.ts';
 import type { Candidate, Enumerated } from './space.ts';
 
 /** A rung as a ladder file writes it (defaults left out: the file stays the user's to read). */
@@ -37,6 +38,12 @@ export function bestYaml(reference: Rung, winner: Candidate, source: string, sch
 
 const num = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
+/** "14 x 1 passes (1278 s)", and how many of them the budget left unstarted. */
+function roundText(r: Round): string {
+  const late = r.dropped.filter((d) => d.why === BUDGET_SPENT).length;
+  return `${r.candidates.length} x ${r.passes} passes (${Math.round(r.seconds)} s${late ? `; ${late} not started, the budget spent` : ''})`;
+}
+
 export function renderTune(space: string, e: Enumerated, res: SearchResult, objective: Objective = 'latency'): string {
   const ref = res.latest[res.reference];
   const tp = objective === 'throughput';
@@ -51,7 +58,7 @@ export function renderTune(space: string, e: Enumerated, res: SearchResult, obje
     `Space: ${e.combinations} combinations; ${e.notApplicable} differ only in options their backend does not have; ${e.pruned.reduce((s, p) => s + p.count, 0)} pruned; ${e.candidates.length} candidates.`,
     ...e.pruned.map((p) => `- pruned ${p.count}: ${p.why}`),
     '',
-    `Rounds: ${res.rounds.map((r) => `${r.candidates.length} x ${r.passes} passes (${Math.round(r.seconds)} s)`).join(', ')}; spent ${Math.round(res.spent_s)} s. Stopped: ${res.stop}.`,
+    `Rounds: ${res.rounds.map(roundText).join(', ')}; spent ${Math.round(res.spent_s)} s. Stopped: ${res.stop}.`,
     '',
     res.winner ? `Winner: ${res.winner}` : 'No winner: no candidate was measured correctly above the quality floor.',
     '',

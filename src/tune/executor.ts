@@ -51,7 +51,7 @@ export class RunExecutor implements Executor {
 
   roundDir = (index: number) => path.join(this.dir, `round-${index}`);
 
-  async round(index: number, candidates: Candidate[], passes: number): Promise<RoundResult> {
+  async round(index: number, candidates: Candidate[], passes: number, budgetLeftS: number): Promise<RoundResult> {
     const dir = this.roundDir(index);
     const rungs = [this.reference, ...candidates.map((c) => c.rung)];
     const ladder: Ladder = { name: `tune-round-${index}`, file: path.join(this.dir, 'tune.json'), rungs };
@@ -81,6 +81,7 @@ export class RunExecutor implements Executor {
         roofline: false,
         machineProbe: false,
         quality: index === 0,
+        deadline: Date.now() + budgetLeftS * 1000,
       },
       this.log,
       previous,

@@ -28,6 +28,8 @@ export interface PlannedRound {
 const signature = (r: Pick<Rung, 'backend' | 'env' | 'launcher' | 'options'>) =>
   JSON.stringify([r.backend, r.env, r.launcher, Object.entries(r.options).sort()]);
 
+const instancesOf = (r: Pick<Rung, 'launcher'>) => r.launcher?.instances ?? 1;
+
 const SHAPE = ['steps', 'height', 'width', 'warmup_steps', 'guidance_scale'] as const;
 
 /** Every ok rung of earlier runs under `root` with this model and scenario shape. */
@@ -73,8 +75,16 @@ export function costFrom(past: RungResult[]): (r: Rung) => Cost | undefined {
       pass_s: median(xs.map((x) => x.pass_s)),
     });
     if (same.length) return { ...pick(same), from: 'same configuration' };
-    const backend = past.filter((p) => p.config.backend === rung.backend).map(costOf);
-    return backend.length ? { ...pick(backend), from: 'same backend' } : undefined;
+    // Else the backend's runs, of the same instance count if any: instances load one after the
+    // other, so a setup measured with another count is scaled to this one.
+    const n = instancesOf(rung);
+    const backend = past.filter((p) => p.config.backend === rung.backend);
+    const sameN = backend.filter((p) => instancesOf(p.config as unknown as Rung) === n);
+    const base = (sameN.length ? sameN : backend).map((p) => {
+      const c = costOf(p);
+      return { ...c, setup_s: (c.setup_s * n) / instancesOf(p.config as unknown as Rung) };
+    });
+    return base.length ? { ...pick(base), from: 'same backend' } : undefined;
   };
 }
 

@@ -31,8 +31,11 @@ export interface RoundResult {
 }
 
 export interface Executor {
-  /** Measures `candidates` and the reference in one run with `passes` timed passes each. */
-  round(index: number, candidates: Candidate[], passes: number): Promise<RoundResult>;
+  /**
+   * Measures `candidates` and the reference in one run with `passes` timed passes each. A candidate
+   * not started within `budgetLeftS` is skipped: a round the plan underestimated ranks what it has.
+   */
+  round(index: number, candidates: Candidate[], passes: number, budgetLeftS: number): Promise<RoundResult>;
 }
 
 export interface SearchOptions {
@@ -94,7 +97,7 @@ export async function successiveHalving(
   let spent = 0;
   let stop = '';
   for (let index = 0; ; index++) {
-    const res = await exec.round(index, alive, passes);
+    const res = await exec.round(index, alive, passes, o.budgetS - spent);
     spent += res.seconds;
     // Only the screening round judges images (a configuration's image is the same in every round).
     for (const m of res.measured) {
@@ -144,6 +147,10 @@ export async function successiveHalving(
     const next = predictRound(ref ? [...kept, ref] : kept, nextPasses);
     for (const m of good.slice(kept.length)) dropped.push({ id: m.id, why: `slower than the ${kept.length} kept` });
     alive = kept.map((m) => candidates.find((c) => c.id === m.id)!);
+    if (spent >= o.budgetS) {
+      stop = `the budget was spent (${Math.round(spent)} s of ${Math.round(o.budgetS)} s)`;
+      break;
+    }
     if (spent + next > o.budgetS) {
       stop = `the next round (${kept.length} candidates, ${nextPasses} passes, about ${Math.round(next)} s) would not fit in the budget (${Math.round(o.budgetS - spent)} s left)`;
       break;

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { allowedCores, splitCores } from '../../src/launcher/instances.ts';
 import { findAllocator } from '../../src/launcher/launch.ts';
-import { ladder, TINY, tmpDir } from '../helpers.ts';
+import { ladder, MOCK, TINY, tmpDir } from '../helpers.ts';
 
 const MISSING = '/nonexistent/libjemalloc.so.2';
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
@@ -150,6 +150,44 @@ axes:
     ]);
     expect(r.stdout).toContain(`winner: ${best}`);
   }, 600_000);
+
+  it('a screening round the plan could not cost stops at the budget: the rest skipped, what ran ranked', async () => {
+    const out = path.join(tmpDir(), 'search');
+    // Every rung takes at least 4 s (a 2 s load, a 1 s warm-up, a 1 s pass; the sleeps are scripted),
+    // so with 10 s the third candidate cannot start: its start is at least 12 s in, whatever the load.
+    const space = spaceFile(`name: late
+reference: { id: ref, backend: sleep, options: { pass_s: 1, load_s: 2 } }
+axes:
+  backend: [sleep]
+  options.load_s: [2]
+  options.pass_s: [1, 1.01, 1.02, 1.03, 0.5]
+`);
+    const r = await ladder([
+      'tune',
+      '--space',
+      space,
+      '--budget',
+      '10s',
+      ...MOCK.filter((x) => x !== '--set' && x !== 'backend=sleep'),
+      '--no-machine-probe',
+      '--runs',
+      tmpDir(),
+      '--out',
+      out,
+    ]);
+    expect(r.all).toMatch(/cost unknown for 6 configurations/);
+    const tune = readJson(path.join(out, 'tune.json'));
+    const id = (pass: number) => tune.enumerated.candidates.find((c: any) => c.values['options.pass_s'] === pass).id;
+    const dropped = Object.fromEntries(tune.search.rounds[0].dropped.map((d: any) => [d.id, d.why]));
+    for (const pass of [1.02, 1.03, 0.5])
+      expect(dropped[id(pass)], String(pass)).toBe('the time budget was spent before it started');
+    expect(tune.search.rounds).toHaveLength(1);
+    expect(tune.search.stop).toMatch(/^the budget was spent \(\d+ s of 10 s\)$/);
+    // The fastest configuration was never measured, so it cannot win; a winner, if any, ran.
+    expect(tune.search.winner).not.toBe(id(0.5));
+    if (tune.search.winner) expect([id(1), id(1.01)]).toContain(tune.search.winner);
+    expect(readJson(path.join(out, 'round-0', 'run.json')).rungs.at(-1).status).toBe('skipped');
+  }, 300_000);
 });
 
 describe('ladder tune --objective throughput on synthetic:tiny', () => {

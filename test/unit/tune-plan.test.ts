@@ -88,5 +88,9 @@ describe('ladder tune: the plan', () => {
     expect(cost(rung('q', { static_shape: true }))).toEqual({ setup_s: 7, pass_s: 20, from: 'same configuration' });
     expect(cost(rung('q', { scheduler: 'dpm' }))?.from).toBe('same backend');
     expect(cost(rung('q', {}, 'torch'))).toBeUndefined();
+    // Two instances load one after the other: a setup known only from one instance counts twice.
+    const two = { ...rung('q', { scheduler: 'dpm' }), launcher: { allocator: 'default', instances: 2 } } as Rung;
+    const one = cost(rung('q', { scheduler: 'dpm' }))!;
+    expect(cost(two)).toEqual({ ...one, setup_s: 2 * one.setup_s });
   });
 });

@@ -24,7 +24,7 @@ interface Script {
 }
 
 function scripted(scripts: Record<string, Script>, noise = 0.01) {
-  const calls: { index: number; ids: string[]; passes: number }[] = [];
+  const calls: { index: number; ids: string[]; passes: number; left: number }[] = [];
   const next = rng(42);
   const measure = (id: string, s: Script, passes: number): Measured => {
     if (s.fail) return { id, status: 'failed', reason: s.fail, samples_s: [], setup_s: s.setup_s ?? 1 };
@@ -43,8 +43,8 @@ function scripted(scripts: Record<string, Script>, noise = 0.01) {
     };
   };
   const exec: Executor = {
-    async round(index, candidates, passes) {
-      calls.push({ index, ids: candidates.map((c) => c.id), passes });
+    async round(index, candidates, passes, left) {
+      calls.push({ index, ids: candidates.map((c) => c.id), passes, left });
       const measured = [
         measure('reference', { pass_s: 10, psnr: 35 }, passes),
         ...candidates.map((c) => measure(c.id, scripts[c.id]!, passes)),
@@ -103,15 +103,21 @@ describe('successive halving', () => {
     expect(res.winner).toBeDefined();
     // With room for it, the same search goes on.
     const more = scripted(scripts, 0.2);
-    await successiveHalving(more.candidates, 'reference', more.exec, { ...DEFAULT_SEARCH, budgetS: 5000 });
+    const res2 = await successiveHalving(more.candidates, 'reference', more.exec, { ...DEFAULT_SEARCH, budgetS: 5000 });
     expect(more.calls.length).toBeGreaterThan(1);
+    // Each round is told what is left, so that it skips what it has no time to start.
+    let spent = 0;
+    for (const [i, c] of more.calls.entries()) {
+      expect(c.left).toBeCloseTo(5000 - spent, 9);
+      spent += res2.rounds[i]!.seconds;
+    }
   });
 
   it('judges quality in the screening round only, and keeps that verdict in later rounds', async () => {
     const { exec, calls, candidates } = scripted({ a: { pass_s: 5, psnr: 12 }, b: { pass_s: 8 }, c: { pass_s: 9 } });
     const unjudged: Executor = {
-      async round(index, cs, passes) {
-        const r = await exec.round(index, cs, passes);
+      async round(index, cs, passes, left) {
+        const r = await exec.round(index, cs, passes, left);
         if (index > 0) for (const m of r.measured) m.quality = undefined;
         return r;
       },
