@@ -8,7 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { verdictLine } from '../nightly/judge.ts';
 import { ARTICLE_COLOR, FONT, specToSvg } from '../results/chart.ts';
 import { csvField } from '../results/csv.ts';
-import { esc, inlineSvg } from '../results/html.ts';
+import { esc, inlineSvg, pageHead } from '../results/html.ts';
 import { mdText } from '../results/report.ts';
 import { type RunFile, readHistory, writeFileAtomic } from '../results/run-file.ts';
 import { changeLines, renderTrendHtml, trendSvg } from '../results/trend.ts';
@@ -245,14 +245,7 @@ export function renderFleetHtml(
     ...g.twins.map((t) => `machine ids ${t.machine_ids.join(', ')} share one CPU fingerprint (${t.fingerprint})`),
   ];
   const inline = inlineSvg(svg);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ladder fleet: ${esc(m.fleet.name)}</title>
-<style>${CSS}</style>
-</head>
+  return `${pageHead(`ladder fleet: ${esc(m.fleet.name)}`, CSS)}
 <body>
 <h1>ladder fleet: ${esc(m.fleet.name)}</h1>
 <p class="meta">Submission ${esc(m.id)}, ${machines.length} machine${machines.length === 1 ? '' : 's'}. Each cell: median seconds per image, speedup over that machine's own baseline, the UNet's share of that machine's peak.</p>

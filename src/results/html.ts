@@ -114,6 +114,18 @@ function failuresHtml(failed: RungResult[]): string {
 /** Inline SVG in HTML needs no namespace declarations (the only URLs vega writes). */
 export const inlineSvg = (svg: string) => svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');
 
+/** The head of every self-contained page ladder writes (report, trend, fleet), up to </head>. */
+export function pageHead(title: string, css: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style>${css}</style>
+</head>`;
+}
+
 const CSS = `
 :root { color-scheme: light; }
 body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; margin: 24px auto; max-width: 1180px; padding: 0 20px; color: #1d1d1f; line-height: 1.45; }
@@ -182,14 +194,7 @@ export function renderHtml(run: RunFile, svg: string): string {
       `ladder ${esc(run.tool?.version ?? '?')}${run.tool?.git_revision ? ` (${esc(run.tool.git_revision.slice(0, 12))})` : ''}, run.json schema ${esc(run.schema_version)}${run.ladder ? `; ladder file <code>${esc(run.ladder.file)}</code>` : ''}`,
     ],
   ];
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ladder report: ${esc(name)}</title>
-<style>${CSS}</style>
-</head>
+  return `${pageHead(`ladder report: ${esc(name)}`, CSS)}
 <body>
 <h1>ladder run: ${esc(name)}</h1>
 <dl class="meta">

@@ -4,7 +4,7 @@
 // as red triangles, and a dashed vertical rule where package versions changed. Below: a table per night.
 import type { TopLevelSpec } from 'vega-lite';
 import { FONT, finite, isPlotted, secs, specToSvg, whisker } from './chart.ts';
-import { esc, inlineSvg } from './html.ts';
+import { esc, inlineSvg, pageHead } from './html.ts';
 import type { RunFile, VersionChange } from './run-file.ts';
 
 /**
@@ -275,14 +275,7 @@ export function renderTrendHtml(nights: Night[], machineId: string, svg: string)
     );
   });
   const inline = inlineSvg(svg);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ladder nightly trend: ${esc(machineId)}</title>
-<style>${CSS}</style>
-</head>
+  return `${pageHead(`ladder nightly trend: ${esc(machineId)}`, CSS)}
 <body>
 <h1>ladder nightly trend</h1>
 <p class="meta" id="machine">Machine <code>${esc(machineId)}</code>: ${machine}. ${span}.</p>
