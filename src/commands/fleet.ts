@@ -6,9 +6,9 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { loadFleet } from '../fleet/config.ts';
 import { FINAL } from '../fleet/engine.ts';
-import { gather } from '../fleet/gather.ts';
+import { gather, twinsLine } from '../fleet/gather.ts';
 import { LocalEngine } from '../fleet/local.ts';
-import { engineFor, fleetDir, type Manifest, readManifest, refresh, submit, waitFor } from '../fleet/manifest.ts';
+import { engineFor, fleetDir, newManifest, readManifest, refresh, submit, waitFor } from '../fleet/manifest.ts';
 import { writeFleetReports } from '../fleet/report.ts';
 import { writeJsonAtomic } from '../results/run-file.ts';
 import { checkNumber } from '../rungs/settings.ts';
@@ -28,15 +28,13 @@ const command = () => ['ladder', ...process.argv.slice(2)].join(' ');
 function manifestOf(a: FleetArgs) {
   const fleet = loadFleet(a.fleet);
   // --all: no submission, every run of the root's history, each class expected once.
-  const m: Manifest = a.all
-    ? {
-        manifest_version: 1,
-        id: 'all',
-        fleet: { name: fleet.name, file: fleet.file, engine: fleet.engine, root: fleet.root, command: fleet.command },
-        created: new Date().toISOString(),
-        command: command(),
-        jobs: fleet.classes.map((c) => ({ class: c.name, state: 'unknown', script: '', output: '' })),
-      }
+  const m = a.all
+    ? newManifest(
+        fleet,
+        'all',
+        command(),
+        fleet.classes.map((c) => ({ class: c.name, state: 'unknown', script: '', output: '' })),
+      )
     : readManifest(fleet.root, a.id);
   return { fleet, m, engine: engineFor(m.fleet.engine) };
 }
@@ -95,10 +93,7 @@ export const fleetCommand = {
     }
     const g = gather(m, a.all);
     for (const s of g.skipped) console.error(`ladder: warning: skipping ${s.file}: ${s.reason}`);
-    for (const t of g.twins)
-      console.error(
-        `ladder: warning: machine ids ${t.machine_ids.join(', ')} share one CPU fingerprint (${t.fingerprint})`,
-      );
+    for (const t of g.twins) console.error(`ladder: warning: ${twinsLine(t)}`);
     for (const x of g.missing)
       log(`missing: class ${x.class} has no finished run (job ${x.state}${x.error ? `: ${x.error}` : ''})`);
     const dir = fleetDir(fleet.root, m.id);

@@ -111,7 +111,7 @@ export async function describeStack(name: string, wanted: Channel = 'pinned'): P
   // pinned: <name>-<key>; latest: <name>-latest-<day>-<key>, a new one each day.
   const prefix = channel === 'pinned' ? `${name}-` : `${name}-latest-`;
   const own = channel === 'pinned' ? /^[0-9a-f]{12}$/ : /^\d{4}-\d{2}-\d{2}-[0-9a-f]{12}$/;
-  const dirName = channel === 'pinned' ? `${name}-${key}` : `${name}-latest-${today()}-${key}`;
+  const dirName = channel === 'pinned' ? `${prefix}${key}` : `${prefix}${today()}-${key}`;
   const dir = path.join(envsRoot(), dirName);
   const ready = (d: string) => existsSync(path.join(d, MARKER));
   const others = existsSync(envsRoot())

@@ -25,6 +25,10 @@ export interface Gathered {
   skipped: { file: string; reason: string }[];
 }
 
+/** "machine ids n1, n2 share one CPU fingerprint (...)" */
+export const twinsLine = (t: Gathered['twins'][number]) =>
+  `machine ids ${t.machine_ids.join(', ')} share one CPU fingerprint (${t.fingerprint})`;
+
 export const fingerprint = (run: RunFile) => {
   const m = run.machine;
   const isa = Object.entries(m.isa ?? {})

@@ -24,6 +24,18 @@ export interface Manifest {
 
 export const fleetDir = (root: string, id: string) => path.join(root, 'fleet', id);
 
+/** A new manifest of `fleet` (its jobs still to be added). */
+export function newManifest(fleet: Fleet, id: string, command: string, jobs: FleetJob[] = []): Manifest {
+  return {
+    manifest_version: 1,
+    id,
+    fleet: { name: fleet.name, file: fleet.file, engine: fleet.engine, root: fleet.root, command: fleet.command },
+    created: new Date().toISOString(),
+    command,
+    jobs,
+  };
+}
+
 export function saveManifest(m: Manifest): void {
   writeJsonAtomic(path.join(fleetDir(m.fleet.root, m.id), 'manifest.json'), m);
 }
@@ -63,14 +75,7 @@ export async function submit(
   const id = runStamp();
   const dir = fleetDir(fleet.root, id);
   mkdirSync(dir, { recursive: true });
-  const m: Manifest = {
-    manifest_version: 1,
-    id,
-    fleet: { name: fleet.name, file: fleet.file, engine: fleet.engine, root: fleet.root, command: fleet.command },
-    created: new Date().toISOString(),
-    command,
-    jobs: [],
-  };
+  const m = newManifest(fleet, id, command);
   for (const cls of fleet.classes) {
     const script = path.join(dir, `${cls.name}.sh`);
     writeFileAtomic(script, jobScript(fleet, cls, id));

@@ -12,7 +12,7 @@ import { esc, inlineSvg, pageHead } from '../results/html.ts';
 import { mdText } from '../results/report.ts';
 import { type RunFile, readHistory, writeFileAtomic } from '../results/run-file.ts';
 import { changeLines, renderTrendHtml, trendSvg } from '../results/trend.ts';
-import { fingerprint, type Gathered, type GatheredRun } from './gather.ts';
+import { fingerprint, type Gathered, type GatheredRun, twinsLine } from './gather.ts';
 import type { Manifest } from './manifest.ts';
 
 export const FLEET_FILES = ['fleet.md', 'fleet.csv', 'fleet.html', 'fleet.svg'] as const;
@@ -68,11 +68,24 @@ export function fleetCells(machines: GatheredRun[]): FleetCell[] {
 }
 
 const num = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
-const label = (r: GatheredRun) => (r.class ? `${r.class} (${r.machine_id})` : r.machine_id);
+const label = (r: { class?: string; machine_id: string }) => (r.class ? `${r.class} (${r.machine_id})` : r.machine_id);
 
 /** Rungs in the order the first machine ran them, then any others. */
 function rungOrder(cells: FleetCell[]): string[] {
   return [...new Set(cells.map((c) => c.rung))];
+}
+
+/** The page's rows: per rung, the article's figures and each machine's cell (in `machines` order). */
+function fleetRows(cells: FleetCell[], machines: GatheredRun[]) {
+  return rungOrder(cells).map((rung) => {
+    const any = cells.find((c) => c.rung === rung);
+    return {
+      rung,
+      article_published_s: any?.article_published_s,
+      article_speedup: any?.article_speedup !== undefined ? `${num(any.article_speedup)}x` : '–',
+      mine: machines.map((r) => cells.find((c) => c.rung === rung && column(c) === column(r))),
+    };
+  });
 }
 
 function cellText(c: FleetCell | undefined): string {
@@ -86,14 +99,11 @@ function cellText(c: FleetCell | undefined): string {
 }
 
 export function renderFleetMd(m: Manifest, g: Gathered, machines: GatheredRun[]): string {
-  const cells = fleetCells(machines);
-  const rungs = rungOrder(cells);
   const head = `| rung | article (s) | article speedup | ${machines.map((r) => mdText(label(r))).join(' | ')} |`;
-  const rows = rungs.map((id) => {
-    const any = cells.find((c) => c.rung === id);
-    const mine = machines.map((r) => cellText(cells.find((c) => c.rung === id && column(c) === column(r))));
-    return `| ${mdText(id)} | ${num(any?.article_published_s, 2)} | ${any?.article_speedup !== undefined ? `${num(any.article_speedup)}x` : '–'} | ${mine.map(mdText).join(' | ')} |`;
-  });
+  const rows = fleetRows(fleetCells(machines), machines).map(
+    (row) =>
+      `| ${mdText(row.rung)} | ${num(row.article_published_s)} | ${row.article_speedup} | ${row.mine.map((c) => mdText(cellText(c))).join(' | ')} |`,
+  );
   const machinesList = machines.map(
     (r) =>
       `- ${mdText(label(r))}: ${mdText(fingerprint(r.run))}; node ${mdText(r.run.scheduler?.node ?? '?')}, job ${mdText(r.run.scheduler?.job_id ?? '?')}; run ${mdText(r.dir)}`,
@@ -133,15 +143,7 @@ export function renderFleetMd(m: Manifest, g: Gathered, machines: GatheredRun[])
         ]
       : []),
     ...(g.twins.length
-      ? [
-          '',
-          '## Warnings',
-          '',
-          ...g.twins.map(
-            (t) =>
-              `- machine ids ${mdText(t.machine_ids.join(', '))} share one CPU fingerprint (${mdText(t.fingerprint)}): one box under two names, or twins`,
-          ),
-        ]
+      ? ['', '## Warnings', '', ...g.twins.map((t) => `- ${mdText(twinsLine(t))}: one box under two names, or twins`)]
       : []),
     '',
   ].join('\n');
@@ -178,7 +180,7 @@ export function fleetChartSpec(cells: FleetCell[]): TopLevelSpec {
     layer: [
       {
         name: 'fleet_bars',
-        data: { values: ok.map((c) => ({ ...c, machine: c.class ? `${c.class} (${c.machine_id})` : c.machine_id })) },
+        data: { values: ok.map((c) => ({ ...c, machine: label(c) })) },
         mark: { type: 'bar' },
         encoding: {
           y: { field: 'rung', type: 'nominal', sort: rungs, title: null },
@@ -216,18 +218,12 @@ export function renderFleetHtml(
   svg: string,
   outDir: string,
 ): string {
-  const cells = fleetCells(machines);
-  const rungs = rungOrder(cells);
   const head = `<tr><th scope="col">rung</th><th scope="col">article (s)</th><th scope="col">article speedup</th>${machines
     .map((r) => `<th scope="col" class="machine">${esc(label(r))}</th>`)
     .join('')}</tr>`;
-  const rows = rungs.map((id) => {
-    const any = cells.find((c) => c.rung === id);
-    const tds = machines.map((r) => {
-      const c = cells.find((x) => x.rung === id && column(x) === column(r));
-      return `<td${c && c.status !== 'ok' ? ' class="bad"' : ''}>${esc(cellText(c))}</td>`;
-    });
-    return `<tr><th scope="row">${esc(id)}</th><td>${esc(num(any?.article_published_s))}</td><td>${any?.article_speedup !== undefined ? `${esc(num(any.article_speedup))}x` : '–'}</td>${tds.join('')}</tr>`;
+  const rows = fleetRows(fleetCells(machines), machines).map((row) => {
+    const tds = row.mine.map((c) => `<td${c && c.status !== 'ok' ? ' class="bad"' : ''}>${esc(cellText(c))}</td>`);
+    return `<tr><th scope="row">${esc(row.rung)}</th><td>${esc(num(row.article_published_s))}</td><td>${esc(row.article_speedup)}</td>${tds.join('')}</tr>`;
   });
   const verdicts = machines.map((r) => {
     const trend = path.relative(outDir, path.join(path.dirname(r.dir), 'trend.html'));
@@ -242,7 +238,7 @@ export function renderFleetHtml(
   });
   const warnings = [
     ...g.missing.map((x) => `class ${x.class} has no run: job ${x.state}${x.error ? `: ${x.error}` : ''}`),
-    ...g.twins.map((t) => `machine ids ${t.machine_ids.join(', ')} share one CPU fingerprint (${t.fingerprint})`),
+    ...g.twins.map(twinsLine),
   ];
   const inline = inlineSvg(svg);
   return `${pageHead(`ladder fleet: ${esc(m.fleet.name)}`, CSS)}

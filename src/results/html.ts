@@ -110,7 +110,6 @@ function failuresHtml(failed: RungResult[]): string {
   return `<h2>Failed rungs</h2>\n<ul id="failed">\n${items.join('\n')}\n</ul>`;
 }
 
-/** Inline SVG in HTML needs no namespace declarations (and they are the only URLs vega writes). */
 /** Inline SVG in HTML needs no namespace declarations (the only URLs vega writes). */
 export const inlineSvg = (svg: string) => svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');
 

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { execaSync } from 'execa';
 import { z } from 'zod';
 import type { CommonEffective, Dtype } from '../backends/types.ts';
+import type { Channel } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import type { Machine } from './machine.ts';
@@ -172,9 +173,8 @@ export interface RunFile {
   machine: Machine;
   rungs: RungResult[];
   references?: ReferenceResult[];
-  /** Each environment the run used: its key and the version of every package in it. */
   /** Each environment's key, channel (pinned, or latest: resolved afresh that day) and package versions. */
-  environments?: Record<string, { key: string; channel?: 'pinned' | 'latest'; packages: Record<string, string> }>;
+  environments?: Record<string, { key: string; channel?: Channel; packages: Record<string, string> }>;
   /** FLOPs of one image for the run's shapes and the machine's matrix-product peak per dtype. */
   roofline?: {
     flops: Record<string, number>;

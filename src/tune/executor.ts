@@ -20,10 +20,7 @@ export function toMeasured(r: RungResult, objective: Objective = 'latency'): Mea
   return {
     id: r.id,
     status: m ? 'ok' : r.status === 'skipped' ? 'skipped' : 'failed',
-    reason:
-      r.status === 'skipped'
-        ? r.skipped
-        : (r.error ?? (m ? undefined : `no ${objective === 'throughput' ? 'throughput' : 'latency'} measured`)),
+    reason: r.status === 'skipped' ? r.skipped : (r.error ?? (m ? undefined : `no ${objective} measured`)),
     samples_s: m?.samples_s ?? r.samples_s,
     median_s: m?.median_s ?? r.stats?.median_s,
     quality: r.quality ? { psnr_db: r.quality.psnr_db, flagged: r.quality.flagged } : undefined,

@@ -78,12 +78,11 @@ export function costFrom(past: RungResult[]): (r: Rung) => Cost | undefined {
     // Else the backend's runs, of the same instance count if any: instances load one after the
     // other, so a setup measured with another count is scaled to this one.
     const n = instancesOf(rung);
-    const backend = past.filter((p) => p.config.backend === rung.backend);
-    const sameN = backend.filter((p) => instancesOf(p.config as unknown as Rung) === n);
-    const base = (sameN.length ? sameN : backend).map((p) => {
-      const c = costOf(p);
-      return { ...c, setup_s: (c.setup_s * n) / instancesOf(p.config as unknown as Rung) };
-    });
+    const backend = past
+      .filter((p) => p.config.backend === rung.backend)
+      .map((p) => ({ n: instancesOf(p.config as unknown as Rung), cost: costOf(p) }));
+    const sameN = backend.filter((b) => b.n === n);
+    const base = (sameN.length ? sameN : backend).map((b) => ({ ...b.cost, setup_s: (b.cost.setup_s * n) / b.n }));
     return base.length ? { ...pick(base), from: 'same backend' } : undefined;
   };
 }

@@ -11,6 +11,9 @@ import { allowedCores, splitCores } from '../../src/launcher/instances.ts';
 import { findAllocator } from '../../src/launcher/launch.ts';
 import { ladder, MOCK, TINY, tmpDir } from '../helpers.ts';
 
+/** The sleep mock's spaces name their backend: MOCK without its --set, and no machine probe. */
+const SLEEP = [...MOCK.filter((x) => x !== '--set' && x !== 'backend=sleep'), '--no-machine-probe'];
+
 const MISSING = '/nonexistent/libjemalloc.so.2';
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 
@@ -120,23 +123,7 @@ axes:
   backend: [sleep]
   options.pass_s: [0.2, 0.25, 0.05, 0.15, 0.3]
 `);
-    const r = await ladder([
-      'tune',
-      '--space',
-      space,
-      '--budget',
-      '20m',
-      '--model',
-      'none',
-      '--steps',
-      '2',
-      '--warmup-steps',
-      '1',
-      '--no-roofline',
-      '--no-machine-probe',
-      '--out',
-      out,
-    ]);
+    const r = await ladder(['tune', '--space', space, '--budget', '20m', ...SLEEP, '--out', out]);
     expect(r.exitCode, r.all).toBe(0);
     const tune = readJson(path.join(out, 'tune.json'));
     const best = tune.enumerated.candidates.find((c: any) => c.values['options.pass_s'] === 0.05).id;
@@ -162,19 +149,7 @@ axes:
   options.load_s: [2]
   options.pass_s: [1, 1.01, 1.02, 1.03, 0.5]
 `);
-    const r = await ladder([
-      'tune',
-      '--space',
-      space,
-      '--budget',
-      '10s',
-      ...MOCK.filter((x) => x !== '--set' && x !== 'backend=sleep'),
-      '--no-machine-probe',
-      '--runs',
-      tmpDir(),
-      '--out',
-      out,
-    ]);
+    const r = await ladder(['tune', '--space', space, '--budget', '10s', ...SLEEP, '--runs', tmpDir(), '--out', out]);
     expect(r.all).toMatch(/cost unknown for 6 configurations/);
     const tune = readJson(path.join(out, 'tune.json'));
     const id = (pass: number) => tune.enumerated.candidates.find((c: any) => c.values['options.pass_s'] === pass).id;
