@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The machine tier runs alone, after this suite (vitest.machine.config.ts).
+    exclude: ['test/machine/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     // Two files at a time: most integration tests run the sleep (mock) backend, whose workers mostly
     // wait, beside the one file that computes for real (ladder.test.ts). No verdict depends on timing,

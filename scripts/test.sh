@@ -55,3 +55,5 @@ tools_site=$("$tools/bin/python" -c 'import sysconfig; print(sysconfig.get_path(
   "$tools_site" -q tests)
 echo "== vitest (unit and integration)"
 npx vitest run
+echo "== vitest (machine tier: a cgroup slows the machine on purpose; run alone)"
+npx vitest run --config vitest.machine.config.ts

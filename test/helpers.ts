@@ -7,7 +7,10 @@ import { repoRoot } from '../src/paths.ts';
 export const BIN = path.join(repoRoot, 'bin', 'ladder.js');
 /** Small shapes and few steps: the real pipeline structure, seconds per run. */
 // The machine probe has its own tests (the smoke ladder, the nightly one): elsewhere it only costs time.
+// The smoke profile runs one round: interleaved rounds have their own tests (interleave.test.ts).
 export const TINY = [
+  '--profile',
+  'smoke',
   '--no-machine-probe',
   '--model',
   'synthetic:tiny',
@@ -22,6 +25,8 @@ export const TINY = [
 ];
 /** Any rung on the sleep (mock) backend: the real worker and socket, scripted pass times, no model. */
 export const MOCK = [
+  '--profile',
+  'smoke',
   '--set',
   'backend=sleep',
   '--model',

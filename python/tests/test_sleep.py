@@ -253,3 +253,51 @@ def test_probe_is_scripted_by_label_and_options_and_takes_no_time():
 def test_probe_arguments_are_user_errors(args, match):
     with pytest.raises(UserError, match=match):
         sleep.SleepBackend.probe(*args)
+
+
+def test_drift_factor_is_piecewise_linear_with_steps_and_flat_beyond():
+    drift = [[0, 1.0], [1.0, 1.5], [1.0, 2.0], [3.0, 3.0]]
+    assert sleep.drift_factor(drift, -1) == 1.0
+    assert sleep.drift_factor(drift, 0.5) == 1.25
+    assert sleep.drift_factor(drift, 1.0) == 2.0  # the step: from its time on, the later factor
+    assert sleep.drift_factor(drift, 2.0) == 2.5
+    assert sleep.drift_factor(drift, 9.0) == 3.0
+    assert sleep.drift_factor([], 5.0) == 1.0
+
+
+def test_drift_slows_passes_by_the_shared_clock_across_processes(tmp_path):
+    clock = tmp_path / "clock"
+    drift = [[0, 1.0], [0.1, 2.0]]
+    first = loaded(tmp_path, pass_s=0.02, drift=drift, drift_clock=str(clock))
+    res = bench(first, passes=2, warmup_steps=1)
+    # warm-up at t=0 (x1), pass 1 at t=0.02 (x1.2), pass 2 at t=0.044 (x1.44)
+    assert res["samples_s"] == pytest.approx([0.024, 0.0288], rel=1e-9)
+    # A second worker of the run continues the same machine: the clock is in the file.
+    second = loaded(tmp_path, pass_s=0.02, drift=drift, drift_clock=str(clock))
+    # its pass starts at t = 0.0728: x1.728
+    assert bench(second, passes=1, warmup_steps=0)["samples_s"] == pytest.approx([0.03456], rel=1e-9)
+    assert float(clock.read_text()) == pytest.approx(0.0728 + 0.03456, rel=1e-9)
+
+
+def test_later_rounds_draw_their_own_process_level(tmp_path):
+    def factor(round_):
+        b = get("sleep", {"process_noise": 0.1, "noise_seed": 3}, tmp_path)
+        b.load({"spec": "none"}, {**scenario.DEFAULTS, "round": round_})
+        return b.process_factor
+
+    assert factor(0) == factor(0)  # the first round: as a run of one round always drew it
+    assert factor(1) == factor(1) != factor(0)
+    assert factor(2) != factor(1)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"drift": [[0, 1.0]]},
+        {"drift": [[1, 1.0], [0, 2.0]], "drift_clock": "x"},
+        {"drift": [[0, 0]], "drift_clock": "x"},
+    ],
+)
+def test_bad_drift_is_a_user_error(tmp_path, options):
+    with pytest.raises(UserError, match="drift"):
+        get("sleep", options, tmp_path)

@@ -33,6 +33,12 @@ const options = z
     fault_at_pass: z.number().int().min(1).default(1),
     probe_gflops: z.number().positive().default(1000).describe('what the machine probe reads at the start of a run'),
     machine_drift: z.number().lt(1).default(0).describe('how much slower the probe reads at the end (0.2: 20%)'),
+    drift: z
+      .array(z.tuple([z.number().nonnegative(), z.number().positive()]))
+      .max(1000)
+      .default([])
+      .describe('a scripted machine: [[t, factor], ...] slow-down over virtual seconds since the run began'),
+    drift_clock: z.string().max(4096).default('').describe('the file holding those seconds, shared by every worker'),
   })
   .strict();
 

@@ -23,23 +23,32 @@ import { executeRun } from '../run/execute.ts';
 import { checkResumable } from '../run/store.ts';
 import { checkNumber } from '../rungs/settings.ts';
 import { selectedRungs, selectionOptions } from './reproduce.ts';
-import { type CommonArgs, ladderFrom, scenarioOptions, settingsFrom } from './run.ts';
+import {
+  type CommonArgs,
+  ladderFrom,
+  type RoundsArgs,
+  roundsFrom,
+  roundsOptions,
+  scenarioOptions,
+  settingsFrom,
+} from './run.ts';
 
 export const EXIT_REGRESSION = 10;
 export const EXIT_FAILED = 1;
 export const EXIT_LOCKED = 3;
 
-type NightlyArgs = CommonArgs & {
-  'min-nights': number;
-  history: string;
-  resume: boolean;
-  markdown: boolean;
-  window: number;
-  alpha: number;
-  factor: number;
-  only?: string[];
-  skip?: string[];
-};
+type NightlyArgs = CommonArgs &
+  RoundsArgs & {
+    'min-nights': number;
+    history: string;
+    resume: boolean;
+    markdown: boolean;
+    window: number;
+    alpha: number;
+    factor: number;
+    only?: string[];
+    skip?: string[];
+  };
 
 function summaryLine(id: string, verdicts: RungVerdict[], changes: VersionChange[], dir: string): string {
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
@@ -83,7 +92,7 @@ export const nightlyCommand = {
   command: 'nightly',
   describe: "Run the ladder into this machine's history and flag regressions against its recent nights",
   builder: (y: Argv) =>
-    selectionOptions(scenarioOptions(y))
+    roundsOptions(selectionOptions(scenarioOptions(y)))
       .option('history', {
         type: 'string',
         default: path.join(repoRoot, 'results', 'history'),
@@ -92,7 +101,7 @@ export const nightlyCommand = {
       .option('resume', {
         type: 'boolean',
         default: false,
-        describe: 'continue the last interrupted run from its first unfinished rung',
+        describe: 'continue the last interrupted run from its first unfinished round (or rung)',
       })
       .option('markdown', {
         type: 'boolean',
@@ -144,7 +153,10 @@ export const nightlyCommand = {
       const { runs: history, skipped } = readHistory(machineDir);
       for (const s of skipped) console.error(`ladder: warning: skipping ${s.file}: ${s.reason}`);
       const unfinished = a.resume ? [...history].reverse().find((h) => !h.run.finished) : undefined;
-      const settings = settingsFrom(a, 'nightly', unfinished?.dir ?? newRunDir(machineDir, ''));
+      const settings = {
+        ...settingsFrom(a, 'nightly', unfinished?.dir ?? newRunDir(machineDir, '')),
+        rounds: roundsFrom(a),
+      };
       if (unfinished) checkResumable(unfinished.run, ladder, settings);
       if (a.resume) console.error(unfinished ? `resuming ${unfinished.dir}` : 'nothing to resume: starting a new run');
       const log = (line: string) => console.error(line);

@@ -6,9 +6,19 @@ import { bestLines } from '../results/best.ts';
 import { machine } from '../results/machine.ts';
 import { checkWritableDir, newRunDir } from '../results/out-dir.ts';
 import { renderTable } from '../results/report.ts';
+import { readRunFile } from '../results/run-file.ts';
 import { executeRun } from '../run/execute.ts';
+import { checkResumable } from '../run/store.ts';
 import { applyOverrides, type Ladder, type Rung } from '../rungs/ladder.ts';
-import { type CommonArgs, ladderFrom, scenarioOptions, settingsFrom } from './run.ts';
+import {
+  type CommonArgs,
+  ladderFrom,
+  type RoundsArgs,
+  roundsFrom,
+  roundsOptions,
+  scenarioOptions,
+  settingsFrom,
+} from './run.ts';
 import { printDryRun } from './rungs.ts';
 
 /**
@@ -63,7 +73,12 @@ export const reproduceCommand = {
   command: 'reproduce',
   describe: "Run the whole ladder, one fresh worker per rung, and print it beside the article's figures",
   builder: (y: Argv) =>
-    selectionOptions(scenarioOptions(y))
+    roundsOptions(selectionOptions(scenarioOptions(y)))
+      .option('resume', {
+        type: 'string',
+        describe:
+          'continue the interrupted run in this folder from its last unfinished round: what it measured is kept, never run again',
+      })
       .option('dry-run', {
         type: 'boolean',
         default: false,
@@ -75,7 +90,15 @@ export const reproduceCommand = {
           "write the run into this history root, in this machine's folder (<history>/<machine-id>/<time>), as nightly does",
       }),
   handler: async (
-    a: CommonArgs & { only?: string[]; skip?: string[]; 'dry-run': boolean; json: boolean; history?: string },
+    a: CommonArgs &
+      RoundsArgs & {
+        only?: string[];
+        skip?: string[];
+        'dry-run': boolean;
+        json: boolean;
+        history?: string;
+        resume?: string;
+      },
   ) => {
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
@@ -84,10 +107,18 @@ export const reproduceCommand = {
     if (a.history !== undefined && a.out !== undefined) throw new UserError('--history and --out: give one of them');
     const into =
       a.history === undefined ? undefined : path.join(checkWritableDir(a.history, '--history'), machineId(machine()));
-    const settings = settingsFrom(a, label, into === undefined ? undefined : newRunDir(into, label));
+    if (a.resume !== undefined && (a.out !== undefined || a.history !== undefined))
+      throw new UserError('--resume continues the run in its own folder: give no --out or --history with it');
+    const previous = a.resume === undefined ? undefined : readRunFile(a.resume).run;
+    if (previous?.finished)
+      throw new UserError(`${a.resume}: that run finished (${previous.finished}); nothing to resume`);
+    const dir = a.resume ?? (into === undefined ? undefined : newRunDir(into, label));
+    const settings = { ...settingsFrom(a, label, dir), rounds: roundsFrom(a) };
+    if (previous) checkResumable(previous, ladder, settings);
     // --json: progress on stderr, the run document alone on stdout.
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-    const run = await executeRun(ladder, rungs, settings, log);
+    if (previous) log(`resuming ${a.resume}`);
+    const run = await executeRun(ladder, rungs, settings, log, previous);
     if (a.json) console.log(JSON.stringify(run, null, 2));
     else {
       const best = bestLines(run);

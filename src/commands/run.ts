@@ -5,9 +5,18 @@ import { UserError } from '../errors.ts';
 import { cacheRoot, repoRoot } from '../paths.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/wire.ts';
 import { checkWritableDir, newRunDir, prepareRunDir } from '../results/out-dir.ts';
-import { DEFAULT_MIN_PSNR_DB, executeRun, type RunSettings } from '../run/execute.ts';
+import { DEFAULT_MIN_PSNR_DB, executeRun, type RoundsPlan, type RunSettings } from '../run/execute.ts';
 import { ARTICLE_LADDER, applyOverrides, type Ladder, ladderPath, loadLadder } from '../rungs/ladder.ts';
-import { checkModel, checkNumber, checkScenario, PROFILES, type Scenario } from '../rungs/settings.ts';
+import {
+  checkModel,
+  checkNumber,
+  checkScenario,
+  PROFILE_ROUNDS,
+  PROFILES,
+  parseDuration,
+  parsePrecision,
+  type Scenario,
+} from '../rungs/settings.ts';
 import { repeated } from './reproduce.ts';
 
 export function scenarioOptions<T>(y: Argv<T>) {
@@ -97,6 +106,64 @@ export function scenarioOptions<T>(y: Argv<T>) {
     });
 }
 
+/** Interleaved rounds: how many, and when to stop (reproduce, run, nightly). */
+export function roundsOptions<T>(y: Argv<T>) {
+  return y
+    .option('rounds', {
+      type: 'number',
+      describe: `rounds: in each, every rung runs its passes in a fresh worker, the rounds interleaved (round 1 in ladder order, then shuffled); ratios are paired within rounds. Default: the profile's (${Object.entries(
+        PROFILE_ROUNDS,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}); 1: one after the other`,
+    })
+    .option('precision', {
+      type: 'string',
+      describe:
+        "add rounds until every ratio's 95% interval is within this (5% or 0.05), or --max-rounds or --budget is reached (at least 6 rounds)",
+    })
+    .option('max-rounds', { type: 'number', describe: 'no more rounds than this (default 30 with --precision)' })
+    .option('budget', {
+      type: 'string',
+      describe: 'start no round that would end past this wall time: 45m, 1h30m, 90s',
+    })
+    .option('order-seed', {
+      type: 'number',
+      describe: 'seed of the shuffled round orders (default: drawn and recorded)',
+    });
+}
+
+export type RoundsArgs = {
+  rounds?: number;
+  precision?: string;
+  'max-rounds'?: number;
+  budget?: string;
+  'order-seed'?: number;
+};
+
+export function roundsFrom(a: RoundsArgs & { profile: string }): RoundsPlan {
+  const rounds =
+    a.rounds === undefined
+      ? (PROFILE_ROUNDS[a.profile] ?? 1)
+      : checkNumber('rounds', a.rounds, { int: true, min: 1, max: 1000 });
+  const maxRounds =
+    a['max-rounds'] === undefined
+      ? undefined
+      : checkNumber('max-rounds', a['max-rounds'], { int: true, min: 1, max: 1000 });
+  if (maxRounds !== undefined && a.rounds !== undefined && maxRounds < rounds)
+    throw new UserError(`--max-rounds ${maxRounds} is below --rounds ${rounds}`);
+  return {
+    rounds: maxRounds !== undefined ? Math.min(rounds, maxRounds) : rounds,
+    precision: a.precision === undefined ? undefined : parsePrecision(a.precision),
+    maxRounds,
+    budgetS: a.budget === undefined ? undefined : parseDuration(a.budget),
+    seed:
+      a['order-seed'] === undefined
+        ? undefined
+        : checkNumber('order-seed', a['order-seed'], { int: true, min: 0, max: 2 ** 31 - 1 }),
+  };
+}
+
 export type CommonArgs = {
   profile: string;
   model: string;
@@ -183,10 +250,12 @@ export const runCommand = {
   command: 'run <rung>',
   describe: 'Run one rung of a ladder in a fresh worker and print its passes and median',
   builder: (y: Argv) =>
-    scenarioOptions(
-      y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' }),
+    roundsOptions(
+      scenarioOptions(
+        y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' }),
+      ),
     ),
-  handler: async (a: CommonArgs & { rung: string; json: boolean }) => {
+  handler: async (a: CommonArgs & RoundsArgs & { rung: string; json: boolean }) => {
     const ladder = ladderFrom(a);
     const found = ladder.rungs.find((r) => r.id === a.rung);
     if (!found)
@@ -195,7 +264,7 @@ export const runCommand = {
       );
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     const rung = applyOverrides(found, repeated('set', a.set));
-    const run = await executeRun(ladder, [rung], settingsFrom(a, rung.id), log);
+    const run = await executeRun(ladder, [rung], { ...settingsFrom(a, rung.id), rounds: roundsFrom(a) }, log);
     if (a.json) console.log(JSON.stringify(run, null, 2));
     if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = 1;
   },

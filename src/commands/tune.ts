@@ -5,6 +5,7 @@ import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import { specToSvg, svgToPng } from '../results/chart.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../results/run-file.ts';
+import { parseDuration } from '../rungs/settings.ts';
 import { bestYaml, renderTune, tuneChartSpec } from '../tune/answer.ts';
 import { type Objective, RunExecutor } from '../tune/executor.ts';
 import { costFrom, pastRungs, planRounds } from '../tune/plan.ts';
@@ -13,13 +14,7 @@ import { describeValues, enumerate, loadSpace, spacePath } from '../tune/space.t
 import { type CommonArgs, outDirFrom, scenarioFrom, scenarioOptions, settingsFrom } from './run.ts';
 
 /** "45m", "1h30m", "90s", "2h" or plain seconds. */
-export function parseBudget(text: string): number {
-  const m = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$/.exec(text.trim());
-  const s = m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : Number.NaN;
-  if (!m || !(s > 0) || !Number.isFinite(s))
-    throw new UserError(`--budget ${text}: expected a duration like 45m, 1h30m or 90s`);
-  return s;
-}
+export const parseBudget = (text: string): number => parseDuration(text);
 
 interface TuneArgs extends CommonArgs {
   space: string;

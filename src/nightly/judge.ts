@@ -133,8 +133,26 @@ function judgeRung(r: RungResult, all: RungResult[], o: JudgeOptions): RungVerdi
   return { id: r.id, ...recent, limit, detail: against };
 }
 
+/**
+ * A rung's time relative to the night's reference, per round (1 / the paired ratio of each round; a
+ * night of one round gives its one ratio): larger is slower, as a time is.
+ */
+function relativeTimes(r: RungResult): number[] {
+  const p = r.paired?.vs_baseline;
+  if (p) return p.per_round.map((x) => 1 / x);
+  return r.speedup_vs_baseline ? [1 / r.speedup_vs_baseline] : [];
+}
+
+/**
+ * Judges each rung twice: by its own time against the earlier nights (a regression of the reference
+ * itself, or of everything at once, must still be caught), and, in a night of interleaved rounds, by
+ * its paired ratio to the night's reference against the earlier nights' ratios, where the machine's
+ * drift cancels. A rung with a ratio is judged by it (`by: 'ratio'`), its own time said in the
+ * detail; the reference, and a rung without one, by its own time (`by: 'time'`).
+ */
 export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DEFAULT_JUDGE): RungVerdict[] {
   const moved = machineMoved(current);
+  const base = current.ladder?.baseline;
   // A rung skipped on this machine (its backend cannot run here) has nothing to judge.
   return current.rungs
     .filter((r) => r.status !== 'skipped')
@@ -142,34 +160,57 @@ export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DE
       if (r.status !== 'ok' || !r.samples_s.length) return { id: r.id, verdict: 'failed', detail: r.error };
       // Only nights that measured the same thing, and measured it successfully.
       // A night on a machine that moved says nothing about the code: it is no reference either.
-      const past = history
-        .filter(
-          (h) => sameSetup(h, current, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
-        )
+      const nights = history.filter(
+        (h) => sameSetup(h, current, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
+      );
+      const past = nights
         .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
         .filter((x): x is RungResult => !!x);
       if (!past.length)
         return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
-      const { limit, ...v } = judgeRung(r, past, o);
-      if (v.verdict !== 'regressed' && v.verdict !== 'improved') return v;
-      const would = `${v.verdict} ${v.ratio!.toFixed(2)}x`;
-      // The machine itself moved as much as the change: the night says nothing about the code.
-      if (moved > limit!) {
+      const own = byOwnTime(r, past, moved, o);
+      if (r.id === base || !r.paired?.vs_baseline) return own;
+      // Earlier nights' ratios to the same reference (a night of one round: its ratio of medians).
+      const ratios = past.map((x) => relativeTimes(x)).filter((x) => x.length);
+      if (!ratios.length) return own;
+      const pseudo = (xs: number[]) => ({ samples_s: xs }) as RungResult;
+      const { limit, ...v } = judgeRung({ ...r, samples_s: relativeTimes(r) }, ratios.map(pseudo), o);
+      const mine = `own time ${own.verdict}${own.ratio !== undefined ? ` ${own.ratio.toFixed(2)}x` : ''}`;
+      const detail = `by its ratio to ${base} (the machine's drift cancels): ${v.detail}; ${mine}`;
+      if ((v.verdict === 'regressed' || v.verdict === 'improved') && ratios.length < o.minNights)
         return {
           ...v,
-          verdict: 'unstable',
-          detail: `would be ${would}, but the machine itself moved ${(100 * moved).toFixed(0)}% during the run (threshold ±${(100 * limit!).toFixed(0)}%)`,
-        };
-      }
-      if (past.length < o.minNights) {
-        return {
-          ...v,
+          by: 'ratio',
           verdict: 'insufficient',
-          detail: `would be ${would}, but ${past.length} earlier night(s) cannot tell a step from one process's luck (--min-nights ${o.minNights})`,
+          detail: `would be ${v.verdict} ${v.ratio!.toFixed(2)}x by its ratio to ${base}, but ${ratios.length} earlier night(s) cannot tell a step from one process's luck (--min-nights ${o.minNights}); ${mine}`,
         };
-      }
-      return v;
+      return { ...v, by: 'ratio', detail };
     });
+}
+
+/** A rung's verdict by its own time against its earlier nights. */
+function byOwnTime(r: RungResult, past: RungResult[], moved: number, o: JudgeOptions): RungVerdict {
+  const { limit, ...v } = judgeRung(r, past, o);
+  if (v.verdict !== 'regressed' && v.verdict !== 'improved') return { ...v, by: 'time' };
+  const would = `${v.verdict} ${v.ratio!.toFixed(2)}x`;
+  // The machine itself moved as much as the change: the night says nothing about the code.
+  if (moved > limit!) {
+    return {
+      ...v,
+      by: 'time',
+      verdict: 'unstable',
+      detail: `would be ${would}, but the machine itself moved ${(100 * moved).toFixed(0)}% during the run (threshold ±${(100 * limit!).toFixed(0)}%)`,
+    };
+  }
+  if (past.length < o.minNights) {
+    return {
+      ...v,
+      by: 'time',
+      verdict: 'insufficient',
+      detail: `would be ${would}, but ${past.length} earlier night(s) cannot tell a step from one process's luck (--min-nights ${o.minNights})`,
+    };
+  }
+  return { ...v, by: 'time' };
 }
 
 /**

@@ -4,6 +4,7 @@
 // instances together, and is only asked when some rung ran several instances.
 import type { RunFile, RungResult } from './run-file.ts';
 import { fmtP, judgeSamples, ratioCI } from './significance.ts';
+import { interleaved } from './speedups.ts';
 
 export type Objective = 'latency' | 'throughput';
 
@@ -26,7 +27,10 @@ export interface Best {
   /** Distribution-free CI of the speedup and the coverage it really has (below 95% for few passes). */
   ci?: { ci: [number, number]; level: number };
   verdict: string;
-  p: number;
+  /** The U test's p (unpaired runs); undefined for a paired ratio, judged by its interval. */
+  p?: number;
+  /** Rounds the paired ratio came from (interleaved runs). */
+  rounds?: number;
 }
 
 /** Best only if measured, and its image judged against the fp32 reference and above the floor. */
@@ -39,11 +43,26 @@ export function bestRung(run: RunFile, objective: Objective = 'latency'): Best |
   );
   if (!reference) return undefined;
   const of = (r: RungResult) => ranked(r, objective)!;
-  const best = run.rungs
-    .filter((r) => r === reference || eligible(r, objective))
-    .sort((a, b) => of(a).median_s - of(b).median_s)[0];
+  // Interleaved: ranked by the paired ratio over the reference, not by medians of different moments.
+  const paired = objective === 'latency' && interleaved(run);
+  const cost = (r: RungResult) =>
+    !paired ? of(r).median_s : r === reference ? 1 : 1 / (r.paired?.vs_baseline?.ratio ?? 0);
+  const best = run.rungs.filter((r) => r === reference || eligible(r, objective)).sort((a, b) => cost(a) - cost(b))[0];
   if (!best || best === reference)
     return best ? { objective, rung: best, reference, speedup: 1, verdict: 'reference', p: 1 } : undefined;
+  // Interleaved: the paired ratio over the rounds, judged by its interval (the passes of two rungs
+  // measured at different moments are no fair two-sample test on a drifting machine).
+  const p = objective === 'latency' ? best.paired?.vs_baseline : undefined;
+  if (p)
+    return {
+      objective,
+      rung: best,
+      reference,
+      speedup: p.ratio,
+      ci: { ci: p.ci, level: p.level },
+      verdict: p.ci[0] > 1 ? 'faster' : 'not shown faster (its interval reaches 1)',
+      rounds: p.rounds,
+    };
   // A 5% factor: a smaller speedup is not worth a configuration change.
   const j = judgeSamples(of(best).samples_s, of(reference).samples_s, { alpha: 0.05, factor: 0.05 });
   return {
@@ -69,7 +88,11 @@ function line(b: Best): string {
     b.objective === 'throughput'
       ? ` in images/s (${b.rung.throughput!.images_per_s.toPrecision(3)} against ${b.reference.throughput!.images_per_s.toPrecision(3)})`
       : '';
-  return `${what}: ${b.rung.id}, ${b.speedup.toFixed(2)}x over ${b.reference.id}${rates}${ci}; U test: ${b.verdict}, p=${fmtP(b.p)}; ${psnr}.`;
+  const test =
+    b.rounds !== undefined
+      ? `paired over ${b.rounds} rounds: ${b.verdict}`
+      : `U test: ${b.verdict}, p=${fmtP(b.p ?? Number.NaN)}`;
+  return `${what}: ${b.rung.id}, ${b.speedup.toFixed(2)}x over ${b.reference.id}${rates}${ci}; ${test}; ${psnr}.`;
 }
 
 /**

@@ -33,6 +33,11 @@ export interface RungComparison {
   b?: Stats;
   ratio?: number;
   test?: MannWhitney;
+  /**
+   * Its speedup over its own run's baseline in A and in B (paired over the rounds in an interleaved
+   * run): unlike B/A, free of how much the machine moved between the two runs.
+   */
+  speedup?: [number | undefined, number | undefined];
   notes: string[];
 }
 
@@ -115,7 +120,8 @@ function compareRung(ra: RungResult, rb: RungResult, o: CompareOptions): RungCom
     const w = spreadWarning(s);
     if (w) notes.push(`${side}: ${w}`);
   }
-  return { id: ra.id, verdict, label: verdict, a, b, ratio, test, notes };
+  const speedup: RungComparison['speedup'] = [ra.speedup_vs_baseline, rb.speedup_vs_baseline];
+  return { id: ra.id, verdict, label: verdict, a, b, ratio, test, speedup, notes };
 }
 
 const oneLine = (s: string, max = 160) => {
@@ -160,7 +166,8 @@ export function hasRegression(c: Comparison): boolean {
 
 const fmtS = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3));
 
-const HEAD = ['rung', 'median A (s)', 'median B (s)', 'B/A', 'p', 'n A,B', 'verdict'];
+const HEAD = ['rung', 'median A (s)', 'median B (s)', 'B/A', 'p', 'n A,B', 'vs baseline A → B', 'verdict'];
+const fmtX = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`);
 
 function cells(r: RungComparison): string[] {
   return [
@@ -170,6 +177,9 @@ function cells(r: RungComparison): string[] {
     fmtRatio(r.ratio),
     r.test ? fmtP(r.test.p) : '–',
     r.a && r.b ? `${r.a.n},${r.b.n}` : '–',
+    r.speedup && (r.speedup[0] !== undefined || r.speedup[1] !== undefined)
+      ? `${fmtX(r.speedup[0])} → ${fmtX(r.speedup[1])}`
+      : '–',
     r.label,
   ];
 }
@@ -194,7 +204,7 @@ function summary(c: Comparison): string {
 
 function rule(c: Comparison): string {
   const { alpha, factor } = c.options;
-  return `slower/faster: two-sided Mann-Whitney U test on the passes at p < ${alpha}, and a median ratio B/A above ${(1 + factor).toFixed(3)} / below ${(1 / (1 + factor)).toFixed(3)}`;
+  return `slower/faster: two-sided Mann-Whitney U test on the passes at p < ${alpha}, and a median ratio B/A above ${(1 + factor).toFixed(3)} / below ${(1 / (1 + factor)).toFixed(3)}. B/A also carries how much the machine moved between the runs; "vs baseline" is each rung's speedup within its own run`;
 }
 
 function notesOf(c: Comparison): string[] {
@@ -205,7 +215,7 @@ function notesOf(c: Comparison): string[] {
 export function renderText(c: Comparison): string {
   const rows = [HEAD, ...c.rows.map(cells)];
   const widths = HEAD.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const right = new Set([1, 2, 3, 4, 5]);
+  const right = new Set([1, 2, 3, 4, 5, 6]);
   const line = (r: string[]) =>
     r
       .map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BACKENDS } from '../backends/registry.ts';
 import { chartSvg, svgToPng } from './chart.ts';
 import { renderCsv } from './csv.ts';
-import { renderBreakdown, renderReport, renderTable, renderThroughput } from './report.ts';
+import { renderBreakdown, renderReport, renderTable, renderThroughput, roundsParts } from './report.ts';
 import { type RunFile, type RungResult, writeFileAtomic } from './run-file.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
@@ -58,6 +58,19 @@ function throughputHtml(run: RunFile): string {
   return md
     ? `<h2>Latency and throughput (instances run at once, each pinned to its own cores)</h2>\n${markdownTableHtml(md, 'throughput')}`
     : '';
+}
+
+function roundsHtml(run: RunFile): string {
+  const parts = roundsParts(run);
+  if (!parts) return '';
+  return [
+    `<h2>${esc(parts.heading)}</h2>`,
+    ...parts.notes.map((n) => `<p class="note">${esc(n)}</p>`),
+    parts.table ? markdownTableHtml(parts.table, 'rounds') : '',
+    ...(parts.imprecise.length
+      ? [`<ul id="imprecise">${parts.imprecise.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`]
+      : []),
+  ].join('\n');
 }
 
 function breakdownHtml(run: RunFile): string {
@@ -209,6 +222,7 @@ ${tableHtml(run)}
 ${failuresHtml(failed)}
 ${warningsHtml(run)}
 ${throughputHtml(run)}
+${roundsHtml(run)}
 ${breakdownHtml(run)}
 ${effectiveHtml(run)}
 </body>

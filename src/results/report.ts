@@ -1,6 +1,7 @@
 // report.md: the ladder side by side with the article's figures.
 import { bestLines } from './best.ts';
 import { runPeaks } from './roofline.ts';
+import { PAIRED_LEVEL, type PairedRatio } from './paired.ts';
 import type { RunFile, RungResult } from './run-file.ts';
 
 /** A plain decimal number, as a number cell holds it ("-0.5", "1e-5"): not text to neutralise. */
@@ -57,9 +58,93 @@ export function renderTable(run: RunFile): string {
     const s = r.stats;
     const status = r.status === 'ok' || r.status === 'skipped' ? r.status : `**${r.status}**`;
     const prev = r.compare_to ? ` (vs ${r.compare_to})` : '';
-    return `| ${r.id} | ${status} | ${num(s?.median_s, 3)} | ${s ? `${num(s.min_s, 3)}–${num(s.max_s, 3)}` : '–'} | ${s?.n ?? 0} | ${times(r.speedup_vs_baseline)} | ${times(r.speedup_vs_previous)}${r.speedup_vs_previous !== undefined ? prev : ''} | ${psnr(r)} | ${num(r.article?.seed_s, 1)} | ${num(r.article?.published_s, 2)} | ${times(a.base)} | ${times(a.prev)} |`;
+    const n = (r.processes ?? 1) > 1 ? `${s?.n ?? 0} (${r.processes} processes)` : `${s?.n ?? 0}`;
+    return `| ${r.id} | ${status} | ${num(s?.median_s, 3)} | ${s ? `${num(s.min_s, 3)}–${num(s.max_s, 3)}` : '–'} | ${n} | ${times(r.speedup_vs_baseline)}${interval(r.paired?.vs_baseline)} | ${times(r.speedup_vs_previous)}${interval(r.paired?.vs_previous)}${r.speedup_vs_previous !== undefined ? prev : ''} | ${psnr(r)} | ${num(r.article?.seed_s, 1)} | ${num(r.article?.published_s, 2)} | ${times(a.base)} | ${times(a.prev)} |`;
   });
   return [head, `|${'---|'.repeat(12)}`, ...rows].join('\n');
+}
+
+/** A paired ratio's interval, and its coverage when below 95% (too few rounds). */
+function interval(p?: PairedRatio): string {
+  if (!p || p.rounds < 2) return '';
+  const level = p.level >= PAIRED_LEVEL ? '' : ` at ${(100 * p.level).toFixed(0)}%`;
+  return ` [${p.ci[0].toFixed(2)}–${p.ci[1].toFixed(2)}${level}]`;
+}
+
+const sparkChars = '▁▂▃▄▅▆▇█';
+/** Values as a one-line bar chart (lowest ▁, highest █). */
+export function sparkline(xs: number[]): string {
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return xs.map((x) => sparkChars[hi > lo ? Math.round(((x - lo) / (hi - lo)) * 7) : 3]).join('');
+}
+
+/** An interleaved run's rounds: its heading, its notes (plain text), its table, or undefined for one round. */
+export function roundsParts(run: RunFile): { heading: string; notes: string[]; table: string; imprecise: string[] } | undefined {
+  const rd = run.rounds;
+  if (!rd || rd.done.length < 2) return undefined;
+  const rows = run.rungs
+    .filter((r) => r.rounds?.length)
+    .map((r) => {
+      const meds = r.rounds!.map((x) => x.median_s);
+      const p = r.paired?.vs_baseline;
+      return `| ${r.id} | ${meds.map((m) => m.toFixed(3)).join(' ')} | ${sparkline(meds)} | ${p ? times(p.sequential) : '–'} | ${p ? `${times(p.ratio)}${interval(p)}` : '–'} | ${r.rounds!.length} |`;
+    });
+  const probes = rd.done.filter((d) => d.probe);
+  const probeNote = probes.length
+    ? [
+        `Machine probe per round (GFLOP/s): ${Object.keys(probes[0]!.probe!)
+          .map(
+            (d) =>
+              `${d} ${[run.machine_probe?.start?.gflops[d], ...probes.map((x) => x.probe![d])]
+                .filter((x): x is number => x !== undefined)
+                .map((x) => x.toFixed(0))
+                .join(' → ')}`,
+          )
+          .join('; ')}.`,
+      ]
+    : [];
+  const stopped = {
+    rounds: 'as many rounds as asked',
+    precision: `every ratio within ±${(100 * (rd.asked.precision ?? 0)).toFixed(1)}%`,
+    'max-rounds': '--max-rounds reached',
+    budget: '--budget spent',
+    deadline: 'the time budget spent',
+  }[rd.stopped ?? 'rounds'];
+  return {
+    heading: `Rounds (${rd.done.length}, interleaved; stopped: ${stopped})`,
+    notes: [
+      `Each round ran every rung once, in a fresh worker, in its own order (round 1 in the ladder's order, the others shuffled with seed ${rd.seed}): ${rd.done.map((d) => d.order.join(' → ')).join('; ')}. A ratio is taken within each round and combined over the rounds (Hodges-Lehmann, with a signed-rank interval); "sequential" is round 1's ratio alone, as measuring each rung once, one after the other, would have given it.${rd.peak_rss_bytes ? ` Peak RSS of the workers alive at once: ${(rd.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB.` : ''}`,
+      ...probeNote,
+    ],
+    table: rows.length
+      ? [
+          '| rung | median per round (s), round 1 → last | level | sequential (round 1) vs baseline | paired vs baseline | rounds |',
+          `|${'---|'.repeat(6)}`,
+          ...rows,
+        ].join('\n')
+      : '',
+    imprecise: (rd.imprecise ?? []).map((x) => `${x.id} vs ${x.reference}: ${x.why}`),
+  };
+}
+
+/**
+ * An interleaved run: each rung's level in each round (the drift its ratios were paired against),
+ * the machine probe per round, and each ratio measured once in order (round 1 alone, what a run of one
+ * round would have said) beside its paired value.
+ */
+export function renderRounds(run: RunFile): string[] {
+  const parts = roundsParts(run);
+  if (!parts) return [];
+  return [
+    `## ${parts.heading}`,
+    '',
+    ...parts.notes.flatMap((n) => [mdText(n), '']),
+    ...(parts.table ? [parts.table, ''] : []),
+    ...(parts.imprecise.length
+      ? ['Ratios that did not reach the precision asked:', '', ...parts.imprecise.map((x) => `- ${mdText(x)}`), '']
+      : []),
+  ];
 }
 
 function psnr(r: RungResult): string {
@@ -194,6 +279,7 @@ export function renderReport(run: RunFile): string {
           '',
         ]
       : []),
+    ...renderRounds(run),
     ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
     ...overheadLine(run),
     ...machineLine(run),

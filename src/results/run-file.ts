@@ -22,14 +22,65 @@ import type { Channel } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import type { Machine } from './machine.ts';
+import type { PairedRatio } from './paired.ts';
 import type { Stats } from './stats.ts';
 import type { Throughput, Window } from './throughput.ts';
 
 /**
  * 2: a rung's `config.env` names the environment it ran in (1: always its backend's), and a failed
- * toggle check keeps its problems in `toggle_problems`. Files of version 1 are upgraded on read.
+ * toggle check keeps its problems in `toggle_problems`. 3: interleaved rounds (`rounds` of the run,
+ * `rounds`, `processes` and `paired` of each rung); a file without them ran one round. Older files
+ * are upgraded on read.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** A rung's worker in one round of an interleaved run. */
+export interface RungRound {
+  /** 0-based round. */
+  round: number;
+  /** Its slot in that round's order (0: first). */
+  position: number;
+  /** The worker's pid (the first instance's, for a rung of several). */
+  pid: number;
+  /** When its worker started (ISO time). */
+  started: string;
+  /** Its timed passes in this round (of every instance, pooled). */
+  samples_s: number[];
+  median_s: number;
+  /** Seconds from its worker's start to its end: load, warm-up and passes. */
+  wall_s: number;
+  /** Peak RSS of its workers together (all instances at once). */
+  peak_rss_bytes: number;
+  /** Images/s of its instances together in this round (rungs of several instances). */
+  images_per_s?: number;
+}
+
+/** One round of a run: the order its rungs ran in and the machine probe at its start. */
+export interface RunRound {
+  round: number;
+  order: string[];
+  started: string;
+  finished?: string;
+  /** GFLOP/s per dtype of the matrix-product probe just before the round's first rung. */
+  probe?: Record<string, number>;
+}
+
+/** How a run was interleaved: what was asked, the rounds it ran, and why it stopped. */
+export interface RunRounds {
+  /** Seed of the shuffled orders (rounds 1, 2, ...; round 0 keeps the ladder's order). */
+  seed: number;
+  asked: { rounds: number; precision?: number; max_rounds?: number; budget_s?: number };
+  done: RunRound[];
+  /** Why no further round ran: rounds (as many as asked), precision, max-rounds, budget, deadline. */
+  stopped?: 'rounds' | 'precision' | 'max-rounds' | 'budget' | 'deadline';
+  /** Ratios that did not reach --precision, and why (too few rounds, noisy, bimodal). */
+  imprecise?: { id: string; reference: string; why: string }[];
+  /**
+   * Peak RSS of all the workers alive at once (the rung's instances: one rung runs at a time, its
+   * workers end before the next starts), over the whole run.
+   */
+  peak_rss_bytes?: number;
+}
 
 export interface RungResult {
   id: string;
@@ -48,8 +99,18 @@ export interface RungResult {
   stats?: Stats;
   timings?: Record<string, number>;
   compare_to?: string;
+  /**
+   * Its speed over the baseline's (and over `compare_to`'s): in a run of several rounds the paired
+   * ratio (`paired`), else the ratio of the two medians.
+   */
   speedup_vs_baseline?: number;
   speedup_vs_previous?: number;
+  /** Its worker in each round of an interleaved run, in round order. */
+  rounds?: RungRound[];
+  /** How many worker processes its passes came from (rounds x instances). */
+  processes?: number;
+  /** Paired ratios over the rounds (runs of more than one round), with their intervals. */
+  paired?: { vs_baseline?: PairedRatio; vs_previous?: PairedRatio };
   article?: { seed_s?: number; published_s?: number };
   /** Why a figure may not be trusted (spread too wide, outlying passes). */
   warnings?: string[];
@@ -113,6 +174,11 @@ export interface MachineProbe {
 export interface RungVerdict {
   id: string;
   verdict: NightVerdict;
+  /**
+   * What the verdict judged: `ratio`, the rung's paired ratio to the night's reference against the
+   * earlier nights' (interleaved nights; the machine's drift cancels), or `time`, its own time.
+   */
+  by?: 'ratio' | 'time';
   ratio?: number;
   p?: number;
   detail?: string;
@@ -187,6 +253,8 @@ export interface RunFile {
   machine_probe?: MachineProbe;
   /** A run a fleet job made (`ladder fleet submit`): the engine, its job id, the node, the fleet and class. */
   scheduler?: SchedulerInfo;
+  /** The interleaved rounds: seed, orders, per-round probe, why the run stopped. */
+  rounds?: RunRounds;
   /** Nightly runs only: the machine id, each rung's verdict against the previous nights, and package version changes. */
   nightly?: { machine_id: string; verdicts: RungVerdict[]; version_changes: VersionChange[] };
 }
@@ -244,6 +312,8 @@ const UPGRADES: Record<number, (run: Record<string, unknown>) => void> = {
         r.config.env = r.config.backend;
     }
   },
+  // A file of version 2 ran one round in the ladder's order: nothing to add, its absent `rounds` says so.
+  2: () => {},
 };
 
 /** Validates and upgrades parsed JSON; the reason it is not a run file, in one line. */

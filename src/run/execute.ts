@@ -7,12 +7,16 @@ import { provision } from '../envs/provision.ts';
 import { type Channel, describeStack, MARKER } from '../envs/stacks.ts';
 import { LadderError, ToggleError, UserError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
+import { type PassComponents, summarizeComponents } from '../results/breakdown.ts';
 import { machine } from '../results/machine.ts';
-import type { MachineProbe, RunFile, RungResult } from '../results/run-file.ts';
+import { type PairedRatio, precise, roundsNeeded, whyImprecise } from '../results/paired.ts';
+import type { MachineProbe, RunFile, RungResult, RungRound, RunRounds } from '../results/run-file.ts';
+import { quantile, spreadWarning, stats } from '../results/stats.ts';
 import type { Ladder, Rung } from '../rungs/ladder.ts';
-import { probeMachine } from './machine-probe.ts';
+import { probeMachine, probeRound } from './machine-probe.ts';
 import { DEFAULT_MIN_PSNR_DB, qualityGuard } from './quality-guard.ts';
 import { roofline } from './roofline-step.ts';
+import { roundOrder } from './rounds.ts';
 import { type Log, type RungSettings, runRung } from './rung.ts';
 import { RunStore } from './store.ts';
 
@@ -38,6 +42,8 @@ export interface RunSettings extends RungSettings {
   quality?: boolean;
   /** Epoch ms after which no further rung starts: they are skipped, the budget spent (tune's rounds). */
   deadline?: number;
+  /** Interleaved rounds (default: one round, in the ladder's order). */
+  rounds?: RoundsPlan;
 }
 
 export function withThreads(rung: Rung, threads?: number): Rung {
@@ -67,10 +73,74 @@ async function environments(
   return out;
 }
 
+/** Interleaved rounds: how many, and when to stop early or go on. */
+export interface RoundsPlan {
+  /** Rounds to run (with `precision`: at least these). */
+  rounds: number;
+  /** Add rounds until every paired ratio's 95% interval is within ±precision (0.05: 5%). */
+  precision?: number;
+  /** No more rounds than these (default 30 with `precision`). */
+  maxRounds?: number;
+  /** Start no round that would end past this many seconds from the run's start. */
+  budgetS?: number;
+  /** Seed of the shuffled orders (default: drawn, and recorded). */
+  seed?: number;
+}
+
+export const DEFAULT_MAX_ROUNDS = 30;
+
+const minutes = (s: number) => (s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
+
+/** A later round of a rung, measured into `part`, folded into its slot: every figure from all rounds. */
+function mergeRound(slot: RungResult, part: RungResult): void {
+  slot.samples_s = [...slot.samples_s, ...part.samples_s];
+  slot.stats = stats(slot.samples_s);
+  slot.processes = (slot.processes ?? 1) + (part.instances?.length ?? 1);
+  slot.components = [...(slot.components ?? []), ...(part.components ?? [])];
+  slot.breakdown = summarizeComponents(slot.components as PassComponents[], slot.samples_s);
+  slot.image = part.image;
+  const t = slot.timings ?? {};
+  slot.timings = {
+    ...t,
+    wall_s: (t.wall_s ?? 0) + (part.timings?.wall_s ?? 0),
+    peak_rss_bytes: Math.max(t.peak_rss_bytes ?? 0, part.timings?.peak_rss_bytes ?? 0),
+  };
+  if (slot.overhead && part.overhead)
+    for (const [k, v] of Object.entries(part.overhead)) slot.overhead[k] = Math.max(slot.overhead[k] ?? v, v);
+  if (slot.throughput && part.throughput) {
+    const rates = [...(slot.rounds ?? []).map((r) => r.images_per_s ?? Number.NaN)].filter(Number.isFinite);
+    slot.throughput = {
+      ...slot.throughput,
+      images_per_s: quantile(
+        rates.sort((a, b) => a - b),
+        0.5,
+      ),
+      window_s: slot.throughput.window_s + part.throughput.window_s,
+      images: slot.throughput.images + part.throughput.images,
+      pass_s_per_image: [...slot.throughput.pass_s_per_image, ...part.throughput.pass_s_per_image],
+    };
+  }
+  const warning = spreadWarning(slot.stats);
+  slot.warnings = warning ? [warning] : undefined;
+}
+
+/** The paired ratios of the run that are not yet within ±precision, and why. */
+function imprecise(run: RunFile, precision: number): { id: string; reference: string; why: string; need: number }[] {
+  return run.rungs.flatMap((r) =>
+    [r.paired?.vs_baseline, r.paired?.vs_previous]
+      .filter((p, i, all): p is PairedRatio => !!p && !precise(p, precision) && all.indexOf(p) === i)
+      .map((p) => ({ id: r.id, reference: p.reference, why: whyImprecise(p), need: roundsNeeded(p, precision) })),
+  );
+}
+
 /**
- * Runs the rungs in order. A rung that fails keeps its row with the reason and the others still
- * run; a user error (bad model) stops the run, since every rung would hit it. `previous`: an
- * interrupted run to continue (--resume).
+ * Runs the rungs in interleaved rounds: in each round every rung runs its passes in a fresh worker,
+ * in that round's order (see rounds.ts). A fresh process per round, rather than workers kept alive
+ * between rounds: it samples the level between processes too (a worker lands at its own level, 10%
+ * apart back to back), and no idle worker can spin or hold memory while another rung measures; the
+ * cost is a load per rung and round. A rung that fails keeps its row with the reason and leaves the
+ * later rounds; a user error (bad model) stops the run, since every rung would hit it. `previous`:
+ * an interrupted run to continue (--resume) from its last unfinished round.
  */
 export async function executeRun(
   ladder: Ladder,
@@ -98,36 +168,130 @@ export async function executeRun(
   const store = previous
     ? RunStore.resume(settings.outDir, previous)
     : RunStore.create(settings.outDir, ladder, settings.command);
-  store.run.environments = await environments(envs, settings.envs);
+  const run = store.run;
+  run.environments = await environments(envs, settings.envs);
+  const plan = settings.rounds ?? { rounds: 1 };
+  const maxRounds = plan.maxRounds ?? (plan.precision !== undefined ? DEFAULT_MAX_ROUNDS : plan.rounds);
+  run.rounds = {
+    seed: run.rounds?.seed ?? plan.seed ?? Math.floor(Math.random() * 2 ** 31),
+    asked: {
+      rounds: plan.rounds,
+      precision: plan.precision,
+      max_rounds: plan.precision !== undefined || plan.maxRounds !== undefined ? maxRounds : undefined,
+      budget_s: plan.budgetS,
+    },
+    done: run.rounds?.done ?? [],
+    peak_rss_bytes: run.rounds?.peak_rss_bytes,
+  };
+  const rounds = run.rounds;
   // The machine is probed in a worker of the first rung that runs here.
   const prober = rungs.find((r) => !skips.get(r.id));
-  const machineProbe: MachineProbe = { backend: (prober ?? rungs[0]!).backend };
-  store.run.machine_probe = machineProbe;
-  if (prober && settings.machineProbe !== false && !failedEnvs.has(prober.env))
-    await probeMachine(machineProbe, prober, 'start', settings, log);
+  const machineProbe: MachineProbe = run.machine_probe ?? { backend: (prober ?? rungs[0]!).backend };
+  run.machine_probe = machineProbe;
+  const probing = !!prober && settings.machineProbe !== false && !failedEnvs.has(prober.env);
+  if (probing && !machineProbe.start) await probeMachine(machineProbe, prober, 'start', settings, log);
+  const byId = new Map(rungs.map((r) => [r.id, r]));
+  // The reference every ratio is taken against: the ladder's first rung, when it runs here.
+  const reference = byId.has(ladder.rungs[0]!.id) ? ladder.rungs[0]!.id : undefined;
   const started = Date.now();
-  for (const [i, rung] of rungs.entries()) {
+  const roundTimes: number[] = [];
+  // An interrupted run continues in its last unfinished round, with that round's recorded order.
+  let round = rounds.done.length && !rounds.done.at(-1)!.finished ? rounds.done.length - 1 : rounds.done.length;
+  /** Rounds the run will have at most. */
+  const want = () => (plan.precision !== undefined ? maxRounds : Math.min(plan.rounds, maxRounds));
+  for (; ; round++) {
+    const stop = whyStop(round);
+    if (stop) {
+      rounds.stopped = stop;
+      break;
+    }
+    await runRound(round);
+    roundTimes.push(Date.now() - started - roundTimes.reduce((a, b) => a + b, 0));
+    store.save(log);
+  }
+  if (plan.precision !== undefined) {
+    const left = imprecise(run, plan.precision);
+    rounds.imprecise = left.length
+      ? left.map(({ id, reference: ref, why }) => ({ id, reference: ref, why }))
+      : undefined;
+    for (const x of left) log(`  ${x.id} vs ${x.reference} did not reach ±${pctOf(plan.precision)}: ${x.why}`);
+  }
+  store.keepRest();
+  if (prober && machineProbe.start) await probeMachine(machineProbe, prober, 'end', settings, log);
+  if (settings.quality !== false) await qualityGuard(run, rungs, settings, log);
+  if (settings.roofline !== false) await roofline(run, settings, log);
+  return store.finish(log);
+
+  /** Why no further round starts (undefined: start round `r`); logs the time left otherwise. */
+  function whyStop(r: number): RunRounds['stopped'] | undefined {
+    const fixed = plan.precision === undefined;
+    if (fixed && r >= plan.rounds) return 'rounds';
+    if (r >= maxRounds) return 'max-rounds';
+    if (r === 0) return undefined;
+    // Rungs that all failed leave nothing to interleave.
+    if (!run.rungs.some((x) => x.status === 'ok' && byId.has(x.id))) return 'rounds';
+    let target = want();
+    if (!fixed) {
+      const left = r >= plan.rounds ? imprecise(run, plan.precision!) : undefined;
+      if (left && !left.length) return 'precision';
+      target = Math.min(maxRounds, Math.max(r + 1, plan.rounds, 6, ...(left ?? []).map((x) => x.need)));
+    }
+    if (!roundTimes.length) return undefined; // resumed: no round timed yet
+    const perRound = roundTimes.reduce((a, b) => a + b, 0) / roundTimes.length / 1000;
+    const elapsed = (Date.now() - started) / 1000;
+    if (plan.budgetS !== undefined && elapsed + perRound > plan.budgetS) return 'budget';
+    if (settings.deadline !== undefined && Date.now() + perRound * 1000 > settings.deadline) return 'deadline';
+    const why = fixed ? '' : ` (about ${target} rounds in all for ±${pctOf(plan.precision!)})`;
+    log(`rounds: about ${minutes(perRound)} a round; about ${minutes(perRound * (target - r))} left${why}`);
+    return undefined;
+  }
+
+  async function runRound(r: number): Promise<void> {
+    let entry = rounds.done.find((d) => d.round === r);
+    const active = rungs
+      .map((x) => x.id)
+      .filter((id) => r === 0 || run.rungs.find((x) => x.id === id)?.status === 'ok');
+    if (!entry) {
+      entry = { round: r, order: roundOrder(active, r, rounds.seed, reference), started: new Date().toISOString() };
+      rounds.done.push(entry);
+      if (r > 0 && probing) {
+        const probe = await probeRound(prober!, settings, log);
+        if (probe) entry.probe = probe;
+      }
+    }
+    const total = want();
+    if (total > 1 || r > 0)
+      log(`round ${r + 1}${plan.precision === undefined ? `/${total}` : ''}: ${entry.order.join(', ')}`);
+    for (const [i, id] of entry.order.entries()) {
+      const rung = byId.get(id);
+      if (!rung) continue; // a rung of the interrupted run not selected now: kept as it was
+      await runOne(rung, r, i, entry.order.length);
+    }
+    entry.finished = new Date().toISOString();
+  }
+
+  async function runOne(rung: Rung, r: number, i: number, n: number): Promise<void> {
+    const where = r === 0 && want() === 1 ? `${i + 1}/${n}` : `round ${r + 1}, ${i + 1}/${n}`;
     // Rungs differ a lot in cost; the average so far is still the best guess a user gets.
     const eta =
-      i > 0
-        ? `; about ${Math.ceil((((Date.now() - started) / 1000 / i) * (rungs.length - i)) / 60)} min left in the run`
+      r === 0 && i > 0
+        ? `; about ${Math.ceil((((Date.now() - started) / 1000 / i) * (n - i)) / 60)} min left in the ${want() === 1 ? 'run' : 'round'}`
         : '';
-    log(`rung ${rung.id} (${i + 1}/${rungs.length}${eta}): ${rung.description}`);
-    if (store.keep(rung.id)) {
-      log('  kept from the interrupted run');
-      continue;
-    }
-    const slot = store.add(
-      {
-        id: rung.id,
-        status: 'running',
-        compare_to: rung.compare_to,
-        article: rung.article,
-        config: { ...rung, model: settings.model, scenario: settings.scenario },
-        samples_s: [],
-      } satisfies RungResult,
-      log,
-    );
+    log(`rung ${rung.id} (${where}${eta}): ${rung.description}`);
+    if (r === 0 && store.keep(rung.id)) return log('  kept from the interrupted run');
+    const existing = run.rungs.find((x) => x.id === rung.id);
+    if (existing?.rounds?.some((x) => x.round === r)) return log('  kept from the interrupted run');
+    if (r > 0 && existing?.status !== 'ok') return;
+    const part: RungResult = {
+      id: rung.id,
+      status: 'running',
+      compare_to: rung.compare_to,
+      article: rung.article,
+      config: { ...rung, model: settings.model, scenario: settings.scenario },
+      samples_s: [],
+    };
+    // Round 0 measures into the rung's row; later rounds into a part folded into it once they succeed.
+    const slot = r === 0 ? store.add(part, log) : part;
     const skip =
       skips.get(rung.id) ??
       (settings.deadline !== undefined && Date.now() >= settings.deadline ? BUDGET_SPENT : undefined);
@@ -136,27 +300,49 @@ export async function executeRun(
       slot.skipped = skip;
       log(`  skipped: ${skip}`);
       store.save(log);
-      continue;
+      return;
     }
+    const t0 = new Date();
     try {
       const envError = failedEnvs.get(rung.env);
       if (envError) throw envError;
-      await runRung(rung, settings, log, slot);
+      const proc = await runRung(rung, settings, log, slot, r);
+      const mine: RungRound = {
+        round: r,
+        position: i,
+        pid: proc.pid,
+        started: t0.toISOString(),
+        samples_s: slot.samples_s,
+        median_s: slot.stats!.median_s,
+        wall_s: (Date.now() - t0.getTime()) / 1000,
+        peak_rss_bytes: proc.peak_rss_bytes,
+        images_per_s: slot.throughput?.images_per_s,
+      };
+      rounds.peak_rss_bytes = Math.max(rounds.peak_rss_bytes ?? 0, proc.peak_rss_bytes);
+      const target = r === 0 ? slot : existing!;
+      target.rounds = [...(target.rounds ?? []), mine];
+      if (r === 0) slot.processes = slot.instances?.length ?? 1;
+      else {
+        mergeRound(target, slot);
+        const st = target.stats!;
+        log(
+          `  over ${target.rounds.length} rounds: median ${st.median_s.toFixed(3)} s over ${st.n} passes from ${target.processes} processes`,
+        );
+      }
     } catch (err) {
-      slot.status = 'failed';
-      slot.error = (err as Error).message;
-      if (err instanceof ToggleError) slot.toggle_problems = err.problems;
+      // A rung that fails in any round is failed: a toggle that did not take effect once voids its figure.
+      const target = r === 0 ? slot : existing!;
+      target.status = 'failed';
+      target.error = r === 0 ? (err as Error).message : `round ${r + 1}: ${(err as Error).message}`;
+      if (err instanceof ToggleError) target.toggle_problems = err.problems;
       store.save(log);
       if (!(err instanceof LadderError) || err instanceof UserError) throw err;
-      log(`  FAILED: ${slot.error}`);
+      log(`  FAILED: ${target.error}`);
       for (const line of err.details.stderrTail ?? []) log(`    | ${line}`);
-      continue;
+      return;
     }
     store.save(log);
   }
-  store.keepRest();
-  if (prober && machineProbe.start) await probeMachine(machineProbe, prober, 'end', settings, log);
-  if (settings.quality !== false) await qualityGuard(store.run, rungs, settings, log);
-  if (settings.roofline !== false) await roofline(store.run, settings, log);
-  return store.finish(log);
 }
+
+const pctOf = (x: number) => `${+(x * 100).toFixed(2)}%`;

@@ -45,3 +45,30 @@ export async function probeMachine(
     session.kill();
   }
 }
+
+/** The machine's matrix-product rate per dtype now (one probe between rounds); undefined when it failed. */
+export async function probeRound(
+  rung: Rung,
+  settings: RungSettings,
+  log: Log,
+): Promise<Record<string, number> | undefined> {
+  const session = await openSession({ ...rung, id: 'machine-probe-round' }, settings, () => undefined).catch(
+    (err: Error) => err,
+  );
+  if (session instanceof Error) return void log(`machine probe (round) skipped: ${session.message}`);
+  try {
+    const res = await probeJob(session, { ...DRIFT_PROBE, label: 'round', options: resolvedOptions(rung) });
+    await session.shutdown();
+    log(
+      `machine probe: ${Object.entries(res.gflops)
+        .map(([d, g]) => `${d} ${g.toFixed(0)}`)
+        .join(', ')} GFLOP/s`,
+    );
+    return res.gflops;
+  } catch (err) {
+    log(`machine probe (round) skipped: ${(err as Error).message}`);
+    return undefined;
+  } finally {
+    session.kill();
+  }
+}

@@ -111,6 +111,7 @@ async function loadInstance(
   settings: RungSettings,
   log: Log,
   sessions: WorkerSession[],
+  round: number,
 ): Promise<Instance> {
   const session = await openSession(rung, settings, log);
   sessions.push(session);
@@ -124,7 +125,8 @@ async function loadInstance(
       cache_dir: modelsDir(),
       backend: rung.backend,
       options: resolvedOptions(rung),
-      scenario: settings.scenario,
+      // The round tells a backend which process of the run this is (the sleep mock seeds its noise by it).
+      scenario: round > 0 ? { ...settings.scenario, round } : settings.scenario,
     },
     progressPrinter(log),
   );
@@ -189,11 +191,26 @@ function bench(
   return benching;
 }
 
+/** What the controller knows of a rung's workers beyond its slot: for the rounds of a run. */
+export interface RungProcess {
+  /** The first instance's pid. */
+  pid: number;
+  /** Peak RSS of all its instances together (they were alive at once). */
+  peak_rss_bytes: number;
+}
+
 /**
  * Runs one rung in fresh workers, proving its toggles, into `slot`; throws a LadderError on failure.
  * A rung of several instances loads them one after the other, then benches them all at once.
+ * `round`: the round of an interleaved run this is (0 for the first).
  */
-export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot: RungResult): Promise<void> {
+export async function runRung(
+  rung: Rung,
+  settings: RungSettings,
+  log: Log,
+  slot: RungResult,
+  round = 0,
+): Promise<RungProcess> {
   const t0 = performance.now();
   const sessions: WorkerSession[] = [];
   let barrierDir: string | undefined;
@@ -203,7 +220,7 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
     if (many) log(`  ${planned.length} instances on cores ${planned.map((r) => r.launcher.cores).join(' / ')}`);
     const instances: Instance[] = [];
     for (const r of planned) {
-      const inst = await loadInstance(r, settings, log, sessions);
+      const inst = await loadInstance(r, settings, log, sessions, round);
       instances.push(inst);
       if (inst === instances[0]) {
         slot.effective = inst.effective;
@@ -299,6 +316,10 @@ export async function runRung(rung: Rung, settings: RungSettings, log: Log, slot
     }
     await Promise.all(instances.map((i) => i.session.shutdown()));
     slot.status = 'ok';
+    return {
+      pid: Number(first.session.hello.pid),
+      peak_rss_bytes: results.reduce((sum, b) => sum + Number(b.peak_rss_bytes), 0),
+    };
   } finally {
     for (const s of sessions) s.kill();
     if (barrierDir) rmSync(barrierDir, { recursive: true, force: true });

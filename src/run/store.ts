@@ -79,8 +79,14 @@ export class RunStore {
     return new RunStore(dir, run);
   }
 
-  /** Continues `previous` in its own folder: its finished rungs are kept, the others run again. */
+  /**
+   * Continues `previous` in its own folder. Interrupted in its first round: its finished rungs are
+   * kept, the others run again. Later: every rung keeps its rounds, and the run goes on in the round
+   * it was in.
+   */
   static resume(dir: string, previous: RunFile): RunStore {
+    const done = previous.rounds?.done ?? [];
+    if (done.length > 1 || done[0]?.finished) return new RunStore(dir, { ...previous, finished: undefined });
     return new RunStore(dir, { ...previous, rungs: [] }, previous.rungs);
   }
 

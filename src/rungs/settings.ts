@@ -33,14 +33,38 @@ export const SCHEDULERS: Record<string, string | null> = SHARED.schedulers;
 export const ARTICLE_SCENARIO: Scenario = SHARED.article_scenario;
 
 /**
- * Profiles: the article's settings; a reduced full-size run; a smoke run of seconds per rung for
- * tests and CI. Flags override any field.
+ * Profiles: the article's settings (its 10 passes as 5 rounds of 2, see PROFILE_ROUNDS); a reduced
+ * full-size run; a smoke run of seconds per rung for tests and CI. Flags override any field.
  */
 export const PROFILES: Record<string, Scenario> = {
-  article: ARTICLE_SCENARIO,
-  quick: { ...ARTICLE_SCENARIO, steps: 5, warmup_steps: 2, passes: 3 },
+  article: { ...ARTICLE_SCENARIO, passes: 2 },
+  quick: { ...ARTICLE_SCENARIO, steps: 5, warmup_steps: 2, passes: 2 },
   smoke: { ...ARTICLE_SCENARIO, steps: 2, warmup_steps: 1, passes: 2, height: 64, width: 64 },
 };
+
+/**
+ * Rounds of each profile: every rung runs once per round in a fresh worker, the rounds interleaved,
+ * so each ratio is taken between rungs measured close in time (these machines drift 1.4-1.6x within
+ * an hour). The article's 10 passes are 5 rounds of 2; quick's 3 rounds of 2; smoke runs one round.
+ */
+export const PROFILE_ROUNDS: Record<string, number> = { article: 5, quick: 3, smoke: 1 };
+
+/** "45m", "1h30m", "90s", "2h" or plain seconds, for the flag `name`. */
+export function parseDuration(text: string, name = '--budget'): number {
+  const m = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$/.exec(text.trim());
+  const s = m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : Number.NaN;
+  if (!m || !(s > 0) || !Number.isFinite(s))
+    throw new UserError(`${name} ${text}: expected a duration like 45m, 1h30m or 90s`);
+  return s;
+}
+
+/** "5%" or 0.05: a relative precision, above 0 and below 100%. */
+export function parsePrecision(text: string): number {
+  const t = String(text).trim();
+  const x = t.endsWith('%') ? Number(t.slice(0, -1)) / 100 : Number(t);
+  if (!t || !(x > 0 && x < 1)) throw new UserError(`--precision ${text}: expected a share like 5% or 0.05`);
+  return x;
+}
 
 /** A number from the command line: finite, of the right kind, within a sane range; else one line, exit 2. */
 export function checkNumber(name: string, value: number, o: { int?: boolean; min: number; max: number }): number {

@@ -10,7 +10,19 @@ import { WorkerSession } from '../../src/worker/session.ts';
 import { alive, BIN, ladder, tmpDir, waitFor } from '../helpers.ts';
 import { fault } from './ledger.ts';
 
-const RUN = ['--model', 'none', '--warmup-steps', '1', '--steps', '2', '--passes', '3', '--no-roofline'];
+const RUN = [
+  '--model',
+  'none',
+  '--warmup-steps',
+  '1',
+  '--steps',
+  '2',
+  '--passes',
+  '3',
+  '--rounds',
+  '1',
+  '--no-roofline',
+];
 
 /** Worker processes still alive whose rung id contains `tag`. */
 async function orphans(tag: string): Promise<number> {

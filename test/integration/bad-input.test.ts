@@ -7,7 +7,7 @@ import { machineId } from '../../src/nightly/history.ts';
 import { repoRoot } from '../../src/paths.ts';
 import { machine } from '../../src/results/machine.ts';
 import { ladderJsonSchema } from '../../src/rungs/ladder.ts';
-import { ARTICLE_SCENARIO } from '../../src/rungs/settings.ts';
+import { PROFILES } from '../../src/rungs/settings.ts';
 import { ladder, MOCK, tmpDir } from '../helpers.ts';
 
 function ladderWith(rung: string, top = 'name: bad'): string {
@@ -177,8 +177,8 @@ describe('--resume', () => {
     const dir = tmpDir();
     const file = threeRungs(dir);
     const history = path.join(dir, 'history');
-    // What MOCK asks for on the article profile: the same scenario, so the night may be resumed.
-    const scenario = { ...ARTICLE_SCENARIO, steps: 2, warmup_steps: 1 };
+    // What MOCK asks for (the smoke profile): the same scenario, so the night may be resumed.
+    const scenario = { ...PROFILES.smoke! };
     const night = unfinished(history, scenario);
     const r = await ladder([
       'nightly',

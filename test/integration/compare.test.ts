@@ -70,8 +70,8 @@ describe('ladder compare', () => {
     const { a, b } = fixture();
     const r = await ladder(['compare', a, path.join(b, 'run.json'), '--fail-on-regression']);
     expect(r.exitCode, r.all).toBe(1);
-    expect(r.stdout).toMatch(/^baseline\s+10\.000\s+20\.000\s+2\.000x\s+1\.1e-5\s+10,10\s+slower$/m);
-    expect(r.stdout).toMatch(/^jemalloc\s+6\.000\s+6\.010\s+1\.002x\s+\S+\s+10,10\s+unchanged$/m);
+    expect(r.stdout).toMatch(/^baseline\s+10\.000\s+20\.000\s+2\.000x\s+1\.1e-5\s+10,10\s+–\s+slower$/m);
+    expect(r.stdout).toMatch(/^jemalloc\s+6\.000\s+6\.010\s+1\.002x\s+\S+\s+10,10\s+–\s+unchanged$/m);
     expect(r.stdout).toMatch(/^dpm\s.*failed in B$/m);
     expect(r.stdout).toContain('dpm: B: rung dpm: toggle did not take effect');
     expect(r.stdout).toContain('1 slower, 0 faster, 1 unchanged, 1 failed or unfinished.');
@@ -94,9 +94,11 @@ describe('ladder compare', () => {
     const { a, b } = fixture();
     const r = await ladder(['compare', a, b, '--markdown']);
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toContain('| rung | median A (s) | median B (s) | B/A | p | n A,B | verdict |');
-    expect(r.stdout).toContain('|---|---:|---:|---:|---:|---:|---|');
-    expect(r.stdout).toContain('| baseline | 10.000 | 20.000 | 2.000x | 1.1e-5 | 10,10 | **slower** |');
+    expect(r.stdout).toContain(
+      '| rung | median A (s) | median B (s) | B/A | p | n A,B | vs baseline A → B | verdict |',
+    );
+    expect(r.stdout).toContain('|---|---:|---:|---:|---:|---:|---:|---|');
+    expect(r.stdout).toContain('| baseline | 10.000 | 20.000 | 2.000x | 1.1e-5 | 10,10 | – | **slower** |');
   });
 
   it('says when there are too few passes to tell, and warns about another machine or scenario', async () => {
@@ -120,7 +122,7 @@ describe('ladder compare', () => {
     writeFileSync(path.join(b, 'run.json'), JSON.stringify(run));
     const r = await ladder(['compare', a, b, '--fail-on-regression']);
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toMatch(/^baseline\s.*\s2,2\s+inconclusive$/m);
+    expect(r.stdout).toMatch(/^baseline\s.*\s2,2\s+–\s+inconclusive$/m);
     expect(r.stdout).toContain('too few samples for significance: n=2,2');
     expect(r.stdout).toContain('warning: the runs come from different machines');
     expect(r.stdout).toContain('warning: scenarios differ (every rung): steps 20 vs 5');
@@ -139,7 +141,7 @@ describe('ladder compare', () => {
     const v99 = await ladder(['compare', path.join(root, 'v99.json'), a]);
     expect(v99.exitCode).toBe(2);
     expect(v99.stderr.trim()).toMatch(
-      /^ladder: error: \S+v99\.json: schema_version 99 is newer than this ladder reads \(2\): update ladder$/,
+      /^ladder: error: \S+v99\.json: schema_version 99 is newer than this ladder reads \(3\): update ladder$/,
     );
 
     writeFileSync(path.join(root, 'junk.json'), 'not json at all\n');

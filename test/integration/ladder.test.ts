@@ -55,7 +55,7 @@ describe('ladder reproduce --profile smoke (every rung)', () => {
     expect(result.stdout).toMatch(/pass 2\/2\s+\d+\.\d+ s/);
     expect(result.stdout).toMatch(/median \d+\.\d+ s/);
     const run = readRun(out);
-    expect(run.schema_version).toBe(2);
+    expect(run.schema_version).toBe(3);
     expect(run.tool.version).toBe(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
     expect(run.machine).toMatchObject({ logical_cpus: expect.any(Number), memory_bytes: expect.any(Number) });
     const rung = run.rungs[0];

@@ -5,7 +5,19 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ladder, tmpDir } from '../helpers.ts';
 
-const RUN = ['--model', 'none', '--warmup-steps', '1', '--steps', '4', '--passes', '3', '--no-roofline'];
+const RUN = [
+  '--model',
+  'none',
+  '--warmup-steps',
+  '1',
+  '--steps',
+  '4',
+  '--passes',
+  '3',
+  '--rounds',
+  '1',
+  '--no-roofline',
+];
 
 describe('a ladder on the sleep backend', () => {
   const dir = tmpDir();
@@ -41,7 +53,7 @@ describe('a ladder on the sleep backend', () => {
     expect(rung(json, 'drifts').samples_s).toEqual([0.01, 0.03, 0.01]);
     expect(rung(json, 'drifts').speedup_vs_previous).toBeCloseTo(0.02 / 0.01, 12);
     expect(rung(json, 'base').breakdown.unet_calls_per_pass).toBe(4);
-    expect(json.schema_version).toBe(2);
+    expect(json.schema_version).toBe(3);
     expect(rung(json, 'base').config).toMatchObject({ backend: 'sleep', env: 'torch', model: 'none' });
   }, 300_000);
 

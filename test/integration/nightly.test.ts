@@ -6,7 +6,20 @@ import { describe, expect, it } from 'vitest';
 import { ownerRecord } from '../../src/lock.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 
-const NIGHT = ['--model', 'none', '--warmup-steps', '1', '--steps', '2', '--passes', '6', '--no-roofline'];
+// One round: these nights test the judging of each rung's own time (interleaved nights: the last test).
+const NIGHT = [
+  '--model',
+  'none',
+  '--warmup-steps',
+  '1',
+  '--steps',
+  '2',
+  '--passes',
+  '6',
+  '--rounds',
+  '1',
+  '--no-roofline',
+];
 
 /** Two sleep rungs; `victimSeconds` scripts the victim's pass time, `seed` the night's noise. */
 function ladderFile(dir: string, night: number, victimSeconds = 0.02, machineDrift = 0): string {
@@ -138,4 +151,59 @@ describe('ladder nightly (sleep backend)', () => {
     expect(resumed.rungs.map((x: { status: string }) => x.status)).toEqual(['ok', 'ok']);
     expect(resumed.rungs[0].samples_s).toHaveLength(150); // kept as measured before the crash
   }, 300_000);
+});
+
+describe('ladder nightly in interleaved rounds (sleep backend)', () => {
+  it('judges a rung by its ratio to the reference, which the machine drift cannot move', async () => {
+    const dir = tmpDir();
+    const history = path.join(dir, 'history');
+    const ROUNDS = ['--model', 'none', '--warmup-steps', '1', '--steps', '2', '--passes', '2', '--rounds', '3'];
+    /** A night on a scripted machine: `slowdown` over the night (shared by both rungs through one clock). */
+    const file = (night: number, victimSeconds: number, slowdown: number) => {
+      const f = path.join(dir, `night-${night}.yaml`);
+      const drift = `drift: [[0, 1], [0.3, ${slowdown}]], drift_clock: ${path.join(dir, `clock-${night}`)}`;
+      const noise = `process_noise: 0.01, noise_seed: ${night}`;
+      writeFileSync(
+        f,
+        [
+          'name: nightly-test',
+          'rungs:',
+          `  - {id: baseline, backend: sleep, options: {pass_s: 0.02, ${noise}, ${drift}}}`,
+          `  - {id: victim, extends: baseline, options: {pass_s: ${victimSeconds}}}`,
+        ].join('\n'),
+      );
+      return f;
+    };
+    for (const night of [1, 2, 3]) {
+      const r = await ladder([
+        'nightly',
+        '--ladder',
+        file(night, 0.02, 1),
+        '--history',
+        history,
+        ...ROUNDS,
+        '--no-roofline',
+      ]);
+      expect(r.exitCode, r.all).toBe(0);
+    }
+    // Night 4: the whole machine 1.5x slower by the end of the night, the victim's code unchanged.
+    const drifting = await ladder(['nightly', '--ladder', file(4, 0.02, 1.5), '--history', history, ...ROUNDS]);
+    const verdicts = (r: typeof drifting) => {
+      const dirs = runsOf(onlyMachine(history));
+      const run = JSON.parse(readFileSync(path.join(onlyMachine(history), dirs.at(-1)!, 'run.json'), 'utf8'));
+      return Object.fromEntries(run.nightly.verdicts.map((v: { id: string }) => [v.id, v])) as Record<string, any>;
+    };
+    const v4 = verdicts(drifting);
+    expect(v4.victim, drifting.all).toMatchObject({ verdict: 'unchanged', by: 'ratio' });
+    expect(v4.baseline).toMatchObject({ by: 'time' });
+    expect(v4.baseline.verdict).not.toBe('unchanged'); // the reference's own time did move: said, not hidden
+    // Night 5: a quiet machine, the victim's code 1.4x slower: regressed, by its ratio.
+    const slower = await ladder(['nightly', '--ladder', file(5, 0.028, 1), '--history', history, ...ROUNDS]);
+    expect(slower.exitCode, slower.all).toBe(10);
+    const v5 = verdicts(slower);
+    expect(v5.victim).toMatchObject({ verdict: 'regressed', by: 'ratio' });
+    expect(v5.victim.ratio).toBeCloseTo(1.4, 1);
+    expect(v5.victim.detail).toMatch(/^by its ratio to baseline/);
+    expect(v5.baseline).toMatchObject({ verdict: 'unchanged', by: 'time' });
+  }, 600_000);
 });

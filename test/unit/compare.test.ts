@@ -216,13 +216,13 @@ describe('compareRuns', () => {
     const text = renderText(c).split('\n');
     const head = text.find((l) => l.startsWith('rung'))!;
     const row = text.find((l) => l.startsWith('baseline'))!;
-    expect(head).toMatch(/^rung\s+median A \(s\)\s+median B \(s\)\s+B\/A\s+p\s+n A,B\s+verdict$/);
-    expect(row).toMatch(/^baseline\s+10\.000\s+20\.000\s+2\.000x\s+1\.1e-5\s+10,10\s+slower$/);
+    expect(head).toMatch(/^rung\s+median A \(s\)\s+median B \(s\)\s+B\/A\s+p\s+n A,B\s+vs baseline A → B\s+verdict$/);
+    expect(row).toMatch(/^baseline\s+10\.000\s+20\.000\s+2\.000x\s+1\.1e-5\s+10,10\s+–\s+slower$/);
     expect(row.indexOf('20.000') + 6).toBe(head.indexOf('median B (s)') + 'median B (s)'.length); // right-aligned
     const md = renderMarkdown(c);
-    expect(md).toContain('| rung | median A (s) | median B (s) | B/A | p | n A,B | verdict |');
-    expect(md).toContain('|---|---:|---:|---:|---:|---:|---|');
-    expect(md).toContain('| baseline | 10.000 | 20.000 | 2.000x | 1.1e-5 | 10,10 | **slower** |');
-    expect(md).toContain('| jemalloc | 5.000 | 5.000 | 1.000x | 1.000 | 10,10 | unchanged |');
+    expect(md).toContain('| rung | median A (s) | median B (s) | B/A | p | n A,B | vs baseline A → B | verdict |');
+    expect(md).toContain('|---|---:|---:|---:|---:|---:|---:|---|');
+    expect(md).toContain('| baseline | 10.000 | 20.000 | 2.000x | 1.1e-5 | 10,10 | – | **slower** |');
+    expect(md).toContain('| jemalloc | 5.000 | 5.000 | 1.000x | 1.000 | 10,10 | – | unchanged |');
   });
 });

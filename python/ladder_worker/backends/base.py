@@ -42,7 +42,7 @@ def versions(dists) -> dict:
 # int8 is torch._int_mm (int8 x int8 -> int32 through oneDNN, AMX int8 where present): the peak an
 # OpenVINO int8 UNet is placed against.
 PROBE_DTYPES = ("fp32", "bf16", "int8")
-PROBE_LABELS = ("start", "end")
+PROBE_LABELS = ("start", "end", "round")
 
 
 def _is_int(x) -> bool:

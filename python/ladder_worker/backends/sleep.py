@@ -23,12 +23,23 @@ Options (all optional; the controller applies the same defaults):
   probe_gflops [1000.0]  the probe job's answer (GFLOP/s, > 0) for every dtype and every repeat at label 'start'
   machine_drift [0.0]    relative slow-down of the machine over the run (< 1; negative: faster): the probe job
                          answers probe_gflops * (1 - machine_drift) at label 'end'. The probe sleeps 0 seconds.
+  drift [[]]             a scripted machine: [[t, factor], ...] (t ascending, in virtual seconds since the run
+                         began; two points at one t make a step), piecewise linear, flat beyond its ends. Every
+                         warm-up and pass takes its time times the factor at the moment it starts, and the probe
+                         at label 'round' answers probe_gflops / factor.
+  drift_clock ['']       the file holding those virtual seconds, shared by every worker of the run (needed with
+                         drift): each call adds its time to it. Workers of a run never overlap, so the clock, and
+                         every time drawn from it, is the same on every run of the same script.
+
+Process noise is drawn from noise_seed in the first round of an interleaved run and from
+(noise_seed, round) in later ones: every round's worker lands at its own level.
 
 The warm-up is the call not preceded by timers().start(): it takes pass_s times the process factor and
 consumes neither the series nor a pass-noise draw.
 """
 
 import contextlib
+import itertools
 import math
 import os
 import signal
@@ -36,6 +47,7 @@ import sys
 import threading
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +70,8 @@ DEFAULTS = {
     "fault_at_pass": 1,
     "probe_gflops": 1000.0,
     "machine_drift": 0.0,
+    "drift": [],
+    "drift_clock": "",
 }
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 IMAGES = ("seeded", "nan", "inf")
@@ -89,6 +103,17 @@ def check_options(options: dict) -> dict:
         raise UserError(f"sleep backend: probe_gflops must be a number > 0, got {o['probe_gflops']!r}")
     if not (_is_number(o["machine_drift"]) and o["machine_drift"] < 1):
         raise UserError(f"sleep backend: machine_drift must be a number < 1, got {o['machine_drift']!r}")
+    drift = o["drift"]
+    if not (
+        isinstance(drift, (list, tuple))
+        and all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_number(x) for x in p) for p in drift)
+        and all(p[1] > 0 for p in drift)
+        and all(a[0] <= b[0] for a, b in itertools.pairwise(drift))
+    ):
+        raise UserError(f"sleep backend: drift must be a list of [t, factor > 0] with t ascending, got {drift!r}")
+    o["drift"] = [list(p) for p in drift]
+    if not isinstance(o["drift_clock"], str) or (drift and not o["drift_clock"]):
+        raise UserError("sleep backend: drift needs drift_clock, the file every worker of the run shares")
     for key, low in (("noise_seed", 0), ("fault_at_pass", 1)):
         if not (isinstance(o[key], int) and not isinstance(o[key], bool) and o[key] >= low):
             raise UserError(f"sleep backend: {key} must be an integer >= {low}, got {o[key]!r}")
@@ -98,6 +123,25 @@ def check_options(options: dict) -> dict:
     if not isinstance(o["broken_toggle"], bool):
         raise UserError(f"sleep backend: broken_toggle must be true or false, got {o['broken_toggle']!r}")
     return o
+
+
+def drift_factor(drift: list, t: float) -> float:
+    """The scripted machine's slow-down at virtual time t: piecewise linear through the points, flat beyond."""
+    if not drift:
+        return 1.0
+    if t < drift[0][0]:
+        return float(drift[0][1])
+    for (t0, f0), (t1, f1) in itertools.pairwise(drift):
+        if t0 <= t < t1:
+            return float(f0 + (f1 - f0) * (t - t0) / (t1 - t0))
+    return float(drift[-1][1])
+
+
+def read_clock(path: str) -> float:
+    try:
+        return float(Path(path).read_text() or 0)
+    except FileNotFoundError:
+        return 0.0
 
 
 def lognormal_factor(rng: np.random.Generator, relative_sd: float) -> float:
@@ -150,6 +194,7 @@ class SleepBackend(Backend):
         self.scheduler = self.scheduler_class() or DEFAULT_SCHEDULER
         self.rng = np.random.default_rng(self.opts["noise_seed"])
         self.process_factor = lognormal_factor(self.rng, self.opts["process_noise"])
+        self.drift = self.opts["drift"]
         self.passes = 0  # timed passes so far, over the life of the process
         self._now = Fraction(0)
         self._timed_next = False
@@ -158,6 +203,10 @@ class SleepBackend(Backend):
 
     def load(self, info: dict, scenario: dict) -> None:
         self.model = info
+        round_ = scenario.get("round", 0)
+        if round_:  # later rounds of an interleaved run: a process level of their own
+            self.rng = np.random.default_rng([self.opts["noise_seed"], round_])
+            self.process_factor = lognormal_factor(self.rng, self.opts["process_noise"])
         time.sleep(self.opts["load_s"])
         self.timings["scripted_load_s"] = float(self.opts["load_s"])
 
@@ -168,6 +217,8 @@ class SleepBackend(Backend):
         dtypes = check_probe(dtypes, seconds, repeats, label)
         o = check_options(options or {})
         gflops = float(o["probe_gflops"] * (1 - o["machine_drift"]) if label == "end" else o["probe_gflops"])
+        if label == "round" and o["drift"]:
+            gflops = float(o["probe_gflops"] / drift_factor(o["drift"], read_clock(o["drift_clock"])))
         return {
             "gflops": dict.fromkeys(dtypes, gflops),
             "probes": {d: [gflops] * repeats for d in dtypes},
@@ -229,6 +280,11 @@ class SleepBackend(Backend):
             seconds = self.pass_time(self.passes - 1)
         else:
             seconds = self.opts["pass_s"] * self.process_factor
+        if self.drift:
+            # The scripted machine: slower or faster by the factor of the moment this call starts.
+            t = read_clock(self.opts["drift_clock"])
+            seconds *= drift_factor(self.drift, t)
+            Path(self.opts["drift_clock"]).write_text(repr(t + seconds))
         time.sleep(seconds)
         self._now += Fraction(seconds)
         self._last_steps = num_inference_steps
