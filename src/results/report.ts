@@ -1,7 +1,7 @@
 // report.md: the ladder side by side with the article's figures.
 import { bestLines } from './best.ts';
-import { runPeaks } from './roofline.ts';
 import { PAIRED_LEVEL, type PairedRatio } from './paired.ts';
+import { runPeaks } from './roofline.ts';
 import type { RunFile, RungResult } from './run-file.ts';
 
 /** A plain decimal number, as a number cell holds it ("-0.5", "1e-5"): not text to neutralise. */
@@ -80,7 +80,9 @@ export function sparkline(xs: number[]): string {
 }
 
 /** An interleaved run's rounds: its heading, its notes (plain text), its table, or undefined for one round. */
-export function roundsParts(run: RunFile): { heading: string; notes: string[]; table: string; imprecise: string[] } | undefined {
+export function roundsParts(
+  run: RunFile,
+): { heading: string; notes: string[]; table: string; imprecise: string[] } | undefined {
   const rd = run.rounds;
   if (!rd || rd.done.length < 2) return undefined;
   const rows = run.rungs
