@@ -216,6 +216,10 @@ export async function executeRun(
       : undefined;
     for (const x of left) log(`  ${x.id} vs ${x.reference} did not reach ±${pctOf(plan.precision)}: ${x.why}`);
   }
+  if (rounds.peak_rss_bytes)
+    log(
+      `peak RSS of the workers alive at once: ${(rounds.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB of the machine's ${(here.memory_bytes / 2 ** 30).toFixed(0)} GiB (one rung's workers at a time)`,
+    );
   store.keepRest();
   if (prober && machineProbe.start) await probeMachine(machineProbe, prober, 'end', settings, log);
   if (settings.quality !== false) await qualityGuard(run, rungs, settings, log);
