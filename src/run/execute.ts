@@ -258,6 +258,8 @@ export async function executeRun(
     if (!entry) {
       entry = { round: r, order: roundOrder(active, r, rounds.seed, reference), started: new Date().toISOString() };
       rounds.done.push(entry);
+      // Saved before its first rung: the order of a round is on disk before anything of it runs.
+      store.save(log);
       if (r > 0 && probing) {
         const probe = await probeRound(prober!, settings, log);
         if (probe) entry.probe = probe;
