@@ -153,10 +153,8 @@ export const nightlyCommand = {
       const { runs: history, skipped } = readHistory(machineDir);
       for (const s of skipped) console.error(`ladder: warning: skipping ${s.file}: ${s.reason}`);
       const unfinished = a.resume ? [...history].reverse().find((h) => !h.run.finished) : undefined;
-      const settings = {
-        ...settingsFrom(a, 'nightly', unfinished?.dir ?? newRunDir(machineDir, '')),
-        rounds: roundsFrom(a),
-      };
+      const rounds = roundsFrom(a); // checked before the night's folder is made
+      const settings = { ...settingsFrom(a, 'nightly', unfinished?.dir ?? newRunDir(machineDir, '')), rounds };
       if (unfinished) checkResumable(unfinished.run, ladder, settings);
       if (a.resume) console.error(unfinished ? `resuming ${unfinished.dir}` : 'nothing to resume: starting a new run');
       const log = (line: string) => console.error(line);

@@ -71,7 +71,8 @@ export function selectRungs(ladder: Ladder, only: string[], skip: string[]): Run
 
 export const reproduceCommand = {
   command: 'reproduce',
-  describe: "Run the whole ladder, one fresh worker per rung, and print it beside the article's figures",
+  describe:
+    "Run the whole ladder in interleaved rounds, one fresh worker per rung and round, and print it beside the article's figures",
   builder: (y: Argv) =>
     roundsOptions(selectionOptions(scenarioOptions(y)))
       .option('resume', {
@@ -103,17 +104,19 @@ export const reproduceCommand = {
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
     if (a['dry-run']) return printDryRun(rungs, a.threads);
+    const rounds = roundsFrom(a); // checked before the run's folder is made
     const label = `${ladder.name}-${a.profile}`;
     if (a.history !== undefined && a.out !== undefined) throw new UserError('--history and --out: give one of them');
     const into =
       a.history === undefined ? undefined : path.join(checkWritableDir(a.history, '--history'), machineId(machine()));
     if (a.resume !== undefined && (a.out !== undefined || a.history !== undefined))
       throw new UserError('--resume continues the run in its own folder: give no --out or --history with it');
-    const previous = a.resume === undefined ? undefined : readRunFile(a.resume).run;
+    const resumed = a.resume === undefined ? undefined : readRunFile(a.resume);
+    const previous = resumed?.run;
     if (previous?.finished)
       throw new UserError(`${a.resume}: that run finished (${previous.finished}); nothing to resume`);
-    const dir = a.resume ?? (into === undefined ? undefined : newRunDir(into, label));
-    const settings = { ...settingsFrom(a, label, dir), rounds: roundsFrom(a) };
+    const dir = resumed ? path.dirname(resumed.file) : into === undefined ? undefined : newRunDir(into, label);
+    const settings = { ...settingsFrom(a, label, dir), rounds };
     if (previous) checkResumable(previous, ladder, settings);
     // --json: progress on stderr, the run document alone on stdout.
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);

@@ -248,7 +248,7 @@ export function settingsFrom(a: CommonArgs, label: string, outDir?: string): Run
 
 export const runCommand = {
   command: 'run <rung>',
-  describe: 'Run one rung of a ladder in a fresh worker and print its passes and median',
+  describe: 'Run one rung of a ladder in fresh workers (one per round) and print its passes and median',
   builder: (y: Argv) =>
     roundsOptions(
       scenarioOptions(
@@ -264,7 +264,8 @@ export const runCommand = {
       );
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     const rung = applyOverrides(found, repeated('set', a.set));
-    const run = await executeRun(ladder, [rung], { ...settingsFrom(a, rung.id), rounds: roundsFrom(a) }, log);
+    const rounds = roundsFrom(a); // checked before settingsFrom makes the run's folder
+    const run = await executeRun(ladder, [rung], { ...settingsFrom(a, rung.id), rounds }, log);
     if (a.json) console.log(JSON.stringify(run, null, 2));
     if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = 1;
   },

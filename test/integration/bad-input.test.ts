@@ -80,6 +80,14 @@ describe('numbers get a type and a range', () => {
     [['--min-psnr', 'abc'], /min-psnr must be a number from 0 to 1000 \(got NaN\)/],
     [['--heartbeat-timeout', '0.5'], /heartbeat-timeout must be a number from 2 to 86400/],
     [['--profile', 'bogus'], /Invalid values: Argument: profile, Given: "bogus", Choices: "article", "quick", "smoke"/],
+    [['--rounds', '0'], /rounds must be an integer from 1 to 1000 \(got 0\)/],
+    [['--rounds', '2.5'], /rounds must be an integer from 1 to 1000/],
+    [['--precision', 'tight'], /--precision tight: expected a share like 5% or 0\.05/],
+    [['--precision', '150%'], /--precision 150%: expected a share like 5% or 0\.05/],
+    [['--rounds', '4', '--max-rounds', '3'], /--max-rounds 3 is below --rounds 4/],
+    [['--budget', 'soon'], /--budget soon: expected a duration like 45m, 1h30m or 90s/],
+    [['--order-seed', '-1'], /order-seed must be an integer from 0 to 2147483647/],
+    [['--resume', '/nonexistent-run'], /no such run directory or file: \/nonexistent-run/],
   ])('refuses reproduce %j', async (args, pattern) => {
     oneLine(await ladder(['reproduce', '--only', 'baseline', ...MOCK, ...args]), pattern);
   });
