@@ -108,7 +108,7 @@ function mergeRound(slot: RungResult, part: RungResult): void {
   if (slot.overhead && part.overhead)
     for (const [k, v] of Object.entries(part.overhead)) slot.overhead[k] = Math.max(slot.overhead[k] ?? v, v);
   if (slot.throughput && part.throughput) {
-    const rates = [...(slot.rounds ?? []).map((r) => r.images_per_s ?? Number.NaN)].filter(Number.isFinite);
+    const rates = (slot.rounds ?? []).map((r) => r.images_per_s ?? Number.NaN).filter(Number.isFinite);
     slot.throughput = {
       ...slot.throughput,
       images_per_s: quantile(

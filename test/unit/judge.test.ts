@@ -8,6 +8,7 @@ import {
   versionChanges,
 } from '../../src/nightly/judge.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
+import { rng as mulberry32 } from '../../src/run/rounds.ts';
 
 // A deterministic spread of ten passes around a median (±2%).
 const passes = (median: number) => [0.98, 0.985, 0.99, 0.995, 1, 1, 1.005, 1.01, 1.015, 1.02].map((f) => f * median);
@@ -120,16 +121,6 @@ describe('nights that cannot be judged', () => {
 
 // Nights as the sleep backend scripts them: each worker process lands at its own level (lognormal,
 // `processNoise`), each pass varies around it (`passNoise`). Seeded: the figures below are exact.
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function scriptedNight(rand: () => number, level: number, processNoise: number, passNoise: number): RunFile {
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const proc = Math.exp(processNoise * gauss());
