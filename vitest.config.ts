@@ -1,17 +1,33 @@
 import { defineConfig } from 'vitest/config';
 
+// Tiers. `unit`: pure logic, seconds, nothing provisioned (`npm run test:unit`). `integration`: the
+// real CLI, worker, socket, allocators, OpenVINO, Slurm and browser, plus the fault suite; its global
+// setup provisions the environments it runs in. The machine tier (vitest.machine.config.ts) changes
+// the machine itself and runs alone, after these.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // The machine tier runs alone, after this suite (vitest.machine.config.ts).
-    exclude: ['test/machine/**', '**/node_modules/**'],
-    globalSetup: ['test/global-setup.ts'],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/faults/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
     // Two files at a time: most integration tests run the sleep (mock) backend, whose workers mostly
-    // wait, beside the one file that computes for real (ladder.test.ts). No verdict depends on timing,
-    // so sharing the 2 cores only changes how long the suite takes.
+    // wait, beside the files that compute for real. No verdict depends on timing, so sharing the 2
+    // cores only changes how long the suite takes.
     fileParallelism: true,
     maxWorkers: 2,
-    testTimeout: 180_000,
-    hookTimeout: 600_000,
   },
 });

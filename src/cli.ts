@@ -15,7 +15,9 @@ import { trendCommand } from './commands/trend.ts';
 import { tuneCommand } from './commands/tune.ts';
 import { loadConfig } from './config.ts';
 import { LadderError, UserError } from './errors.ts';
+import { interruptedLine, killGroups } from './interrupt.ts';
 import { releaseAllLocks } from './lock.ts';
+import { checkDecimal } from './rungs/settings.ts';
 import { killAllWorkers, removeStaleDirs } from './worker/session.ts';
 
 removeStaleDirs(); // socket folders of runs that died without cleaning up
@@ -45,14 +47,19 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     killAllWorkers(); // leave no Python process behind, and no socket folder
+    killGroups(); // nor a provisioning step's grandchildren
     releaseAllLocks(); // nor a lock that the next run would have to judge stale
-    console.error(`ladder: interrupted (${sig}); results measured so far are in run.json`);
+    console.error(interruptedLine(sig));
     process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
   });
 }
 
+// yargs knows its number options only once a command's builder has run: asked from the middleware.
+const cli = yargs(hideBin(process.argv));
+const numberOptions = () => (cli as unknown as { getOptions(): { number?: string[] } }).getOptions().number ?? [];
+
 try {
-  await yargs(hideBin(process.argv))
+  await cli
     .scriptName('ladder')
     .usage('$0 <command> [options]\n\nReproduce, verify and extend the Stable Diffusion CPU optimization ladder.')
     .command(reproduceCommand as never)
@@ -68,6 +75,8 @@ try {
     .command(tuneCommand as never)
     .command(fleetCommand as never)
     .demandCommand(1, 'name a command (see --help)')
+    // yargs reads 0x10 as 16: a number flag takes decimal numbers only.
+    .middleware(() => checkDecimal(hideBin(process.argv), numberOptions()))
     .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated flag: the last one wins
     .strict()
     .config(loadConfig())
@@ -81,4 +90,6 @@ try {
 } catch (err) {
   killAllWorkers();
   process.exitCode = report(err);
+} finally {
+  releaseAllLocks(); // a run's claim on its folder ends with the command
 }

@@ -1,10 +1,11 @@
 // The project config file: defaults for the flags people repeat (model, profile, history, cache,
 // quality floor). `./ladder.config.yaml`, or the file LADDER_CONFIG names. Flags override it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { UserError } from './errors.ts';
+import { readProblem, readRegularFile } from './files.ts';
 
 export const CONFIG_FILE = 'ladder.config.yaml';
 
@@ -20,18 +21,30 @@ const configSchema = z
   .strict();
 
 /** The config's values as yargs defaults (option names), or {} when there is no config file. */
-export function loadConfig(env = process.env, cwd = process.cwd()): Record<string, unknown> {
+export function loadConfig(
+  env = process.env,
+  cwd = process.cwd(),
+  note: (line: string) => void = (l) => console.error(l),
+): Record<string, unknown> {
   const file = env.LADDER_CONFIG ? path.resolve(env.LADDER_CONFIG) : path.join(cwd, CONFIG_FILE);
   if (!existsSync(file)) {
     if (env.LADDER_CONFIG) throw new UserError(`LADDER_CONFIG=${env.LADDER_CONFIG}: no such file`);
     return {};
   }
   let doc: unknown;
+  let text: string;
   try {
-    doc = YAML.parse(readFileSync(file, 'utf8')) ?? {};
+    text = readRegularFile(file);
   } catch (err) {
-    throw new UserError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UserError(`${file}: ${readProblem(err)}`, { cause: err });
   }
+  try {
+    doc = YAML.parse(text) ?? {};
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new UserError(`${file}: must be a mapping of settings (${Object.keys(configSchema.shape).join(', ')}), not a ${Array.isArray(doc) ? 'list' : typeof doc}`);
   const parsed = configSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -49,5 +62,10 @@ export function loadConfig(env = process.env, cwd = process.cwd()): Record<strin
     'min-psnr': c.min_psnr,
     'heartbeat-timeout': c.heartbeat_timeout,
   };
-  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+  const set = Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+  // A file found in the working folder (not named by LADDER_CONFIG) may have been put there by someone
+  // else, and it can choose the cache of environments: say once that it is used, and what it sets.
+  const keys = Object.keys(c);
+  if (!env.LADDER_CONFIG && keys.length) note(`ladder: using ${file} (${keys.join(', ')})`);
+  return set;
 }

@@ -2,7 +2,7 @@
 // so a reused pid is not taken for the owner) is written in full before it is linked into place, so
 // nobody ever reads half a record; a stale lock is taken over through a tombstone that only one
 // process can create.
-import { closeSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Owner {
@@ -67,7 +67,14 @@ export function releaseAllLocks(): void {
   for (const file of held) unlock(file);
 }
 
-export function tryLock(file: string): boolean {
+/**
+ * A tombstone lives for microseconds while its taker removes a stale lock; one older than this was
+ * left by a taker that died in between, and would block the lock for good: it is removed.
+ */
+export const TOMBSTONE_MAX_AGE_MS = 60_000;
+
+export function tryLock(file: string, tombstoneMaxAgeMs = TOMBSTONE_MAX_AGE_MS): boolean {
+  if (held.has(file) && lockOwner(file)?.pid === process.pid) return true; // ours already
   for (let attempt = 0; attempt < 100; attempt++) {
     if (linkRecord(file)) {
       held.add(file);
@@ -86,7 +93,9 @@ export function tryLock(file: string): boolean {
     const tomb = `${file}.stale-${Buffer.from(text).toString('hex').slice(0, 64)}`;
     try {
       linkSync(file, tomb);
-    } catch {
+    } catch (err) {
+      // ctime is the link's time: a tombstone a live taker holds is younger than any sane limit.
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') removeOldTombstone(tomb, tombstoneMaxAgeMs);
       continue;
     }
     try {
@@ -96,6 +105,14 @@ export function tryLock(file: string): boolean {
     }
   }
   return false;
+}
+
+function removeOldTombstone(tomb: string, maxAgeMs: number): void {
+  try {
+    if (Date.now() - statSync(tomb).ctimeMs >= maxAgeMs) rmSync(tomb, { force: true });
+  } catch {
+    // gone meanwhile
+  }
 }
 
 /** Removes the lock if this process holds it. */

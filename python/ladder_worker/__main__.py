@@ -59,7 +59,7 @@ def main() -> int:
         import torch  # noqa: F401
 
     from .channel import Channel
-    from .errors import UserError
+    from .errors import UserError, is_out_of_memory
     from .protocol import message
 
     chan = Channel(args.endpoint, args.controller_timeout)
@@ -134,12 +134,14 @@ def main() -> int:
             chan.send(message("done", job=job, result=result))
         except Exception as exc:  # report, don't die: the controller decides what to do
             user = isinstance(exc, (UserError, models.ModelError))
+            # An allocation failing under memory_limit_bytes says "out of memory", whatever library raised it.
+            oom = is_out_of_memory(exc)
             chan.send(
                 message(
                     "failed",
                     job=job,
                     error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                    error_type=type(exc).__name__,
+                    error_type="MemoryError" if oom else type(exc).__name__,
                     user_error=user,
                     traceback=traceback.format_exc(),
                     peak_rss_bytes=probe.peak_rss_bytes(),  # how far it got, for an out-of-memory error

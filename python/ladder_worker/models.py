@@ -196,9 +196,26 @@ def find_cached_hub_model(repo_id: str) -> str:
 # Safety: safetensors only, local only, no remote code (on every backend)
 
 
+def _head(path: Path, n: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+def _is_ir_weights(path: Path) -> bool:
+    """An OpenVINO IR's weights: `<name>.bin` of raw tensors beside a `<name>.xml` that is an IR (its
+    `<net` element). A pickle (protocol 2+ starts with 0x80) or a torch.save zip (PK) is not, whatever
+    sits beside it: an empty .xml must not turn pickled weights into "IR"."""
+    xml = path.with_suffix(".xml")
+    if path.suffix != ".bin" or not xml.is_file() or b"<net" not in _head(xml, 4096):
+        return False
+    return not _head(path, 4).startswith((b"\x80", b"PK\x03\x04"))
+
+
 def _is_pickle_weight(path: Path) -> bool:
-    # An OpenVINO IR's weights are `<name>.bin` beside `<name>.xml`: raw tensors, not a pickle.
-    return path.suffix in PICKLE_WEIGHT_SUFFIXES and not (path.suffix == ".bin" and path.with_suffix(".xml").is_file())
+    return path.suffix in PICKLE_WEIGHT_SUFFIXES and not _is_ir_weights(path)
 
 
 def _diffusers_pipeline_module(name: str) -> bool:

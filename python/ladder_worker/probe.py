@@ -7,13 +7,14 @@ import platform
 import re
 import sys
 
-from .protocol import MEASURED_ENV
+from .protocol import MEASURED_ENV, shared_file
 
-# Allocators we can recognise in /proc/self/maps, by the file name of the mapped library.
+# Allocators we can recognise in /proc/self/maps, by the file name of the mapped library: those a rung
+# can preload and those we only name (protocol/allocators.json, shared with the launcher).
+_ALLOCATORS = shared_file("allocators.json", "LADDER_ALLOCATORS")
 ALLOCATOR_PATTERNS = {
-    "jemalloc": re.compile(r"libjemalloc[^/]*\.so"),
-    "tcmalloc": re.compile(r"libtcmalloc[^/]*\.so"),
-    "mimalloc": re.compile(r"libmimalloc[^/]*\.so"),
+    **{name: re.compile(spec["mapped"]) for name, spec in _ALLOCATORS["allocators"].items()},
+    **{name: re.compile(pattern) for name, pattern in _ALLOCATORS["recognised_only"].items()},
 }
 
 PACKAGES = (

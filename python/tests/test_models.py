@@ -206,6 +206,16 @@ def test_pickled_only_weights_are_refused(tiny, tmp_path):
         (folder / "unet" / f"weights{suffix}").rename(folder / "unet" / "diffusion_pytorch_model.bin")
 
 
+@pytest.mark.parametrize("xml", ["", "<?xml version='1.0'?>\n<net name='x' version='11'/>"])
+def test_a_pickle_beside_an_xml_is_not_openvino_ir(tiny, tmp_path, xml):
+    # Hardening II: an .xml beside a torch.save .bin used to pass it off as IR weights, and it was loaded.
+    _, info = tiny
+    folder = pickled_copy(info["path"], tmp_path / "disguised")
+    (folder / "unet" / "diffusion_pytorch_model.xml").write_text(xml)
+    with pytest.raises(models.UnsafeModelError, match=r"unet/ has only pickled weights \(diffusion_pytorch_model.bin\)"):
+        models.resolve_model(str(folder), tmp_path / "cache")
+
+
 def test_pickled_weights_beside_safetensors_and_openvino_ir_bins_are_accepted(tiny, tmp_path):
     _, info = tiny
     folder = tmp_path / "both"

@@ -64,8 +64,8 @@ def test_roofline_repeats_and_the_probe_job():
 
 
 MEASURED_ENV = (
-    "^(LD_PRELOAD|LD_LIBRARY_PATH|MALLOC_.*|GLIBC_TUNABLES|PYTHONMALLOC|TCMALLOC_.*|JE_.*|OMP_.*|KMP_.*|GOMP_.*|"
-    "MKL_.*|OPENBLAS_.*|DNNL_.*|ONEDNN_.*|ATEN_.*|TORCH.*|TORCHINDUCTOR_.*|OV_.*|TBB_.*|LADDER_.*)$"
+    "^(LD_.*|MALLOC_.*|GLIBC_TUNABLES|PYTHONMALLOC|TCMALLOC_.*|JE_.*|OMP_.*|KMP_.*|GOMP_.*|"
+    "MKL_.*|OPENBLAS_.*|DNNL_.*|ONEDNN_.*|ATEN_.*|TORCH.*|PYTORCH_.*|ZENDNN_.*|OV_.*|TBB_.*|LADDER_.*)$"
 )
 
 
@@ -78,6 +78,10 @@ def test_measured_env_is_defined_once_in_the_wire_file():
 MEASURED = {
     "LD_PRELOAD": "/usr/lib/libjemalloc.so.2",
     "LD_LIBRARY_PATH": "/opt/lib",
+    "LD_AUDIT": "/tmp/audit.so",
+    "LD_BIND_NOW": "1",
+    "ZENDNN_MATMUL_ALGO": "FP32:4",
+    "PYTORCH_TUNABLEOP_ENABLED": "1",
     "MALLOC_CONF": "oversize_threshold:1",
     "MALLOC_ARENA_MAX": "2",
     "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
@@ -97,7 +101,7 @@ MEASURED = {
     "OV_CPU_CAPABILITY": "x",
     "LADDER_TEST_VAR": "1",
 }
-NOT_MEASURED = {"LD_PRELOADED": "x", "XOMP_NUM_THREADS": "1", "PYTHONMALLOCSTATS": "1", "OVERLAY": "1", "DNNL": "x"}
+NOT_MEASURED = {"XLD_PRELOAD": "x", "OLD_PRELOAD": "x", "XOMP_NUM_THREADS": "1", "PYTHONMALLOCSTATS": "1", "OVERLAY": "1", "DNNL": "x"}
 
 
 def test_hello_env_reports_every_measured_variable_and_nothing_else(monkeypatch):

@@ -181,3 +181,16 @@ def test_probe_job_without_backend_is_a_torch_matmul_probe(ctl):
     result = done["result"]
     assert len(result["probes"]["fp32"]) == 2 and result["gflops"]["fp32"] == max(result["probes"]["fp32"]) > 0
     assert result["seconds"] >= 0.1
+
+
+def test_an_allocation_failure_under_an_address_space_limit_reads_as_out_of_memory():
+    # Hardening II: a real OOM under memory_limit_bytes in a torch rung read "could not create a primitive".
+    from ladder_worker.errors import is_out_of_memory
+
+    onednn = RuntimeError("could not create a primitive")
+    assert is_out_of_memory(onednn, limit=2**30)
+    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB"), 2**30)
+    assert is_out_of_memory(MemoryError(), limit=0)
+    # Without a limit the same words are a library's own failure, reported as such.
+    assert not is_out_of_memory(onednn, limit=0)
+    assert not is_out_of_memory(RuntimeError("shape mismatch"), limit=2**30)

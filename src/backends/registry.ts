@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../errors.ts';
+import { RunError, UserError } from '../errors.ts';
 import type { Machine } from '../results/machine.ts';
 import type { Backend } from './types.ts';
 
@@ -19,7 +19,7 @@ export const BACKENDS: ReadonlyMap<string, Backend> = new Map(
   loaded.map((m, i) => {
     const b = m.backend;
     if (!b || b.name !== modules[i]!.replace(/\.ts$/, '')) {
-      throw new Error(`src/backends/${modules[i]}: must export \`backend\` named after its file`);
+      throw new RunError(`src/backends/${modules[i]}: must export \`backend\` named after its file`);
     }
     return [b.name, b];
   }),

@@ -2,7 +2,7 @@
 // one in python/ladder_worker/backends/): what it accepts, where it runs, how its toggles are
 // proven from what the worker reports, what dtype it really computes in, and how reports show it.
 import type { z } from 'zod';
-import type { LaunchConfig } from '../launcher/launch.ts';
+import type { LaunchConfig } from '../launcher/config.ts';
 import type { Machine } from '../results/machine.ts';
 
 export type Dtype = 'fp32' | 'bf16' | 'int8';

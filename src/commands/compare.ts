@@ -8,6 +8,7 @@ import {
   renderMarkdown,
   renderText,
 } from '../results/compare.ts';
+import { terminalText } from '../shell.ts';
 
 type CompareArgs = {
   a: string;
@@ -53,7 +54,7 @@ export const compareCommand = {
     if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
     if (!(a.factor >= 0 && Number.isFinite(a.factor))) throw new UserError(`factor must be >= 0 (got ${a.factor})`);
     const c = compareRuns(loadRun(String(a.a)), loadRun(String(a.b)), { alpha: a.alpha, factor: a.factor });
-    process.stdout.write(a.markdown ? renderMarkdown(c) : renderText(c));
+    process.stdout.write(terminalText(a.markdown ? renderMarkdown(c) : renderText(c)));
     if (a['fail-on-regression'] && hasRegression(c)) process.exitCode = 1;
   },
 };

@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import type { Argv } from 'yargs';
 import { envUnusable } from '../backends/registry.ts';
 import { basePython, describeStack, stackNames } from '../envs/stacks.ts';
-import { ALLOCATOR_PACKAGES, findAllocator, findTool } from '../launcher/launch.ts';
+import { ALLOCATORS, allocatorSpec, findAllocator } from '../launcher/allocators.ts';
+import { findTool } from '../launcher/launch.ts';
 import { cacheRoot } from '../paths.ts';
 import { machine } from '../results/machine.ts';
 
@@ -53,13 +54,14 @@ async function checks(): Promise<Check[]> {
       out.push({ what: `env ${name}`, ok: false, detail: (err as Error).message, required: false });
     }
   }
-  for (const alloc of ['jemalloc', 'tcmalloc'] as const) {
+  for (const alloc of ALLOCATORS) {
     const lib = findAllocator(alloc);
+    const apt = allocatorSpec(alloc).package;
     out.push({
       what: alloc,
       ok: !!lib,
-      detail: lib ?? `not found: apt-get install ${ALLOCATOR_PACKAGES[alloc]}`,
-      apt: ALLOCATOR_PACKAGES[alloc],
+      detail: lib ?? `not found: apt-get install ${apt}`,
+      apt,
       required: false,
     });
   }

@@ -10,8 +10,10 @@ import { gather, twinsLine } from '../fleet/gather.ts';
 import { LocalEngine } from '../fleet/local.ts';
 import { engineFor, fleetDir, newManifest, readManifest, refresh, submit, waitFor } from '../fleet/manifest.ts';
 import { writeFleetReports } from '../fleet/report.ts';
-import { writeJsonAtomic } from '../results/run-file.ts';
+import { writeJsonAtomic } from '../files.ts';
+import { checkWritableDir } from '../results/out-dir.ts';
 import { checkNumber } from '../rungs/settings.ts';
+import { commandLine } from '../shell.ts';
 
 interface FleetArgs {
   fleet: string;
@@ -23,7 +25,7 @@ interface FleetArgs {
 }
 
 const log = (line: string) => console.log(line);
-const command = () => ['ladder', ...process.argv.slice(2)].join(' ');
+const command = () => commandLine();
 
 function manifestOf(a: FleetArgs) {
   const fleet = loadFleet(a.fleet);
@@ -109,7 +111,7 @@ export const fleetCommand = {
       if (g.missing.length) process.exitCode = 1;
       return;
     }
-    const out = a.out ?? dir;
+    const out = checkWritableDir(a.out ?? dir, '--out');
     await writeFleetReports(m, g, out);
     log(`report: ${path.join(out, 'fleet.html')}`);
   },

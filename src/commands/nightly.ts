@@ -154,8 +154,11 @@ export const nightlyCommand = {
       for (const s of skipped) console.error(`ladder: warning: skipping ${s.file}: ${s.reason}`);
       const unfinished = a.resume ? [...history].reverse().find((h) => !h.run.finished) : undefined;
       const rounds = roundsFrom(a); // checked before the night's folder is made
-      const settings = { ...settingsFrom(a, 'nightly', unfinished?.dir ?? newRunDir(machineDir, '')), rounds };
-      if (unfinished) checkResumable(unfinished.run, ladder, settings);
+      // Every flag checked (and a resume proven compatible) before the night's folder is made: a night
+      // that fails validation leaves no empty folder behind.
+      const checked = settingsFrom(a, 'nightly', unfinished?.dir ?? machineDir);
+      if (unfinished) checkResumable(unfinished.run, ladder, checked, rungs);
+      const settings = { ...checked, outDir: unfinished?.dir ?? newRunDir(machineDir, ''), rounds };
       if (a.resume) console.error(unfinished ? `resuming ${unfinished.dir}` : 'nothing to resume: starting a new run');
       const log = (line: string) => console.error(line);
       const run = await executeRun(ladder, rungs, settings, log, unfinished?.run);

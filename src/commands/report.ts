@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { REPORT_FILES, writeReports } from '../results/html.ts';
+import { checkWritableDir } from '../results/out-dir.ts';
 import { placeOnRoofline } from '../results/roofline.ts';
 import { readRunFile } from '../results/run-file.ts';
 
@@ -15,9 +16,21 @@ export const reportCommand = {
     if (existsSync(a.dir) && !statSync(a.dir).isDirectory()) {
       throw new UserError(`${a.dir} is not a directory (give the run's directory, the one holding run.json)`);
     }
+    checkWritableDir(a.dir, 'run folder');
     const { run } = readRunFile(a.dir);
     placeOnRoofline(run); // recomputed, so a report always follows the current definition
-    await writeReports(run, a.dir);
+    try {
+      await writeReports(run, a.dir);
+    } catch (err) {
+      // A full disk or a read-only folder is the user's to fix: one line (each file is written
+      // atomically, so the reports already there stay whole).
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!code) throw err;
+      throw new UserError(`cannot write the reports into ${a.dir}: ${(err as Error).message.split('\n')[0]}`, {
+        cause: err,
+        stage: 'report',
+      });
+    }
     for (const f of REPORT_FILES) console.log(path.join(a.dir, f));
   },
 };

@@ -11,6 +11,7 @@ import { executeRun } from '../run/execute.ts';
 import { checkResumable } from '../run/store.ts';
 import { applyOverrides, type Ladder, type Rung } from '../rungs/ladder.ts';
 import {
+  checkFlags,
   type CommonArgs,
   ladderFrom,
   type RoundsArgs,
@@ -103,7 +104,11 @@ export const reproduceCommand = {
   ) => {
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
-    if (a['dry-run']) return printDryRun(rungs, a.threads);
+    if (a['dry-run']) {
+      checkFlags(a);
+      roundsFrom(a);
+      return printDryRun(rungs, a.threads);
+    }
     const rounds = roundsFrom(a); // checked before the run's folder is made
     const label = `${ladder.name}-${a.profile}`;
     if (a.history !== undefined && a.out !== undefined) throw new UserError('--history and --out: give one of them');
@@ -117,7 +122,7 @@ export const reproduceCommand = {
       throw new UserError(`${a.resume}: that run finished (${previous.finished}); nothing to resume`);
     const dir = resumed ? path.dirname(resumed.file) : into === undefined ? undefined : newRunDir(into, label);
     const settings = { ...settingsFrom(a, label, dir), rounds };
-    if (previous) checkResumable(previous, ladder, settings);
+    if (previous) checkResumable(previous, ladder, settings, rungs);
     // --json: progress on stderr, the run document alone on stdout.
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     if (previous) log(`resuming ${a.resume}`);

@@ -17,6 +17,7 @@ import {
   parsePrecision,
   type Scenario,
 } from '../rungs/settings.ts';
+import { commandLine } from '../shell.ts';
 import { repeated } from './reproduce.ts';
 
 export function scenarioOptions<T>(y: Argv<T>) {
@@ -210,7 +211,10 @@ export function scenarioFrom(a: CommonArgs): Scenario {
     min_time_s: a['min-time'],
     max_passes: a['max-passes'],
   };
-  return checkScenario({ ...base, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) });
+  const s = { ...base, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+  // max-passes caps what --min-time adds: more passes asked than its default raise it, unless it was given.
+  if (a['max-passes'] === undefined && Number.isInteger(s.passes)) s.max_passes = Math.max(s.max_passes, s.passes);
+  return checkScenario(s);
 }
 
 /** The run's folder, created and proven writable now, before anything slow starts. */
@@ -220,22 +224,29 @@ export function outDirFrom(a: { out?: string; force?: boolean }, label: string, 
   return newRunDir(path.join(repoRoot, 'results', 'runs'), label);
 }
 
-/** Everything a run needs from the common flags, checked before any work starts. */
-export function settingsFrom(a: CommonArgs, label: string, outDir?: string): RunSettings {
+/**
+ * The numeric and model flags, checked with the bounds a real run enforces: also by --dry-run, which
+ * would otherwise print a plan for `--steps 1e12` and exit 0.
+ */
+export function checkFlags(a: CommonArgs): { model: string; scenario: Scenario } {
   // Below two heartbeat intervals a healthy worker would be declared hung.
   checkNumber('heartbeat-timeout', a['heartbeat-timeout'], { min: (2 * HEARTBEAT_INTERVAL_MS) / 1000, max: 86_400 });
   if (a.threads !== undefined) checkNumber('threads', a.threads, { int: true, min: 1, max: 4096 });
   checkNumber('min-psnr', a['min-psnr'], { min: 0, max: 1000 });
+  if (a['job-timeout'] !== undefined) checkNumber('job-timeout', a['job-timeout'], { min: 1, max: 7 * 86_400 });
+  return { model: checkModel(a.model), scenario: scenarioFrom(a) };
+}
+
+/** Everything a run needs from the common flags, checked before any work starts. */
+export function settingsFrom(a: CommonArgs, label: string, outDir?: string): RunSettings {
+  const { model, scenario } = checkFlags(a);
   return {
-    model: checkModel(a.model),
-    scenario: scenarioFrom(a),
+    model,
+    scenario,
     outDir: outDir ?? outDirFrom(a, label),
-    command: ['ladder', ...process.argv.slice(2)].join(' '),
+    command: commandLine(),
     heartbeatTimeoutMs: a['heartbeat-timeout'] * 1000,
-    jobTimeoutS:
-      a['job-timeout'] === undefined
-        ? undefined
-        : checkNumber('job-timeout', a['job-timeout'], { min: 1, max: 7 * 86_400 }),
+    jobTimeoutS: a['job-timeout'],
     verbose: a.verbose,
     envs: a.envs,
     threads: a.threads,

@@ -5,8 +5,9 @@ import { describeStack } from '../envs/stacks.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { WIRE } from '../protocol/wire.ts';
-import { withThreads } from '../run/execute.ts';
-import { ARTICLE_LADDER, ladderJsonSchema, type Rung, resolvedOptions } from '../rungs/ladder.ts';
+import { ARTICLE_LADDER, ladderJsonSchema, type Rung, resolvedOptions, withThreads } from '../rungs/ladder.ts';
+import { checkNumber } from '../rungs/settings.ts';
+import { shq } from '../shell.ts';
 import { selectedRungs, selectionOptions } from './reproduce.ts';
 import { ladderFrom } from './run.ts';
 
@@ -14,12 +15,11 @@ import { ladderFrom } from './run.ts';
  * One word for a POSIX shell, taken literally: as it is when it holds only characters no shell treats
  * specially, else in single quotes (inside which nothing is special), each ' written as '\''.
  */
-export const shWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** `env NAME=value ... command args`, every name, value and argument quoted, to paste into sh. */
 export function envCommandLine(env: Record<string, string>, argv: string[]): string {
-  const assignments = Object.entries(env).map(([k, v]) => `${shWord(k)}=${shWord(v)}`);
-  return `env ${assignments.join(' ')} \\\n  ${argv.map(shWord).join(' ')}`;
+  const assignments = Object.entries(env).map(([k, v]) => `${shq(k)}=${shq(v)}`);
+  return `env ${assignments.join(' ')} \\\n  ${argv.map(shq).join(' ')}`;
 }
 
 /** Prints, per rung, the exact environment, interpreter and command its worker starts with. */
@@ -97,6 +97,7 @@ export const rungsCommand = {
     if (a.schema) return console.log(JSON.stringify(ladderJsonSchema(), null, 2));
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
+    if (a.threads !== undefined) checkNumber('threads', a.threads, { int: true, min: 1, max: 4096 });
     if (a['dry-run']) return printDryRun(rungs, a.threads);
     console.log(`ladder ${ladder.name} (${ladder.file})`);
     for (const r of rungs) {

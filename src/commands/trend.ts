@@ -1,8 +1,10 @@
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { writeFileAtomic } from '../files.ts';
 import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
+import { checkOutFile } from '../results/out-dir.ts';
 import { type RunFile, readHistory } from '../results/run-file.ts';
 import { renderTrendHtml, trendSvg } from '../results/trend.ts';
 
@@ -49,8 +51,7 @@ function readNights(dir: string): RunFile[] {
 /** Writes the page, its folder too; any failure is one line naming the path. */
 function writePage(out: string, html: string): void {
   try {
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, html);
+    writeFileAtomic(out, html);
   } catch (err) {
     const reason = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ');
     throw new UserError(`cannot write the trend page ${out}: ${reason}`, { cause: err, stage: 'report' });
@@ -73,11 +74,11 @@ export const trendCommand = {
       .option('out', { type: 'string', describe: 'the HTML file to write (default: <history>/<machine>/trend.html)' }),
   handler: async (a: { history?: string; machine?: string; out?: string }) => {
     const history = a.history !== undefined ? path.resolve(a.history) : path.join(repoRoot, 'results', 'history');
+    if (a.out !== undefined) checkOutFile(a.out, '--out');
     const { id, dir } = machineDir(history, a.machine);
     const nights = readNights(dir);
     if (!nights.length) throw new UserError(`${dir}: no readable nightly run.json`);
-    const out = path.resolve(a.out ?? path.join(dir, 'trend.html'));
-    if (isDir(out)) throw new UserError(`${out} is a directory (--out names the HTML file to write)`);
+    const out = checkOutFile(a.out ?? path.join(dir, 'trend.html'), '--out');
     const svg = await trendSvg(nights, id);
     writePage(out, renderTrendHtml(nights, id, svg));
     console.log(out);

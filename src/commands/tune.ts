@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import { specToSvg, svgToPng } from '../results/chart.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../results/run-file.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../files.ts';
 import { parseDuration } from '../rungs/settings.ts';
 import { bestYaml, renderTune, tuneChartSpec } from '../tune/answer.ts';
 import { type Objective, RunExecutor } from '../tune/executor.ts';
@@ -127,7 +127,7 @@ export const tuneCommand = {
     if (winner) {
       const file = path.join(settings.outDir, 'best.yaml');
       const schema = path.relative(settings.outDir, path.join(repoRoot, 'ladders', 'ladder.schema.json'));
-      writeFileSync(file, bestYaml(e.reference, winner, settings.command, schema));
+      writeFileAtomic(file, bestYaml(e.reference, winner, settings.command, schema));
       log(`winner: ${winner.id} (${describeValues(winner.values)}); ladder: ${file}`);
     } else {
       log('no winner: no candidate was measured correctly above the quality floor');

@@ -1,7 +1,9 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { RunError, TailBuffer } from '../errors.ts';
+import { writeJsonAtomic } from '../files.ts';
+import { trackGroup, untrackGroup } from '../interrupt.ts';
 import { withLock } from '../lock.ts';
 import { checkWritableDir } from '../results/out-dir.ts';
 import { basePython, type Channel, describeStack, envsDir, MARKER, type Stack } from './stacks.ts';
@@ -11,7 +13,10 @@ export type Log = (line: string) => void;
 /** Runs a command, streaming condensed progress; on failure throws with the command and its output tail. */
 async function step(command: string, args: string[], log: Log, env?: Record<string, string>): Promise<void> {
   const tail = new TailBuffer(25);
-  const child = execa(command, args, { all: true, reject: false, env, stdin: 'ignore' });
+  // Its own process group, so that an interrupt stops what it started too (pip's builds, a
+  // post-install script's children).
+  const child = execa(command, args, { all: true, reject: false, env, stdin: 'ignore', detached: true });
+  trackGroup(child.pid);
   child.all?.on('data', (chunk: Buffer) => {
     tail.push(chunk);
     // pip is chatty: show what it is fetching and installing, nothing else.
@@ -20,6 +25,7 @@ async function step(command: string, args: string[], log: Log, env?: Record<stri
     }
   });
   const result = await child;
+  untrackGroup(child.pid);
   if (result.exitCode !== 0) {
     throw new RunError(`command failed (exit ${result.exitCode ?? result.signal}): ${[command, ...args].join(' ')}`, {
       command: [command, ...args].join(' '),
@@ -65,21 +71,14 @@ export async function provision(
       });
     }
     const { stdout: freeze } = await execa(pip[0], [...pip.slice(1), 'freeze']);
-    writeFileSync(
-      path.join(stack.dir, MARKER),
-      JSON.stringify(
-        {
-          name,
-          channel,
-          key: stack.key,
-          python: stack.pythonVersion,
-          built: new Date().toISOString(),
-          freeze: freeze.split('\n'),
-        },
-        null,
-        2,
-      ),
-    );
+    writeJsonAtomic(path.join(stack.dir, MARKER), {
+      name,
+      channel,
+      key: stack.key,
+      python: stack.pythonVersion,
+      built: new Date().toISOString(),
+      freeze: freeze.split('\n'),
+    });
     log(`environment '${name}' ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (channel === 'latest') {
       // A latest environment a day is several GB: keep today's and the one before, for comparison.

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../errors.ts';
+import { readRegularFile } from '../files.ts';
 import { cacheRoot, repoRoot } from '../paths.ts';
 
 /** Where the environment definitions live: envs/ of the checkout, or LADDER_ENVS_DIR (your own stacks, tests). */
@@ -94,6 +95,27 @@ export function topLevelPackages(name: string): string[] {
 export const today = () => new Date().toISOString().slice(0, 10);
 
 /**
+ * Whether `dir` holds a finished environment of stack `name`: its marker is what provisioning writes
+ * (the stack's name, the requirements' key when given, the installed packages' freeze) and its
+ * interpreter is there. A folder with an empty or planted marker is not ready: its `bin/python` is
+ * never run (the cache folder may come from a config file in the working folder).
+ */
+export function isReady(dir: string, name: string, key?: string): boolean {
+  try {
+    const m = JSON.parse(readRegularFile(path.join(dir, MARKER))) as Record<string, unknown> | null;
+    return (
+      m?.name === name &&
+      (key === undefined || m.key === key) &&
+      Array.isArray(m.freeze) &&
+      m.freeze.some((l) => typeof l === 'string' && l.includes('==')) &&
+      existsSync(path.join(dir, 'bin', 'python'))
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A stack in a channel. A stack without requirements.in has no latest (ipex: archived upstream, so
  * nothing to follow): it stays pinned, and `channel` says so.
  */
@@ -113,7 +135,7 @@ export async function describeStack(name: string, wanted: Channel = 'pinned'): P
   const own = channel === 'pinned' ? /^[0-9a-f]{12}$/ : /^\d{4}-\d{2}-\d{2}-[0-9a-f]{12}$/;
   const dirName = channel === 'pinned' ? `${prefix}${key}` : `${prefix}${today()}-${key}`;
   const dir = path.join(envsRoot(), dirName);
-  const ready = (d: string) => existsSync(path.join(d, MARKER));
+  const ready = (d: string) => isReady(d, name, d === dir ? key : undefined);
   const others = existsSync(envsRoot())
     ? readdirSync(envsRoot())
         .filter((d) => d.startsWith(prefix) && d !== dirName && own.test(d.slice(prefix.length)))

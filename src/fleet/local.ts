@@ -4,6 +4,7 @@
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import PQueue from 'p-queue';
+import { writeFileAtomic } from '../files.ts';
 import type { Fleet, MachineClass } from './config.ts';
 import type { Engine, FleetJob, JobState, JobStatus } from './engine.ts';
 
@@ -24,7 +25,7 @@ export class LocalEngine implements Engine {
   constructor(private readonly host: string) {}
 
   private write(file: string, s: StateFile): void {
-    writeFileSync(file, JSON.stringify(s));
+    writeFileAtomic(file, JSON.stringify(s));
   }
 
   async submit(_fleet: Fleet, cls: MachineClass, script: string, output: string): Promise<string> {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LadderError, UserError } from '../errors.ts';
 import { runStamp } from '../results/out-dir.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../results/run-file.ts';
+import { readRegularFile, writeFileAtomic, writeJsonAtomic } from '../files.ts';
 import type { Fleet } from './config.ts';
 import { type Engine, FINAL, type FleetJob } from './engine.ts';
 import { LocalEngine } from './local.ts';
@@ -50,11 +50,11 @@ export function readManifest(root: string, id?: string): Manifest {
   if (!existsSync(file))
     throw new UserError(`no fleet submission ${pick} under ${base} (known: ${ids.join(', ') || 'none'})`);
   try {
-    const m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-    if (m.manifest_version !== 1 || !Array.isArray(m.jobs)) throw new Error('not a fleet manifest');
+    const m = JSON.parse(readRegularFile(file)) as Manifest;
+    if (m?.manifest_version !== 1 || !Array.isArray(m.jobs)) throw new UserError('not a fleet manifest');
     return m;
   } catch (err) {
-    throw new UserError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UserError(`${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
 }
 

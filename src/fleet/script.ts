@@ -3,10 +3,10 @@
 // the same script runs under Slurm and locally.
 import path from 'node:path';
 import { repoRoot } from '../paths.ts';
+import { shq } from '../shell.ts';
 import type { Fleet, MachineClass } from './config.ts';
 
 /** A word as bash reads it back unchanged (single quotes; a quote inside closed, escaped, reopened). */
-export const shq = (s: string) => (/^[A-Za-z0-9_./:=,+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export function ladderArgs(fleet: Fleet): string[] {
   const history = path.join(fleet.root, 'history');

@@ -4,7 +4,7 @@
 // like any rung's, and the instances' cores must not overlap.
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.ts';
-import { parseCores } from '../run/verify.ts';
+import { parseCores } from './config.ts';
 import type { Rung } from '../rungs/ladder.ts';
 
 /** The cores this process may run on (its affinity), which the instances share out. */

@@ -1,32 +1,12 @@
 // How a worker starts: interpreter, environment (allocator preload, MALLOC_CONF, threads), binding.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 import { WIRE } from '../protocol/wire.ts';
+import { allocatorSpec, findAllocator, isAllocatorFile } from './allocators.ts';
+import type { LaunchConfig } from './config.ts';
 
-export type Allocator = 'default' | 'jemalloc' | 'tcmalloc';
-
-export interface LaunchConfig {
-  allocator: Allocator;
-  /** jemalloc tuning (MALLOC_CONF), white space stripped; unset leaves jemalloc's own defaults. */
-  malloc_conf?: string;
-  /** OMP_NUM_THREADS / MKL_NUM_THREADS; unset leaves each library's own default. */
-  threads?: number;
-  /** Extra environment variables the rung needs. */
-  env?: Record<string, string>;
-  /** Explicit allocator library to preload instead of the one found in the system paths. */
-  library?: string;
-  /** Pin the worker to `cores` with numactl or taskset. */
-  bind?: 'none' | 'numactl' | 'taskset';
-  cores?: string;
-  /** Cap on the worker's address space (prlimit --as). */
-  memory_limit_bytes?: number;
-  /** Workers run at once, each pinned to its own cores (launcher/instances.ts): throughput. */
-  instances?: number;
-  /** Cores of each instance (default: an equal share of `cores`, or of all the cores allowed). */
-  cores_per_instance?: number;
-}
 
 export interface LaunchPlan {
   command: string;
@@ -40,29 +20,26 @@ export interface LaunchPlan {
 const MEASURED = new RegExp(WIRE.measured_env ?? '^(LD_PRELOAD|MALLOC_CONF|OMP_.*|KMP_.*|MKL_.*)$');
 export const inherited = (name: string) => name.startsWith('LADDER_') || !(MEASURED.test(name) || /^PYTHON/.test(name));
 
-export const ALLOCATOR_LIBS: Record<Exclude<Allocator, 'default'>, string[]> = {
-  jemalloc: ['libjemalloc.so.2', 'libjemalloc.so'],
-  tcmalloc: ['libtcmalloc_minimal.so.4', 'libtcmalloc.so.4', 'libtcmalloc.so'],
-};
-export const ALLOCATOR_PACKAGES: Record<Exclude<Allocator, 'default'>, string> = {
-  jemalloc: 'libjemalloc2',
-  tcmalloc: 'libtcmalloc-minimal4',
-};
-const LIB_DIRS = [
-  '/usr/lib/x86_64-linux-gnu',
-  '/usr/lib/aarch64-linux-gnu',
-  '/usr/lib64',
-  '/usr/lib',
-  '/usr/local/lib',
-];
-
-export function findAllocator(name: Exclude<Allocator, 'default'>): string | undefined {
-  for (const dir of LIB_DIRS)
-    for (const lib of ALLOCATOR_LIBS[name]) {
-      const p = path.join(dir, lib);
-      if (existsSync(p)) return p;
-    }
-  return undefined;
+/**
+ * What LD_PRELOAD gets for a rung's explicit `library`: one absolute path (the loader splits
+ * LD_PRELOAD at ':' and white space, so a separator would preload a second file), resolved, whose
+ * real file is the allocator's library. A path that does not exist is passed as given: the loader
+ * ignores it, and the worker's proof fails the rung.
+ */
+export function preloadLibrary(allocator: string, library: string, rung: string): string {
+  if (!/^\/[^\s:]+$/.test(library))
+    throw new RunError(`rung ${rung}: launcher.library must be one absolute path, without ':' or white space`);
+  let real: string;
+  try {
+    real = realpathSync(library);
+  } catch {
+    return library;
+  }
+  if (!statSync(real).isFile() || !isAllocatorFile(allocator, path.basename(real)))
+    throw new RunError(
+      `rung ${rung}: launcher.library ${library} is ${real}, not a ${allocator} library (lib${allocator}*.so*)`,
+    );
+  return real;
 }
 
 export function launchPlan(
@@ -73,6 +50,22 @@ export function launchPlan(
   base = process.env,
   backend?: string,
 ): LaunchPlan {
+  // The worker imports its backend (and the backend's libraries) before it says hello.
+  const worker = [
+    python,
+    '-m',
+    'ladder_worker',
+    '--endpoint',
+    endpoint,
+    '--rung',
+    rung,
+    ...(backend ? ['--backend', backend] : []),
+  ];
+  return launchProgram(worker, cfg, rung, base);
+}
+
+/** `program` started as a rung's worker is: the same environment, binding and memory limit. */
+export function launchProgram(program: string[], cfg: LaunchConfig, rung: string, base = process.env): LaunchPlan {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined && inherited(k)) env[k] = v;
   env.PYTHONPATH = path.join(repoRoot, 'python');
@@ -83,11 +76,10 @@ export function launchPlan(
   env.DIFFUSERS_DISABLE_REMOTE_CODE = '1';
   env.HF_DATASETS_TRUST_REMOTE_CODE = '0';
   if (cfg.allocator !== 'default') {
-    // An explicit library is preloaded as given: if the loader ignores it, the worker's proof says so.
-    const lib = cfg.library ?? findAllocator(cfg.allocator);
+    const lib = cfg.library !== undefined ? preloadLibrary(cfg.allocator, cfg.library, rung) : findAllocator(cfg.allocator);
     if (!lib) {
       throw new RunError(
-        `rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${ALLOCATOR_PACKAGES[cfg.allocator]})`,
+        `rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${allocatorSpec(cfg.allocator).package})`,
       );
     }
     env.LD_PRELOAD = lib;
@@ -103,20 +95,9 @@ export function launchPlan(
     env.MKL_NUM_THREADS = String(cfg.threads);
   }
   Object.assign(env, cfg.env ?? {});
-  // The worker imports its backend (and the backend's libraries) before it says hello.
-  const worker = [
-    python,
-    '-m',
-    'ladder_worker',
-    '--endpoint',
-    endpoint,
-    '--rung',
-    rung,
-    ...(backend ? ['--backend', backend] : []),
-  ];
   // Each wrapper execs the next, so the worker keeps the pid and the parent the controller watches.
   const bind = cfg.bind ?? 'none';
-  let argv = worker;
+  let argv = program;
   if (bind !== 'none') {
     const tool = needTool(bind, rung, bind === 'numactl' ? 'numactl' : 'util-linux');
     argv = bind === 'numactl' ? [tool, '-C', cfg.cores!, '--', ...argv] : [tool, '-c', cfg.cores!, ...argv];

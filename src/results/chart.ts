@@ -7,6 +7,7 @@
 // scale, since the article's 32-core Sapphire Rapids is far faster than the machines ladder runs on.
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunFile, RungResult } from './run-file.ts';
+import { RunError } from '../errors.ts';
 
 /** Names of the vega-lite layers; vega names their marks `<name>_marks` (an SVG class too). */
 export const MARKS = {
@@ -288,7 +289,7 @@ type Renderers = Awaited<ReturnType<typeof renderers>>;
 function offlineLoader(vega: Renderers['vega']) {
   const l = vega.loader();
   const refuse = async (uri: string) => {
-    throw new Error(`ladder chart: refusing to load ${uri}: charts are drawn offline`);
+    throw new RunError(`ladder chart: refusing to load ${uri}: charts are drawn offline`);
   };
   return Object.assign(l, { load: refuse, sanitize: refuse, http: refuse, file: refuse });
 }

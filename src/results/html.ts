@@ -6,7 +6,9 @@ import { BACKENDS } from '../backends/registry.ts';
 import { chartSvg, svgToPng } from './chart.ts';
 import { renderCsv } from './csv.ts';
 import { renderBreakdown, renderReport, renderTable, renderThroughput, roundsParts } from './report.ts';
-import { type RunFile, type RungResult, writeFileAtomic } from './run-file.ts';
+import { type RunFile, type RungResult } from './run-file.ts';
+import { writeFileAtomic } from '../files.ts';
+import { RunError } from '../errors.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
 
@@ -18,6 +20,14 @@ export const esc = (s: unknown) =>
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&#39;');
+
+/** A cell's text as written by mdText, back to the text itself (then escaped for HTML by `esc`). */
+export const mdUnescape = (s: string) =>
+  s
+    .replace(/\\([\\`*_[\]|=+\-@#])/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** A markdown table of report.md as HTML (its cells parsed back, so both always show the same). */
 function markdownTableHtml(
@@ -33,13 +43,13 @@ function markdownTableHtml(
       .split(' | ');
   const [head, , ...rows] = lines;
   const th = cells(head ?? '')
-    .map((c) => `<th scope="col">${esc(c)}</th>`)
+    .map((c) => `<th scope="col">${esc(mdUnescape(c))}</th>`)
     .join('');
   const body = rows.map((line, i) => {
     const tds = cells(line)
       .map((c, j) => {
         const bold = /^\*\*(.*)\*\*$/.exec(c);
-        const text = bold ? `<strong>${esc(bold[1])}</strong>` : esc(c);
+        const text = bold ? `<strong>${esc(mdUnescape(bold[1]!))}</strong>` : esc(mdUnescape(c));
         return j === 0 ? `<th scope="row">${text}</th>` : `<td>${text}</td>`;
       })
       .join('');
@@ -253,7 +263,7 @@ export async function writeReports(run: RunFile, dir: string): Promise<void> {
       path.join(dir, 'report.html'),
       renderHtml(run, `<p class="note">The chart could not be drawn: ${esc(reason)}</p>`),
     );
-    throw new Error(`chart: ${reason}`);
+    throw new RunError(`chart: ${reason}`, { stage: 'report' });
   }
   writeAtomic(path.join(dir, 'report.html'), renderHtml(run, svg));
 }

@@ -3,6 +3,10 @@
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
+import { lockOwner, tryLock } from '../lock.ts';
+
+/** The claim a run holds on its folder while it writes there (removed when it ends). */
+export const RUN_DIR_LOCK = '.ladder-run.lock';
 
 const PSEUDO = ['/proc', '/sys', '/dev'];
 
@@ -19,6 +23,8 @@ function resolved(dir: string): string {
 
 /** Refuses a folder under /proc, /sys or /dev, or one that is a file; names the flag that gave it. */
 export function checkWritableDir(dir: string, what: string): string {
+  // '' resolves to the working folder: never what someone who typed --out '' meant.
+  if (!dir.trim()) throw new UserError(`${what}: an empty path (name a folder)`);
   const real = resolved(dir);
   if (PSEUDO.some((p) => real === p || real.startsWith(`${p}/`)))
     throw new UserError(
@@ -26,6 +32,18 @@ export function checkWritableDir(dir: string, what: string): string {
     );
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${what} ${dir} is a file, not a folder`);
   return path.resolve(dir);
+}
+
+/**
+ * The one check of a file a command will write (trend.html, a fleet page): its folder is a place for
+ * results (not under /proc, /sys or /dev, where a recursive mkdir never ends), and it is not a folder.
+ */
+export function checkOutFile(file: string, what: string): string {
+  if (!file.trim()) throw new UserError(`${what}: an empty path (name a file)`);
+  checkWritableDir(path.dirname(path.resolve(file)), what);
+  if (existsSync(file) && statSync(file).isDirectory())
+    throw new UserError(`${what} ${file} is a folder (name the file to write)`);
+  return path.resolve(file);
 }
 
 /** True when `child` is `parent` or inside it, once both are resolved. */
@@ -55,6 +73,15 @@ export function prepareRunDir(dir: string, o: { what: string; resume?: boolean; 
       `${o.what} ${dir}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
+  // Claimed now, exclusively, until this process ends: two runs given one folder at once would
+  // otherwise both pass the check above and one run.json would be lost.
+  const claim = path.join(out, RUN_DIR_LOCK);
+  if (!tryLock(claim)) {
+    const owner = lockOwner(claim);
+    throw new UserError(
+      `${o.what} ${dir}: another ladder run${owner ? ` (pid ${owner.pid})` : ''} is writing there: wait for it, or give another folder`,
+    );
+  }
   return out;
 }
 
@@ -74,7 +101,7 @@ export function newRunDir(root: string, label: string): string {
       return dir;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
-        throw new UserError(`cannot create ${dir} (${(err as NodeJS.ErrnoException).code})`);
+        throw new UserError(`cannot create ${dir} (${(err as NodeJS.ErrnoException).code})`, { cause: err });
     }
   }
 }

@@ -2,7 +2,7 @@
 // others, so the ratio of two rungs within one round carries little of the machine's drift; the
 // rounds then give the ratio's uncertainty from where the variance really lives (between processes
 // and between moments), not from the passes of one process.
-import { quantile } from './stats.ts';
+import { median, quantile } from './stats.ts';
 
 /** One rung's share of one round: its passes in that round's worker. */
 export interface RoundSamples {
@@ -32,12 +32,6 @@ export interface PairedRatio {
 export const PAIRED_LEVEL = 0.95;
 /** Up to this many rounds the signed-rank distribution is computed exactly; a normal one beyond. */
 const EXACT_MAX_ROUNDS = 60;
-
-const median = (xs: number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 /** Counts of the Wilcoxon signed-rank statistic T+ = 0 .. n(n+1)/2 over the 2^n sign patterns. */
 export function signedRankCounts(n: number): number[] {

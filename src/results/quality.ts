@@ -1,16 +1,17 @@
 // The quality guard: a rung's final image against the fp32 reference of the same scheduler and size.
 import { readFileSync } from 'node:fs';
+import { RunError } from '../errors.ts';
 
 /** Reads a little-endian float32 .npy file (what the worker saves). */
 export function readNpy(file: string): { shape: number[]; data: Float32Array } {
   const buf = readFileSync(file);
-  if (buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new Error(`${file}: not a .npy file`);
+  if (buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new RunError(`${file}: not a .npy file`);
   const major = buf[6]!;
   const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = (major === 1 ? 10 : 12) + headerLen;
   const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
   if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header))
-    throw new Error(`${file}: expected C-ordered float32`);
+    throw new RunError(`${file}: expected C-ordered float32`);
   const shape = (header.match(/'shape':\s*\(([^)]*)\)/)?.[1] ?? '')
     .split(',')
     .map((x) => x.trim())
@@ -30,7 +31,7 @@ export interface Quality {
 
 /** PSNR (images in [0, 1]) and largest absolute difference; identical images give Infinity dB. */
 export function compareImages(a: Float32Array, b: Float32Array): { psnr_db: number; max_abs_diff: number } {
-  if (a.length !== b.length) throw new Error(`image sizes differ: ${a.length} vs ${b.length}`);
+  if (a.length !== b.length) throw new RunError(`image sizes differ: ${a.length} vs ${b.length}`);
   let sq = 0;
   let max = 0;
   for (let i = 0; i < a.length; i++) {

@@ -49,7 +49,10 @@ function articleSpeedups(run: RunFile, r: RungResult): { base?: number; prev?: n
   };
 }
 
-/** The rungs table. Rung ids are names by the ladder schema, and report.html parses these cells back: not escaped. */
+/**
+ * The rungs table. Ids are escaped like any text from a run (a run.json from elsewhere may hold any
+ * id); report.html parses these cells back and undoes the escapes (html.ts).
+ */
 export function renderTable(run: RunFile): string {
   const head =
     '| rung | status | median (s) | spread min–max (s) | n | vs baseline | vs previous | PSNR vs fp32 (dB) | article seed (s) | article published (s) | article vs baseline | article vs previous |';
@@ -57,9 +60,9 @@ export function renderTable(run: RunFile): string {
     const a = articleSpeedups(run, r);
     const s = r.stats;
     const status = r.status === 'ok' || r.status === 'skipped' ? r.status : `**${r.status}**`;
-    const prev = r.compare_to ? ` (vs ${r.compare_to})` : '';
+    const prev = r.compare_to ? ` (vs ${mdText(r.compare_to)})` : '';
     const n = (r.processes ?? 1) > 1 ? `${s?.n ?? 0} (${r.processes} processes)` : `${s?.n ?? 0}`;
-    return `| ${r.id} | ${status} | ${num(s?.median_s, 3)} | ${s ? `${num(s.min_s, 3)}–${num(s.max_s, 3)}` : '–'} | ${n} | ${times(r.speedup_vs_baseline)}${interval(r.paired?.vs_baseline)} | ${times(r.speedup_vs_previous)}${interval(r.paired?.vs_previous)}${r.speedup_vs_previous !== undefined ? prev : ''} | ${psnr(r)} | ${num(r.article?.seed_s, 1)} | ${num(r.article?.published_s, 2)} | ${times(a.base)} | ${times(a.prev)} |`;
+    return `| ${mdText(r.id)} | ${status} | ${num(s?.median_s, 3)} | ${s ? `${num(s.min_s, 3)}–${num(s.max_s, 3)}` : '–'} | ${n} | ${times(r.speedup_vs_baseline)}${interval(r.paired?.vs_baseline)} | ${times(r.speedup_vs_previous)}${interval(r.paired?.vs_previous)}${r.speedup_vs_previous !== undefined ? prev : ''} | ${psnr(r)} | ${num(r.article?.seed_s, 1)} | ${num(r.article?.published_s, 2)} | ${times(a.base)} | ${times(a.prev)} |`;
   });
   return [head, `|${'---|'.repeat(12)}`, ...rows].join('\n');
 }
@@ -90,7 +93,7 @@ export function roundsParts(
     .map((r) => {
       const meds = r.rounds!.map((x) => x.median_s);
       const p = r.paired?.vs_baseline;
-      return `| ${r.id} | ${meds.map((m) => m.toFixed(3)).join(' ')} | ${sparkline(meds)} | ${p ? times(p.sequential) : '–'} | ${p ? `${times(p.ratio)}${interval(p)}` : '–'} | ${r.rounds!.length} |`;
+      return `| ${mdText(r.id)} | ${meds.map((m) => m.toFixed(3)).join(' ')} | ${sparkline(meds)} | ${p ? times(p.sequential) : '–'} | ${p ? `${times(p.ratio)}${interval(p)}` : '–'} | ${r.rounds!.length} |`;
     });
   const probes = rd.done.filter((d) => d.probe);
   const probeNote = probes.length
@@ -98,7 +101,7 @@ export function roundsParts(
         `Machine probe per round (GFLOP/s): ${Object.keys(probes[0]!.probe!)
           .map(
             (d) =>
-              `${d} ${[run.machine_probe?.start?.gflops[d], ...probes.map((x) => x.probe![d])]
+              `${mdText(d)} ${[run.machine_probe?.start?.gflops[d], ...probes.map((x) => x.probe![d])]
                 .filter((x): x is number => x !== undefined)
                 .map((x) => x.toFixed(0))
                 .join(' → ')}`,
@@ -116,7 +119,7 @@ export function roundsParts(
   return {
     heading: `Rounds (${rd.done.length}, interleaved; stopped: ${stopped})`,
     notes: [
-      `Each round ran every rung once, in a fresh worker, in its own order (round 1 in the ladder's order, the others shuffled with seed ${rd.seed}): ${rd.done.map((d) => d.order.join(' → ')).join('; ')}. A ratio is taken within each round and combined over the rounds (Hodges-Lehmann, with a signed-rank interval); "sequential" is round 1's ratio alone, as measuring each rung once, one after the other, would have given it.${rd.peak_rss_bytes ? ` Peak RSS of the workers alive at once: ${(rd.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB.` : ''}`,
+      `Each round ran every rung once, in a fresh worker, in its own order (round 1 in the ladder's order, the others shuffled with seed ${rd.seed}): ${rd.done.map((d) => d.order.map(mdText).join(' → ')).join('; ')}. A ratio is taken within each round and combined over the rounds (Hodges-Lehmann, with a signed-rank interval); "sequential" is round 1's ratio alone, as measuring each rung once, one after the other, would have given it.${rd.peak_rss_bytes ? ` Peak RSS of the workers alive at once: ${(rd.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB.` : ''}`,
       ...probeNote,
     ],
     table: rows.length
@@ -169,7 +172,7 @@ export function renderBreakdown(run: RunFile): string {
     .filter((r) => r.breakdown)
     .map((r) => {
       const b = r.breakdown!;
-      return `| ${r.id} | ${rf(r)} | ${num(b.text_encoding_s, 3)} | ${num(b.unet_s, 3)} | ${num(b.unet_step_s, 3)} × ${b.unet_calls_per_pass} | ${num(b.vae_decode_s, 3)} | ${num(b.safety_checker_s, 3)} | ${num(b.rest_s, 3)} (${num(b.rest_pct, 1)}%) | ${num(r.timings?.load_s, 1)} | ${num((r.timings?.peak_rss_bytes ?? Number.NaN) / 2 ** 30, 1)} |`;
+      return `| ${mdText(r.id)} | ${rf(r)} | ${num(b.text_encoding_s, 3)} | ${num(b.unet_s, 3)} | ${num(b.unet_step_s, 3)} × ${b.unet_calls_per_pass} | ${num(b.vae_decode_s, 3)} | ${num(b.safety_checker_s, 3)} | ${num(b.rest_s, 3)} (${num(b.rest_pct, 1)}%) | ${num(r.timings?.load_s, 1)} | ${num((r.timings?.peak_rss_bytes ?? Number.NaN) / 2 ** 30, 1)} |`;
     });
   if (!rows.length) return '';
   return [
@@ -192,7 +195,7 @@ export function renderThroughput(run: RunFile): string {
       const t = r.throughput!;
       const cores = r.instances?.map((i) => i.cores.join(',')).join(' / ') ?? '–';
       const vs = base && r.id !== run.ladder?.baseline ? times(t.images_per_s / base.images_per_s) : '–';
-      return `| ${r.id} | ${t.instances} | ${cores} | ${num(r.stats?.median_s, 3)} | ${num(t.images_per_s, 4)} | ${vs} | ${num(t.window_s, 1)} | ${num(t.images, 2)} |`;
+      return `| ${mdText(r.id)} | ${t.instances} | ${cores} | ${num(r.stats?.median_s, 3)} | ${num(t.images_per_s, 4)} | ${vs} | ${num(t.window_s, 1)} | ${num(t.images, 2)} |`;
     });
   return [
     '| rung | instances | cores of each | latency median (s) | images/s | images/s vs baseline | common window (s) | images in it |',
@@ -272,7 +275,7 @@ export function renderReport(run: RunFile): string {
     '',
     renderTable(run),
     '',
-    ...bestLines(run).flatMap((line) => [line, '']),
+    ...bestLines(run).flatMap((line) => [mdText(line), '']),
     ...(renderThroughput(run)
       ? [
           '## Latency and throughput (instances run at once, each pinned to its own cores)',

@@ -20,6 +20,7 @@ import { z } from 'zod';
 import type { CommonEffective, Dtype } from '../backends/types.ts';
 import type { Channel } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
+import { readProblem, readRegularFile, writeJsonAtomic } from '../files.ts';
 import { repoRoot } from '../paths.ts';
 import type { Machine } from './machine.ts';
 import type { PairedRatio } from './paired.ts';
@@ -270,6 +271,12 @@ const rungSchema = z.looseObject({
   samples_s: z.array(finite).default([]),
   stats: z.looseObject({ median_s: finite, n: z.number() }).optional(),
   compare_to: z.string().optional(),
+  // Read by the table, the best lines, compare and the reports: a string here was an internal error.
+  speedup_vs_baseline: finite.optional(),
+  speedup_vs_previous: finite.optional(),
+  warnings: z.array(z.string()).optional(),
+  skipped: z.string().optional(),
+  quality: z.looseObject({ psnr_db: finite.nullable().optional() }).optional(),
 });
 const runSchema = z.looseObject({
   schema_version: z.number().int().min(1),
@@ -320,13 +327,13 @@ const UPGRADES: Record<number, (run: Record<string, unknown>) => void> = {
 export function parseRunFile(data: unknown): RunFile {
   const version = (data as { schema_version?: unknown } | null)?.schema_version;
   if (typeof version === 'number' && version > SCHEMA_VERSION) {
-    throw new Error(`schema_version ${version} is newer than this ladder reads (${SCHEMA_VERSION}): update ladder`);
+    throw new UserError(`schema_version ${version} is newer than this ladder reads (${SCHEMA_VERSION}): update ladder`);
   }
   const parsed = runSchema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-    throw new Error(`not a ladder run file: ${where}${issue.message}`);
+    throw new UserError(`not a ladder run file: ${where}${issue.message}`);
   }
   const run = parsed.data as Record<string, unknown>;
   for (let v = parsed.data.schema_version; v < SCHEMA_VERSION; v++) UPGRADES[v]!(run);
@@ -346,23 +353,23 @@ export function readRunFile(arg: string): { file: string; run: RunFile } {
   if (isDir) file = path.join(arg, 'run.json');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(
-      code === 'ENOENT' ? `${arg} is not a run directory (no run.json in it)` : `${file}: cannot read it (${code})`,
+      code === 'ENOENT' ? `${arg} is not a run directory (no run.json in it)` : `${file}: ${readProblem(err)}`,
     );
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+    throw new UserError(`${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
   try {
     return { file, run: parseRunFile(data) };
   } catch (err) {
-    throw new UserError(`${file}: ${(err as Error).message}`);
+    throw new UserError(`${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -379,6 +386,10 @@ export function readHistory(machineDir: string): { runs: HistoryEntry[]; skipped
   const runs: HistoryEntry[] = [];
   const skipped: { file: string; reason: string }[] = [];
   if (!existsSync(machineDir)) return { runs, skipped };
+  if (!statSync(machineDir).isDirectory()) {
+    skipped.push({ file: machineDir, reason: 'not a folder of runs' });
+    return { runs, skipped };
+  }
   for (const name of readdirSync(machineDir).sort()) {
     const dir = path.join(machineDir, name);
     const file = path.join(dir, 'run.json');
@@ -399,29 +410,6 @@ export function gitRevision(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Write, fsync, rename: a killed run leaves the previous complete file, never half of one. */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeFileSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true }); // a full disk leaves no partial .tmp behind
-    throw err;
-  }
-}
-
-export function writeJsonAtomic(file: string, data: unknown): void {
-  writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`);
 }
 
 export function writeRunFile(dir: string, run: RunFile): void {

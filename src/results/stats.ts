@@ -42,6 +42,14 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
+/** The median of unsorted values (NaN for none). */
+export function median(xs: readonly number[]): number {
+  return quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
 /** P(Bin(n, 1/2) = k) for k = 0..n, through log binomial coefficients (no overflow for large n). */
 function binomialHalf(n: number): number[] {
   const pmf: number[] = [];

@@ -12,7 +12,7 @@ import { machine } from '../results/machine.ts';
 import { type PairedRatio, precise, roundsNeeded, whyImprecise } from '../results/paired.ts';
 import type { MachineProbe, RunFile, RungResult, RungRound, RunRounds } from '../results/run-file.ts';
 import { quantile, spreadWarning, stats } from '../results/stats.ts';
-import type { Ladder, Rung } from '../rungs/ladder.ts';
+import { type Ladder, type Rung, withThreads } from '../rungs/ladder.ts';
 import { probeMachine, probeRound } from './machine-probe.ts';
 import { DEFAULT_MIN_PSNR_DB, qualityGuard } from './quality-guard.ts';
 import { roofline } from './roofline-step.ts';
@@ -46,9 +46,6 @@ export interface RunSettings extends RungSettings {
   rounds?: RoundsPlan;
 }
 
-export function withThreads(rung: Rung, threads?: number): Rung {
-  return threads === undefined ? rung : { ...rung, launcher: { ...rung.launcher, threads } };
-}
 
 /** Package versions of each environment a run uses, from the freeze its provisioning recorded. */
 async function environments(

@@ -1,6 +1,6 @@
 // The rung protocol: start a fresh worker in the rung's environment, load, verify, bench, verify.
 // Nothing else runs in the controller while the worker measures: only this job's messages.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +10,7 @@ import type { Channel } from '../envs/stacks.ts';
 import { RunError, ToggleError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { launchPlan } from '../launcher/launch.ts';
+import { ownerRecord } from '../lock.ts';
 import { cacheRoot } from '../paths.ts';
 import type { Message } from '../protocol/wire.ts';
 import { type PassComponents, summarizeComponents } from '../results/breakdown.ts';
@@ -242,7 +243,11 @@ export async function runRung(
     const wall0 = performance.now();
     // All at once: only the first instance prints its passes and saves its image. Several instances
     // meet at a barrier after their warm-ups, so their timed passes start together.
-    if (many) barrierDir = mkdtempSync(path.join(os.tmpdir(), 'ladder-barrier-'));
+    if (many) {
+      barrierDir = mkdtempSync(path.join(os.tmpdir(), 'ladder-barrier-'));
+      // With an owner record, a folder left by a killed run is removed by the next one (removeStaleDirs).
+      writeFileSync(path.join(barrierDir, 'owner'), ownerRecord(process.pid));
+    }
     const barrier = barrierDir ? { dir: barrierDir, parties: instances.length } : undefined;
     const results = await Promise.all(
       instances.map((inst, k) =>

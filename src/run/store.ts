@@ -2,8 +2,11 @@
 // is written atomically, so a killed run keeps everything it had measured.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Channel } from '../envs/stacks.ts';
 import { RunError, UserError } from '../errors.ts';
+import { setRunFile } from '../interrupt.ts';
 import { repoRoot } from '../paths.ts';
+import { writeFileAtomic } from '../files.ts';
 import { writeReports } from '../results/html.ts';
 import { machine } from '../results/machine.ts';
 import { renderReport } from '../results/report.ts';
@@ -13,11 +16,10 @@ import {
   type RungResult,
   SCHEMA_VERSION,
   schedulerInfo,
-  writeFileAtomic,
   writeRunFile,
 } from '../results/run-file.ts';
 import { addSpeedups } from '../results/speedups.ts';
-import type { Ladder } from '../rungs/ladder.ts';
+import { type Ladder, type Rung, withThreads } from '../rungs/ladder.ts';
 import type { Scenario } from '../rungs/settings.ts';
 import type { Log } from './rung.ts';
 
@@ -30,7 +32,8 @@ export const TOOL_VERSION: string = JSON.parse(readFileSync(path.join(repoRoot, 
 export function checkResumable(
   previous: RunFile,
   ladder: Ladder,
-  settings: { model: string; scenario: Scenario },
+  settings: { model: string; scenario: Scenario; threads?: number; envs?: Channel },
+  rungs: Rung[] = [],
 ): void {
   const first = previous.rungs[0]?.config as { model?: unknown; scenario?: unknown } | undefined;
   const diffs: string[] = [];
@@ -45,11 +48,36 @@ export function checkResumable(
     if (k in was && !counts.has(k) && JSON.stringify(was[k]) !== JSON.stringify(v))
       diffs.push(`${k} ${JSON.stringify(was[k])} vs ${JSON.stringify(v)}`);
   }
+  // What each rung runs with (--set, --threads): a resumed night must not mix configurations.
+  for (const r of rungs) {
+    const before = previous.rungs.find((p) => p.id === r.id)?.config as Record<string, unknown> | undefined;
+    if (!before) continue;
+    const now = withThreads(r, settings.threads) as unknown as Record<string, unknown>;
+    for (const k of ['backend', 'env', 'launcher', 'options'])
+      if (JSON.stringify(canonical(before[k])) !== JSON.stringify(canonical(now[k])))
+        diffs.push(`rung ${r.id} ${k} ${JSON.stringify(before[k])} vs ${JSON.stringify(now[k])}`);
+  }
+  const channels = new Set(Object.values(previous.environments ?? {}).map((e) => e.channel ?? 'pinned'));
+  const envs = settings.envs ?? 'pinned';
+  if (channels.size && !channels.has(envs)) diffs.push(`--envs ${[...channels].join('/')} vs ${envs}`);
   if (diffs.length) {
     throw new UserError(
       `cannot resume ${previous.started}: it measured something else (${diffs.join(', ')}); give the same flags, or start a new run`,
     );
   }
+}
+
+/** A value with its object keys sorted, so that two equal configurations serialize alike. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  return v;
 }
 
 export class RunStore {
@@ -58,7 +86,9 @@ export class RunStore {
     readonly run: RunFile,
     /** The rungs of an interrupted run (--resume): the finished ones are kept as measured. */
     private readonly previous: RungResult[] = [],
-  ) {}
+  ) {
+    setRunFile(path.join(dir, 'run.json')); // what an interrupt points the user to
+  }
 
   static create(dir: string, ladder: Ladder, command: string): RunStore {
     const run: RunFile = {

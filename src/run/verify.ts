@@ -3,16 +3,9 @@
 // toggles (allocator, threads, binding) are proven here; each backend proves its own options.
 import { getBackend } from '../backends/registry.ts';
 import type { CommonEffective } from '../backends/types.ts';
+import { parseCores } from '../launcher/config.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
 
-export function parseCores(list: string): number[] {
-  const out = new Set<number>();
-  for (const part of list.split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    for (let c = a!; c <= (b ?? a!); c++) out.add(c);
-  }
-  return [...out].sort((x, y) => x - y);
-}
 
 /** Allocator mapped and its options, thread count, CPU binding. */
 export function proveLauncher(rung: Rung, eff: CommonEffective): string[] {

@@ -1,12 +1,12 @@
 // A ladder is data: a YAML file of rungs, each a backend plus launcher settings and backend options.
-// The schema below is the one definition of a ladder file (`ladder schema` prints it as JSON Schema).
+// The schema below is the one definition of a ladder file (`ladder rungs --schema` prints it as JSON Schema).
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { backendNames, getBackend } from '../backends/registry.ts';
 import { stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
-import type { LaunchConfig } from '../launcher/launch.ts';
+import { type LaunchConfig, launcherFields, launcherSchema } from '../launcher/config.ts';
 import { repoRoot } from '../paths.ts';
 import { readYamlFile } from '../yaml-file.ts';
 
@@ -14,84 +14,12 @@ import { readYamlFile } from '../yaml-file.ts';
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const name = z.string().regex(NAME, 'must be lowercase letters, digits, dots, dashes and underscores');
 
-// Variables ladder itself owns: the worker's module path and interpreter, the offline switches, the
-// allocator and thread settings (set through their own fields, and proven). A ladder file may not set them.
-export const OWNED_ENV =
-  /^(PYTHON.*|LD_.*|HF_.*|HUGGINGFACE_.*|TRANSFORMERS_.*|DIFFUSERS_.*|MALLOC_CONF|OMP_NUM_THREADS|MKL_NUM_THREADS|LADDER_.*)$/;
-const ALLOCATOR_FILE = { jemalloc: /^libjemalloc[\w.-]*\.so[\d.]*$/, tcmalloc: /^libtcmalloc[\w.-]*\.so[\d.]*$/ };
-
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name (letters, digits, underscores)')
-  .refine((k) => !OWNED_ENV.test(k), { message: 'is set by ladder itself and cannot be set by a ladder file' });
-
-const launcherFields = z
-  .object({
-    allocator: z.enum(['default', 'jemalloc', 'tcmalloc']).describe('allocator preloaded through LD_PRELOAD'),
-    malloc_conf: z.string().max(1000).optional().describe('jemalloc tuning (MALLOC_CONF); white space is stripped'),
-    threads: z
-      .number()
-      .int('must be a positive integer')
-      .min(1, 'must be a positive integer')
-      .max(4096, 'must be at most 4096')
-      .optional()
-      .describe('OMP_NUM_THREADS / MKL_NUM_THREADS'),
-    env: z
-      .record(envName, z.string().max(10000))
-      .optional()
-      .describe('extra environment variables of the worker (not those ladder sets itself)'),
-    library: z
-      .string()
-      .regex(/^\//, 'must be an absolute path')
-      .optional()
-      .describe('allocator library to preload instead of the system one (libjemalloc*.so* or libtcmalloc*.so*)'),
-    bind: z.enum(['none', 'numactl', 'taskset']).optional().describe('pin the worker to `cores`'),
-    memory_limit_bytes: z
-      .number()
-      .int()
-      .min(2 ** 26)
-      .max(2 ** 50)
-      .optional()
-      .describe("cap on the worker's address space (prlimit --as): past it, allocations fail as out of memory"),
-    cores: z
-      .string()
-      .regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'a core list like 0-1 or 0,2')
-      .optional(),
-    instances: z
-      .number()
-      .int('must be a positive integer')
-      .min(1, 'must be a positive integer')
-      .max(256, 'must be at most 256')
-      .optional()
-      .describe('workers run at once, each pinned to its own cores (`cores`, or all allowed, split): throughput'),
-    cores_per_instance: z
-      .number()
-      .int('must be a positive integer')
-      .min(1, 'must be a positive integer')
-      .max(4096, 'must be at most 4096')
-      .optional()
-      .describe('cores of each instance (default: an equal share)'),
-  })
-  .strict();
-
-export const launcherSchema = launcherFields
-  // With instances, ladder splits the cores and binds each instance itself.
-  .refine((l) => !l.bind || l.bind === 'none' || l.cores !== undefined || (l.instances ?? 1) > 1, {
-    message: 'a core list like 0-1 or 0,2 is needed with bind',
-    path: ['cores'],
-  })
-  .refine((l) => !(l.instances && l.instances > 1 && l.bind === 'none'), {
-    message: 'instances are always pinned to their own cores: use taskset or numactl (or leave bind out)',
-    path: ['bind'],
-  })
-  // `library` preloads a file into the worker: only the allocator the rung names, by its file name.
-  .refine(
-    (l) => !l.library || (l.allocator !== 'default' && ALLOCATOR_FILE[l.allocator].test(path.basename(l.library))),
-    {
-      message: 'must be the library of the allocator asked (libjemalloc*.so* or libtcmalloc*.so*)',
-      path: ['library'],
-    },
-  );
+/**
+ * Text a file gives that ladder prints (descriptions, a constraint's why): no control characters, so
+ * a file cannot move the cursor, recolour or rewrite the user's terminal with escape sequences.
+ */
+export const PRINTABLE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/;
+export const printable = () => z.string().max(10000).regex(PRINTABLE, 'must be printable text (no control characters or escape sequences)');
 
 const articleSchema = z
   .object({ seed_s: z.number().positive().optional(), published_s: z.number().positive().optional() })
@@ -103,7 +31,7 @@ const rawRungSchema = z
     id: name,
     extends: z.string().optional(),
     compare_to: z.string().optional(),
-    description: z.string().optional(),
+    description: printable().optional(),
     backend: z.string().optional().describe('see `ladder rungs --backends`'),
     env: z.string().optional().describe("environment under envs/ (default: the backend's)"),
     launcher: launcherFields.partial().strict().optional(),
@@ -115,8 +43,8 @@ const rawRungSchema = z
 export const ladderSchema = z
   .object({
     name: name.optional(),
-    source: z.string().optional(),
-    description: z.string().optional(),
+    source: printable().optional(),
+    description: printable().optional(),
     rungs: z.array(z.unknown()).min(1),
   })
   .strict();
@@ -262,6 +190,14 @@ export function loadLadder(file = ARTICLE_LADDER): Ladder {
  * `--set launcher.allocator=tcmalloc --set options.dtype=bf16`: the value is read as YAML (so
  * numbers, booleans and lists keep their type) and the rung is checked again as a whole.
  */
+/** The rung with --threads applied (OMP_NUM_THREADS/MKL_NUM_THREADS of its workers). */
+export function withThreads(rung: Rung, threads?: number): Rung {
+  return threads === undefined ? rung : { ...rung, launcher: { ...rung.launcher, threads } };
+}
+
+/** Object keys that are never fields: walking them reaches Object.prototype. */
+export const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 export function applyOverrides(rung: Rung, sets: string[]): Rung {
   if (!sets.length) return rung;
   const merged = structuredClone(rung) as unknown as Record<string, unknown>;
@@ -270,6 +206,8 @@ export function applyOverrides(rung: Rung, sets: string[]): Rung {
     if (!m) throw new UserError(`--set ${set}: expected field=value, e.g. launcher.allocator=tcmalloc`);
     const [field, text] = [m[1]!, m[2]!];
     const keys = field.split('.');
+    // Keys that reach Object.prototype when walked: `launcher.__proto__.bind=...` polluted every object.
+    if (keys.some((k) => UNSAFE_KEYS.has(k))) throw new UserError(`--set ${set}: '${keys.find((k) => UNSAFE_KEYS.has(k))}' is not a field`);
     if (
       !['launcher', 'options', 'env', 'backend'].includes(keys[0]!) ||
       (keys[0] === 'launcher' || keys[0] === 'options') !== keys.length > 1
@@ -284,7 +222,7 @@ export function applyOverrides(rung: Rung, sets: string[]): Rung {
     }
     let target = merged;
     for (const k of keys.slice(0, -1)) {
-      target[k] ??= {};
+      if (!Object.hasOwn(target, k) || typeof target[k] !== 'object' || target[k] === null) target[k] = {};
       target = target[k] as Record<string, unknown>;
     }
     target[keys.at(-1)!] = value;

@@ -67,6 +67,18 @@ export function parsePrecision(text: string): number {
 }
 
 /** A number from the command line: finite, of the right kind, within a sane range; else one line, exit 2. */
+/** Refuses a hexadecimal, octal or binary value given to a number flag (`--steps 0x10`). */
+export function checkDecimal(args: string[], numberFlags: string[]): void {
+  const numbers = new Set(numberFlags);
+  for (const [i, arg] of args.entries()) {
+    const m = /^--([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!m || !numbers.has(m[1]!)) continue;
+    const value = m[2] ?? args[i + 1];
+    if (value !== undefined && /^[+-]?0[xob]/i.test(value.trim()))
+      throw new UserError(`--${m[1]} ${value}: expected a decimal number`);
+  }
+}
+
 export function checkNumber(name: string, value: number, o: { int?: boolean; min: number; max: number }): number {
   const kind = o.int ? 'an integer' : 'a number';
   if (
@@ -91,7 +103,9 @@ export function checkScenario(s: Scenario): Scenario {
   checkNumber('warmup-steps', s.warmup_steps, { int: true, min: 0, max: 1000 });
   checkNumber('guidance-scale', s.guidance_scale, { min: 0, max: 100 });
   checkNumber('min-time', s.min_time_s, { min: 0, max: 7 * 86_400 });
-  checkNumber('max-passes', s.max_passes, { int: true, min: s.passes, max: 100_000 });
+  checkNumber('max-passes', s.max_passes, { int: true, min: 1, max: 100_000 });
+  if (s.max_passes < s.passes)
+    throw new UserError(`max-passes ${s.max_passes} is below passes ${s.passes}: raise --max-passes or give fewer passes`);
   checkNumber('seed', s.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
   if (!s.prompt.trim() || s.prompt.length > 10_000) throw new UserError('prompt must be 1 to 10000 characters');
   return s;

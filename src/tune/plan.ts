@@ -1,8 +1,9 @@
 // The plan of a search before it runs: how many candidates each round of successive halving
 // measures with how many passes, and what that should cost here, from what earlier runs on this
 // machine (results/runs, tune rounds included) measured of the same configuration, model and shapes.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { UserError } from '../errors.ts';
 import { type RungResult, readRunFile } from '../results/run-file.ts';
 import type { Rung } from '../rungs/ladder.ts';
 import type { Scenario } from '../rungs/settings.ts';
@@ -33,12 +34,23 @@ const instancesOf = (r: Pick<Rung, 'launcher'>) => r.launcher?.instances ?? 1;
 const SHAPE = ['steps', 'height', 'width', 'warmup_steps', 'guidance_scale'] as const;
 
 /** Every ok rung of earlier runs under `root` with this model and scenario shape. */
+const isDir = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 export function pastRungs(root: string, model: string, sc: Scenario): RungResult[] {
   const out: RungResult[] = [];
   if (!existsSync(root)) return out;
+  if (!isDir(root)) throw new UserError(`--runs ${root} is not a folder (give the folder of earlier runs)`);
+  // Plain files beside the runs (notes, archives) are not runs: skipped, never an internal error.
   const dirs = readdirSync(root).flatMap((d) => {
     const dir = path.join(root, d);
-    const rounds = existsSync(dir) ? readdirSync(dir).filter((x) => x.startsWith('round-')) : [];
+    if (!isDir(dir)) return [];
+    const rounds = readdirSync(dir).filter((x) => x.startsWith('round-') && isDir(path.join(dir, x)));
     return [dir, ...rounds.map((x) => path.join(dir, x))];
   });
   for (const dir of dirs) {

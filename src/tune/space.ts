@@ -7,12 +7,21 @@ import { getBackend } from '../backends/registry.ts';
 import { UserError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { repoRoot } from '../paths.ts';
-import { applyOverrides, NAME, type Rung } from '../rungs/ladder.ts';
+import { applyOverrides, NAME, printable, type Rung, UNSAFE_KEYS } from '../rungs/ladder.ts';
 import { readYamlFile } from '../yaml-file.ts';
 
 /** `backend`, `env`, `launcher.<field>` or `options.<name>`: what `--set` accepts. */
 const FIELD = /^(backend|env|launcher\.[a-z_]+|options\.[A-Za-z0-9_]+)$/;
-const field = z.string().regex(FIELD, 'must be backend, env, launcher.<field> or options.<name>');
+const field = z
+  .string()
+  .regex(FIELD, 'must be backend, env, launcher.<field> or options.<name>')
+  .refine((f) => !f.split('.').some((k) => UNSAFE_KEYS.has(k)), { message: 'is not a field' });
+/** A key of a launcher or options map: never one that reaches Object.prototype. */
+const key = (re: RegExp, message: string) =>
+  z
+    .string()
+    .regex(re, message)
+    .refine((k) => !UNSAFE_KEYS.has(k), { message: 'is not a field' });
 const value = z.union([z.string(), z.number(), z.boolean()]);
 const match = z.record(field, value);
 
@@ -21,7 +30,7 @@ const constraintSchema = z
     when: match.optional().describe('the constraint applies to candidates with all these values'),
     require: match.optional().describe('such a candidate must also have these values'),
     forbid: match.optional().describe('such a candidate may not have all these values'),
-    why: z.string().describe('shown with the pruned count'),
+    why: printable().describe('shown with the pruned count'),
   })
   .strict()
   .refine((c) => !!c.require !== !!c.forbid, { message: 'needs require or forbid (one of them)' });
@@ -29,14 +38,14 @@ const constraintSchema = z
 export const spaceSchema = z
   .object({
     name: z.string().regex(NAME),
-    description: z.string().optional(),
+    description: printable().optional(),
     /** The rung every candidate is compared with, measured in the same run (the article's best). */
     reference: z
       .object({
         id: z.string().regex(NAME).default('reference'),
         backend: z.string(),
-        launcher: z.record(z.string(), value).optional(),
-        options: z.record(z.string(), value).optional(),
+        launcher: z.record(key(/^[a-z_]+$/, 'must be a launcher field'), value).optional(),
+        options: z.record(key(/^[A-Za-z0-9_]+$/, 'must be an option name'), value).optional(),
       })
       .strict(),
     axes: z.record(field, z.array(value).min(1)).refine((a) => 'backend' in a, { message: 'needs a backend axis' }),
@@ -131,6 +140,9 @@ export interface EnumerateOptions {
   cores?: () => number[];
 }
 
+/** The largest space enumerated: far beyond what any budget could measure, and seconds to check. */
+export const MAX_COMBINATIONS = 10_000;
+
 /** Every combination, pruned: options the backend lacks dropped, constraints applied, each rung validated. */
 export function enumerate(space: Space, o: EnumerateOptions = {}): Enumerated {
   const ref = space.reference;
@@ -150,6 +162,11 @@ export function enumerate(space: Space, o: EnumerateOptions = {}): Enumerated {
   const axes = Object.entries(space.axes);
   const varying = axes.filter(([, vs]) => vs.length > 1).map(([f]) => f);
   const combinations = axes.reduce((n, [, vs]) => n * vs.length, 1);
+  // Each combination is validated one by one (a few ms each): 64^4 would run for hours, deaf to signals.
+  if (combinations > MAX_COMBINATIONS)
+    throw new UserError(
+      `space ${space.name}: ${combinations.toLocaleString('en')} combinations of its axes; at most ${MAX_COMBINATIONS.toLocaleString('en')} (fewer values per axis, or split the space)`,
+    );
   const seen = new Set<string>();
   const prunedBy = new Map<string, number>();
   const prune = (why: string) => prunedBy.set(why, (prunedBy.get(why) ?? 0) + 1);
@@ -161,7 +178,7 @@ export function enumerate(space: Space, o: EnumerateOptions = {}): Enumerated {
     try {
       known = new Set(Object.keys(getBackend(backend).options.shape));
     } catch (err) {
-      throw new UserError(`space ${space.name}: axes.backend: ${(err as Error).message}`);
+      throw new UserError(`space ${space.name}: axes.backend: ${(err as Error).message}`, { cause: err });
     }
     // An option of another backend does not apply to this one: dropped, so duplicates collapse.
     const values = Object.fromEntries(

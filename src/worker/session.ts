@@ -37,6 +37,12 @@ interface PendingJob {
 
 const live = new Set<WorkerSession>();
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, 24.8 days): beyond it Node fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A deadline in seconds as a setTimeout delay: longer ones are held at the largest (no run is that long). */
+export const timerMs = (seconds: number): number => Math.min(Math.max(0, seconds * 1000), MAX_TIMER_MS);
+
 /** Kills every live worker: for Ctrl-C and controller errors, so no Python process is left behind. */
 export function killAllWorkers(): void {
   for (const s of live) s.kill();
@@ -158,14 +164,14 @@ export class WorkerSession {
           msg = decode(data, 'worker');
         } catch (err) {
           this.kill();
-          this.fail(new RunError(`worker for rung ${this.opts.rung} broke the protocol: ${(err as Error).message}`));
+          this.fail(new RunError(`worker for rung ${this.opts.rung} broke the protocol: ${(err as Error).message}`, { cause: err }));
           return;
         }
         this.lastSeen = performance.now();
         this.handle(id, msg);
       }
     } catch (err) {
-      if (!this.closing) this.fail(new RunError(`socket for rung ${this.opts.rung} failed: ${(err as Error).message}`));
+      if (!this.closing) this.fail(new RunError(`socket for rung ${this.opts.rung} failed: ${(err as Error).message}`, { cause: err }));
     }
   }
 
@@ -256,7 +262,7 @@ export class WorkerSession {
     onProgress?: ProgressHandler,
   ): Promise<Record<string, unknown>> {
     if (this.failure) throw this.failure;
-    if (this.pending) throw new Error('one job at a time');
+    if (this.pending) throw new RunError(`worker for rung ${this.opts.rung}: one job at a time`);
     const id = `${type}-${++this.jobCounter}`;
     const result = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending = { id, resolve, reject, onProgress, started: performance.now() };
@@ -286,7 +292,7 @@ export class WorkerSession {
           },
         ),
       );
-    }, seconds * 1000);
+    }, timerMs(seconds));
     this.deadline.unref();
   }
 

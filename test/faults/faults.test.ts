@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { describe, expect, it, vi } from 'vitest';
 import { launchPlan } from '../../src/launcher/launch.ts';
 import { WorkerSession } from '../../src/worker/session.ts';
+import { fixtureRun } from '../fixtures/run.ts';
 import { alive, BIN, ladder, tmpDir, waitFor } from '../helpers.ts';
 import { fault } from './ledger.ts';
 
@@ -218,5 +219,111 @@ describe('fault suite', () => {
     expect(again.exitCode, again.all).toBe(0);
     expect(list.stdout).toMatch(/tiny\s+ready/);
     expect(alive(child.pid!)).toBe(false);
+  }, 120_000);
+
+  it('two runs given the same --out at once: one writes there, the other exits 2; nothing lost', async () => {
+    const dir = tmpDir();
+    const file = ladderFile(dir, ['{id: out-race, backend: sleep, options: {pass_s: 0.2}}']);
+    const out = path.join(dir, 'out');
+    const args = ['reproduce', '--ladder', file, '--out', out, ...RUN];
+    const [a, b] = await Promise.all([ladder(args), ladder(args)]);
+    const codes = [a.exitCode, b.exitCode].sort();
+    const loser = a.exitCode === 2 ? a : b;
+    const run = readRun(out);
+    const lost = run.rungs[0]?.samples_s?.length === 3 ? 0 : 1;
+    fault('two runs into one --out', codes[0] === 0 && codes[1] === 2, { lost, orphans: await orphans('out-race') });
+    expect(codes, `${a.all}\n${b.all}`).toEqual([0, 2]);
+    expect(loser.stderr.trim().split('\n')).toHaveLength(1);
+    expect(loser.stderr).toMatch(/another ladder run \(pid \d+\) is writing there|already holds a run/);
+    expect(lost).toBe(0);
+    expect(existsSync(path.join(out, '.ladder-run.lock'))).toBe(false); // released when it ended
+  }, 120_000);
+
+  it('a FIFO in place of a run.json, a ladder or a config file is refused at once, not read for ever', async () => {
+    const dir = tmpDir();
+    for (const f of ['run.json', 'ladder.yaml', 'ladder.config.yaml']) await execa('mkfifo', [path.join(dir, f)]);
+    // A process that blocked would be killed by the timeout and fail the test; a refusal is quick.
+    const opts = { reject: false, all: true, timeout: 60_000 } as const;
+    const results = [
+      await execa('node', [BIN, 'report', dir], opts),
+      await execa('node', [BIN, 'rungs', '--ladder', path.join(dir, 'ladder.yaml')], opts),
+      await execa('node', [BIN, 'rungs'], { ...opts, env: { LADDER_CONFIG: path.join(dir, 'ladder.config.yaml') } }),
+    ];
+    const refused = results.filter((r) => r.exitCode === 2 && /not a regular file/.test(r.all ?? '')).length;
+    fault('FIFO inputs', refused === results.length);
+    for (const r of results) {
+      expect(r.timedOut).toBe(false);
+      expect(r.exitCode, r.all).toBe(2);
+      expect(r.all).toMatch(/not a regular file/);
+    }
+  }, 240_000);
+
+  it('SIGTERM during environment setup also stops what a post-install script started', async () => {
+    const dir = tmpDir();
+    const envs = path.join(dir, 'envs');
+    mkdirSync(path.join(envs, 'slow'), { recursive: true });
+    writeFileSync(path.join(envs, 'slow', 'requirements.txt'), '# nothing: a bare venv\n');
+    const pidFile = path.join(dir, 'grandchild.pid');
+    // A grandchild in the background, then a wait: what a build tool's helper looks like.
+    writeFileSync(
+      path.join(envs, 'slow', 'post-install.sh'),
+      `sleep 300 & echo $! > ${pidFile}\nwait\n`,
+    );
+    const env = { LADDER_ENVS_DIR: envs, LADDER_CACHE_DIR: path.join(dir, 'cache') };
+    const child = ladder(['envs', 'provision', 'slow'], env);
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 60_000);
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(grandchild)).toBe(true);
+    child.kill('SIGTERM');
+    const r = await child;
+    await waitFor(() => !alive(grandchild), 10_000);
+    const left = alive(grandchild) ? 1 : 0;
+    fault('SIGTERM during environment setup (a post-install grandchild)', r.exitCode === 143 && !left, {
+      orphans: left,
+    });
+    expect(r.exitCode).toBe(143);
+    expect(left).toBe(0);
+    // Nothing was being measured: no promise of results in a run.json.
+    expect(r.stderr).toMatch(/ladder: interrupted \(SIGTERM\)$/m);
+    expect(r.stderr).not.toMatch(/run\.json/);
+  }, 180_000);
+
+  it('a full disk during report and trend: one line, exit 2, earlier files intact, no temporary file', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test mounts a small tmpfs and needs root (CI runs as root)');
+    const dir = tmpDir();
+    const mnt = path.join(dir, 'small');
+    mkdirSync(mnt);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mnt]);
+    try {
+      const runDir = path.join(mnt, 'run');
+      mkdirSync(runDir);
+      const json = `${JSON.stringify(fixtureRun(), null, 2)}\n`;
+      writeFileSync(path.join(runDir, 'run.json'), json);
+      // A nightly history on a healthy disk, its trend page sent to the full one.
+      const history = path.join(dir, 'history', 'm1');
+      for (const night of ['2026-12-01T00-00-00-000Z', '2026-12-02T00-00-00-000Z']) {
+        mkdirSync(path.join(history, night), { recursive: true });
+        writeFileSync(path.join(history, night, 'run.json'), json);
+      }
+      await execa('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k'], { reject: false });
+      const report = await ladder(['report', runDir]);
+      const trend = await ladder(['trend', '--history', path.join(dir, 'history'), '--out', path.join(mnt, 't.html')]);
+      const tmp = readdirSync(runDir).filter((f) => f.includes('.tmp')).length + readdirSync(mnt).filter((f) => f.includes('.tmp')).length;
+      const intact = readFileSync(path.join(runDir, 'run.json'), 'utf8') === json;
+      const ok = (r: typeof report) => r.exitCode === 2 && r.stderr.trim().split('\n').length === 1;
+      fault('disk full during report and trend', ok(report) && ok(trend) && intact && tmp === 0, {
+        lost: intact ? 0 : 1,
+      });
+      for (const r of [report, trend]) {
+        expect(r.exitCode, r.all).toBe(2);
+        expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+        expect(r.stderr).toMatch(/ENOSPC|No space left on device/);
+        expect(r.all).not.toMatch(/internal error/);
+      }
+      expect(intact).toBe(true);
+      expect(tmp).toBe(0);
+    } finally {
+      await execa('umount', ['-l', mnt], { reject: false });
+    }
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 // Bad input, as a hostile or careless user gives it: one line of error, exit code 2, nothing run,
 // nothing written outside the folders it should be in, nothing measured lost.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { machineId } from '../../src/nightly/history.ts';
@@ -38,6 +38,11 @@ describe('a ladder file is code: what it may not do', () => {
       /launcher\.env\.LD_LIBRARY_PATH: is set by ladder itself/,
     ],
     ["{id: a, backend: torch, launcher: {env: {'X$(touch /tmp/p)': '1'}}}", /must be a variable name/],
+    // Hardening II: variables that load code or name files are not tuning switches.
+    ...['OPENSSL_CONF', 'GCONV_PATH', 'PATH', 'CXX', 'TORCHINDUCTOR_CACHE_DIR', 'OV_PLUGINS_XML'].map((k): [string, RegExp] => [
+      `{id: a, backend: torch, launcher: {env: {${k}: /tmp/x}}}`,
+      new RegExp(`launcher\\.env\\.${k}: is not a tuning variable a ladder file may set`),
+    ]),
     [
       '{id: a, backend: torch, launcher: {allocator: jemalloc, library: /tmp/evil.so}}',
       /launcher\.library: must be the library of the allocator asked/,
@@ -46,14 +51,28 @@ describe('a ladder file is code: what it may not do', () => {
       '{id: a, backend: torch, launcher: {allocator: default, library: /usr/lib/libjemalloc.so.2}}',
       /launcher\.library/,
     ],
+    // Hardening II: LD_PRELOAD splits at ':' and white space; a second path would be preloaded too.
+    [
+      "{id: a, backend: torch, launcher: {allocator: jemalloc, library: '/tmp/x.so:/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'}}",
+      /launcher\.library: must be one absolute path, without ':' or white space/,
+    ],
+    [
+      "{id: a, backend: torch, launcher: {allocator: jemalloc, library: '/tmp/x.so /usr/lib/x86_64-linux-gnu/libjemalloc.so.2'}}",
+      /launcher\.library: must be one absolute path, without ':' or white space/,
+    ],
     ['{id: a, backend: torch, launcher: jemalloc}', /rung a: launcher: Invalid input: expected object/],
     ['{id: a, backend: torch, launcher: {malloc_conf: 5}}', /launcher\.malloc_conf: Invalid input: expected string/],
     ['{id: a, backend: torch, launcher: {threads: 1e12}}', /launcher\.threads: must be at most 4096/],
+    // Hardening II: a huge core range was expanded core by core (internal error).
+    ['{id: a, backend: torch, launcher: {bind: taskset, cores: 0-99999999}}', /launcher\.cores: core 99999999 is beyond any machine/],
+    ['{id: a, backend: torch, launcher: {bind: taskset, cores: 3-1}}', /launcher\.cores: 3-1 runs backwards/],
     ['{id: a, backend: torch, optons: {dtype: bf16}}', /rung a: optons: unknown field/],
     ['{id: a, backend: torch, launchr: {threads: 2}}', /rung a: launchr: unknown field/],
     ['{id: a, backend: torch, env: null}', /rung a: env: Invalid input/],
     ['{id: a, backend: torch, article: null}', /rung a: article: Invalid input/],
     ['{id: ../a, backend: torch}', /rung \.\.\/a: id: must be lowercase letters/],
+    // Hardening II: escape sequences would rewrite the user's terminal when the description is printed.
+    ['{id: a, backend: torch, description: "x\\e[2J\\e]0;pwned\\ay"}', /rung a: description: must be printable text/],
   ])('refuses %s', async (rung, pattern) => {
     oneLine(await ladder(['rungs', '--ladder', ladderWith(rung)]), pattern);
   });
@@ -87,9 +106,28 @@ describe('numbers get a type and a range', () => {
     [['--rounds', '4', '--max-rounds', '3'], /--max-rounds 3 is below --rounds 4/],
     [['--budget', 'soon'], /--budget soon: expected a duration like 45m, 1h30m or 90s/],
     [['--order-seed', '-1'], /order-seed must be an integer from 0 to 2147483647/],
+    [['--passes', '200', '--max-passes', '10'], /max-passes 10 is below passes 200/],
     [['--resume', '/nonexistent-run'], /no such run directory or file: \/nonexistent-run/],
   ])('refuses reproduce %j', async (args, pattern) => {
     oneLine(await ladder(['reproduce', '--only', 'baseline', ...MOCK, ...args]), pattern);
+  });
+});
+
+describe('--dry-run checks what a real run checks (hardening II)', () => {
+  it.each([
+    [['reproduce', '--dry-run', '--steps', '1e12'], /steps must be an integer from 1 to 1000/],
+    [['reproduce', '--dry-run', '--min-psnr', 'abc'], /min-psnr must be a number from 0 to 1000/],
+    [['reproduce', '--dry-run', '--rounds', '0'], /rounds must be an integer from 1 to 1000/],
+    [['rungs', '--dry-run', '--threads', '-5'], /threads must be an integer from 1 to 4096/],
+    [['reproduce', '--dry-run', '--steps', '0x10'], /--steps 0x10: expected a decimal number/],
+    [['run', 'baseline', ...MOCK, '--passes=0b11'], /--passes 0b11: expected a decimal number/],
+  ])('refuses %j', async (args, pattern) => {
+    oneLine(await ladder(args), pattern);
+  });
+
+  it('accepts more passes than max-passes defaults to (it named a flag never given)', async () => {
+    const r = await ladder(['reproduce', '--dry-run', '--only', 'baseline', '--passes', '1500']);
+    expect(r.exitCode, r.all).toBe(0);
   });
 });
 
@@ -108,8 +146,23 @@ describe('output folders', () => {
   it.each([
     [['--out', '/proc/ladder-out'], /--out \/proc\/ladder-out: not a place for results/],
     [['--out', path.join(repoRoot, 'package.json')], /package\.json is a file, not a folder/],
+    [['--out', ''], /--out: an empty path \(name a folder\)/], // hardening II: wrote into the working folder
   ])('refuses %j before anything slow starts', async (args, pattern) => {
     oneLine(await ladder(['run', 'baseline', ...MOCK, ...args]), pattern);
+  });
+
+  it('refuses a trend page or a report under /proc at once (they used to spin, deaf to SIGTERM)', async () => {
+    const r = await ladder(['trend', '--history', tmpDir(), '--out', '/proc/ladder-trend/trend.html']);
+    oneLine(r, /--out \/proc\/ladder-trend: not a place for results/);
+    oneLine(await ladder(['report', '/proc/ladder-run']), /run folder \/proc\/ladder-run: not a place for results/);
+  });
+
+  it('leaves no empty night folder when a night fails validation (hardening II)', async () => {
+    const history = tmpDir();
+    oneLine(await ladder(['nightly', '--only', 'baseline', ...MOCK, '--steps', '0', '--history', history]), /steps must be/);
+    const machines = readdirSync(history);
+    const nights = machines.flatMap((m) => readdirSync(path.join(history, m)).filter((n) => !n.startsWith('.')));
+    expect(nights).toEqual([]);
   });
 
   it('refuses the cache or the history under /proc', async () => {

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test, vi } from 'vitest';
-import { envCommandLine, printDryRun, shWord } from '../../src/commands/rungs.ts';
+import { envCommandLine, printDryRun } from '../../src/commands/rungs.ts';
+import { shq } from '../../src/shell.ts';
 import { loadLadder } from '../../src/rungs/ladder.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { ladder, tmpDir } from '../helpers.ts';
@@ -104,12 +105,12 @@ describe('ladder rungs --dry-run', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
-  test('shWord: bare when nothing in it is special to sh, else single-quoted', async () => {
-    expect(shWord('ipc:///tmp/ladder-XXXXXX/ctl.sock')).toBe('ipc:///tmp/ladder-XXXXXX/ctl.sock');
-    expect(shWord('')).toBe("''");
-    expect(shWord("it's")).toBe(`'it'\\''s'`);
+  test('shq: bare when nothing in it is special to sh, else single-quoted', async () => {
+    expect(shq('ipc:///tmp/ladder-XXXXXX/ctl.sock')).toBe('ipc:///tmp/ladder-XXXXXX/ctl.sock');
+    expect(shq('')).toBe("''");
+    expect(shq("it's")).toBe(`'it'\\''s'`);
     const words = ['', "'", "''", 'a b', '$x', '`x`', '\\', '\n', 'é ü', '-n', '!x', '*', '~', 'a=b'];
-    const r = await execa('sh', ['-c', `printf '%s\\0' ${words.map(shWord).join(' ')}`]);
+    const r = await execa('sh', ['-c', `printf '%s\\0' ${words.map(shq).join(' ')}`]);
     expect(r.stdout.split('\0').slice(0, -1)).toEqual(words);
   });
 });

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackend } from '../../src/backends/registry.ts';
-import type { LaunchConfig } from '../../src/launcher/launch.ts';
+import type { LaunchConfig } from '../../src/launcher/config.ts';
 import { cacheRoot } from '../../src/paths.ts';
 import { ladder, TINY, tmpDir } from '../helpers.ts';
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { workerVerdict } from '../../src/commands/overhead.ts';
 import { attributeChanges, judge } from '../../src/nightly/judge.ts';
 import {
   hodgesLehmann,
@@ -165,5 +166,23 @@ describe('nights of interleaved rounds', () => {
     expect(v.find((x) => x.id === 'a')).toMatchObject({ verdict: 'regressed', by: 'ratio' });
     expect(v.find((x) => x.id === 'a')!.ratio).toBeCloseTo(1.3, 2);
     expect(v.find((x) => x.id === 'ref')!.verdict).toBe('unstable');
+  });
+});
+
+describe("the worker's cost against its 1% target (ladder overhead)", () => {
+  // Worker median over plain median per round, as `ladder overhead` pairs them.
+  const cost = (perRound: number[]) =>
+    pairedRatio(
+      'worker',
+      perRound.map((x, round) => ({ round, samples_s: [x] })),
+      perRound.map((_, round) => ({ round, samples_s: [1] })),
+    )!;
+
+  it('is judged by its interval, not by its estimate alone', () => {
+    expect(workerVerdict(cost([1.001, 0.998, 1.003, 1.0, 0.999, 1.002, 1.004, 0.997]))).toMatch(/^within target/);
+    expect(workerVerdict(cost([1.05, 1.06, 1.048, 1.055, 1.052, 1.061, 1.049, 1.057]))).toMatch(/^OVER TARGET/);
+    // An estimate under 1% whose interval reaches past it is not called within target.
+    const wide = workerVerdict(cost([0.97, 1.03, 1.0, 1.04, 0.98, 1.02, 0.99, 1.01]));
+    expect(wide).toMatch(/^not resolved: the 9\d% interval spans \+1% \(about \d+ rounds would tell\)/);
   });
 });

@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseRunFile, readHistory, readRunFile, SCHEMA_VERSION, writeFileAtomic } from '../../src/results/run-file.ts';
+import { writeFileAtomic } from '../../src/files.ts';
+import { parseRunFile, readHistory, readRunFile, SCHEMA_VERSION } from '../../src/results/run-file.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { tmpDir } from '../helpers.ts';
 

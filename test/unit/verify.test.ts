@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CommonEffective } from '../../src/backends/types.ts';
-import { parseCores, verifyLoaded, verifyRuntime } from '../../src/run/verify.ts';
+import { parseCores } from '../../src/launcher/config.ts';
+import { verifyLoaded, verifyRuntime } from '../../src/run/verify.ts';
 import type { Rung } from '../../src/rungs/ladder.ts';
 
 // What an OpenVINO worker adds to the common part.
