@@ -58,11 +58,6 @@ export function isInside(parent: string, child: string): boolean {
  */
 export function prepareRunDir(dir: string, o: { what: string; resume?: boolean; force?: boolean }): string {
   const out = checkWritableDir(dir, o.what);
-  if (existsSync(path.join(out, 'run.json')) && !o.resume && !o.force) {
-    throw new UserError(
-      `${o.what} ${dir} already holds a run (run.json): give --force to replace it, or another folder`,
-    );
-  }
   try {
     mkdirSync(out, { recursive: true });
     const probe = path.join(out, `.write-test-${process.pid}`);
@@ -71,15 +66,21 @@ export function prepareRunDir(dir: string, o: { what: string; resume?: boolean; 
   } catch (err) {
     throw new UserError(
       `${o.what} ${dir}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
     );
   }
-  // Claimed now, exclusively, until this process ends: two runs given one folder at once would
-  // otherwise both pass the check above and one run.json would be lost.
+  // Claimed exclusively until this process ends, and only then checked for a run: two runs given one
+  // folder at once would otherwise both pass the check and one run.json would be lost.
   const claim = path.join(out, RUN_DIR_LOCK);
   if (!tryLock(claim)) {
     const owner = lockOwner(claim);
     throw new UserError(
       `${o.what} ${dir}: another ladder run${owner ? ` (pid ${owner.pid})` : ''} is writing there: wait for it, or give another folder`,
+    );
+  }
+  if (existsSync(path.join(out, 'run.json')) && !o.resume && !o.force) {
+    throw new UserError(
+      `${o.what} ${dir} already holds a run (run.json): give --force to replace it, or another folder`,
     );
   }
   return out;
