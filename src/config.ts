@@ -2,10 +2,10 @@
 // quality floor). `./ladder.config.yaml`, or the file LADDER_CONFIG names. Flags override it.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { UserError } from './errors.ts';
 import { readProblem, readRegularFile } from './files.ts';
+import { parseYaml } from './yaml-file.ts';
 
 export const CONFIG_FILE = 'ladder.config.yaml';
 
@@ -39,12 +39,14 @@ export function loadConfig(
     throw new UserError(`${file}: ${readProblem(err)}`, { cause: err });
   }
   try {
-    doc = YAML.parse(text) ?? {};
+    doc = parseYaml(text) ?? {};
   } catch (err) {
     throw new UserError(`${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   if (typeof doc !== 'object' || Array.isArray(doc))
-    throw new UserError(`${file}: must be a mapping of settings (${Object.keys(configSchema.shape).join(', ')}), not a ${Array.isArray(doc) ? 'list' : typeof doc}`);
+    throw new UserError(
+      `${file}: must be a mapping of settings (${Object.keys(configSchema.shape).join(', ')}), not a ${Array.isArray(doc) ? 'list' : typeof doc}`,
+    );
   const parsed = configSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

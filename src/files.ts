@@ -22,8 +22,7 @@ import path from 'node:path';
 export function readRegularFile(file: string): string {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    if (!fstatSync(fd).isFile())
-      throw Object.assign(new Error(`${file}: not a regular file`), { code: 'ENOTREG' });
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${file}: not a regular file`), { code: 'ENOTREG' });
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);

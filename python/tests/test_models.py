@@ -212,7 +212,9 @@ def test_a_pickle_beside_an_xml_is_not_openvino_ir(tiny, tmp_path, xml):
     _, info = tiny
     folder = pickled_copy(info["path"], tmp_path / "disguised")
     (folder / "unet" / "diffusion_pytorch_model.xml").write_text(xml)
-    with pytest.raises(models.UnsafeModelError, match=r"unet/ has only pickled weights \(diffusion_pytorch_model.bin\)"):
+    with pytest.raises(
+        models.UnsafeModelError, match=r"unet/ has only pickled weights \(diffusion_pytorch_model.bin\)"
+    ):
         models.resolve_model(str(folder), tmp_path / "cache")
 
 

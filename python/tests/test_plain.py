@@ -9,7 +9,9 @@ from ladder_worker.backends.base import seeded_latents
 
 
 def test_plain_latents_are_the_workers():
-    pipe = types.SimpleNamespace(vae_scale_factor=8, unet=types.SimpleNamespace(config=types.SimpleNamespace(in_channels=4)))
+    pipe = types.SimpleNamespace(
+        vae_scale_factor=8, unet=types.SimpleNamespace(config=types.SimpleNamespace(in_channels=4))
+    )
     got = plain.latents_for(pipe, 7, 256, 192).numpy()
     assert got.shape == (1, 4, 32, 24)
     np.testing.assert_array_equal(got, seeded_latents(7, (1, 4, 32, 24)))

@@ -101,7 +101,14 @@ MEASURED = {
     "OV_CPU_CAPABILITY": "x",
     "LADDER_TEST_VAR": "1",
 }
-NOT_MEASURED = {"XLD_PRELOAD": "x", "OLD_PRELOAD": "x", "XOMP_NUM_THREADS": "1", "PYTHONMALLOCSTATS": "1", "OVERLAY": "1", "DNNL": "x"}
+NOT_MEASURED = {
+    "XLD_PRELOAD": "x",
+    "OLD_PRELOAD": "x",
+    "XOMP_NUM_THREADS": "1",
+    "PYTHONMALLOCSTATS": "1",
+    "OVERLAY": "1",
+    "DNNL": "x",
+}
 
 
 def test_hello_env_reports_every_measured_variable_and_nothing_else(monkeypatch):

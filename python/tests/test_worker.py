@@ -189,7 +189,9 @@ def test_an_allocation_failure_under_an_address_space_limit_reads_as_out_of_memo
 
     onednn = RuntimeError("could not create a primitive")
     assert is_out_of_memory(onednn, limit=2**30)
-    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB"), 2**30)
+    assert is_out_of_memory(
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB"), 2**30
+    )
     assert is_out_of_memory(MemoryError(), limit=0)
     # Without a limit the same words are a library's own failure, reported as such.
     assert not is_out_of_memory(onednn, limit=0)

@@ -7,11 +7,11 @@ import { execa } from 'execa';
 import type { Argv } from 'yargs';
 import { provision } from '../envs/provision.ts';
 import { RunError, TailBuffer, UserError } from '../errors.ts';
+import { writeJsonAtomic } from '../files.ts';
 import { launchProgram } from '../launcher/launch.ts';
 import { type PairedRatio, pairedRatio, type RoundSamples, roundsNeeded } from '../results/paired.ts';
 import { compareImages, readNpy } from '../results/quality.ts';
-import { type RungResult } from '../results/run-file.ts';
-import { writeJsonAtomic } from '../files.ts';
+import type { RungResult } from '../results/run-file.ts';
 import { median } from '../results/stats.ts';
 import { type RungSettings, runRung } from '../run/rung.ts';
 import { loadLadder, type Rung, withThreads } from '../rungs/ladder.ts';
@@ -120,7 +120,8 @@ export const overheadCommand = {
     const log = (line: string) => console.error(line);
     // The article's baseline: plain diffusers on PyTorch, the work the plain loop repeats.
     const rung = withThreads(loadLadder().rungs[0]!, a.threads);
-    if (rung.backend !== 'torch') throw new UserError(`overhead: the first rung must be a torch rung, not ${rung.backend}`);
+    if (rung.backend !== 'torch')
+      throw new UserError(`overhead: the first rung must be a torch rung, not ${rung.backend}`);
     const settings: RungSettings = { model, scenario, outDir };
     const stack = await provision(rung.env, log);
     const worker: RoundSamples[] = [];

@@ -11,8 +11,8 @@ import { executeRun } from '../run/execute.ts';
 import { checkResumable } from '../run/store.ts';
 import { applyOverrides, type Ladder, type Rung } from '../rungs/ladder.ts';
 import {
-  checkFlags,
   type CommonArgs,
+  checkFlags,
   ladderFrom,
   type RoundsArgs,
   roundsFrom,

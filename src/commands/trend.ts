@@ -1,8 +1,8 @@
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { writeFileAtomic } from '../files.ts';
 import { UserError } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
 import { repoRoot } from '../paths.ts';
 import { checkOutFile } from '../results/out-dir.ts';
 import { type RunFile, readHistory } from '../results/run-file.ts';

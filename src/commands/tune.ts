@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../files.ts';
 import { repoRoot } from '../paths.ts';
 import { specToSvg, svgToPng } from '../results/chart.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../files.ts';
 import { parseDuration } from '../rungs/settings.ts';
 import { bestYaml, renderTune, tuneChartSpec } from '../tune/answer.ts';
 import { type Objective, RunExecutor } from '../tune/executor.ts';

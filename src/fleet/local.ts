@@ -1,7 +1,7 @@
 // The local engine: for users without a cluster, the classes' jobs run on this machine one after
 // another (never two at once: they would disturb each other), from the same job scripts. Each job's
 // state is a small file beside its output, so `fleet status` in another process can read it.
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import PQueue from 'p-queue';
 import { writeFileAtomic } from '../files.ts';

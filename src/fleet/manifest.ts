@@ -1,11 +1,11 @@
 // A fleet submission on disk: <root>/fleet/<id>/manifest.json (the classes, their job ids and
 // states), beside each class's job script and output. Written atomically after every change.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LadderError, UserError } from '../errors.ts';
-import { runStamp } from '../results/out-dir.ts';
 import { readRegularFile, writeFileAtomic, writeJsonAtomic } from '../files.ts';
+import { runStamp } from '../results/out-dir.ts';
 import type { Fleet } from './config.ts';
 import { type Engine, FINAL, type FleetJob } from './engine.ts';
 import { LocalEngine } from './local.ts';

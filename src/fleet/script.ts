@@ -34,6 +34,7 @@ export function jobScript(fleet: Fleet, cls: MachineClass, fleetId: string): str
     `# ladder fleet ${fleet.name} (${fleetId}), class ${cls.name}: written by ladder fleet submit`,
     'set -euo pipefail',
     `export LADDER_FLEET=${shq(fleetId)} LADDER_FLEET_CLASS=${shq(cls.name)}`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, for the job's shell to do
     ...(fleet.machine_id === 'node' ? ['export LADDER_MACHINE_ID="${SLURMD_NODENAME:-$(hostname)}"'] : []),
     `cd ${shq(repoRoot)}`,
     `exec ${shq(process.execPath)} bin/ladder.js ${args.join(' ')}`,

@@ -42,7 +42,8 @@ export const OWNED_ENV =
 // what the ladder's author chose inside the worker, so an allow-list, with file-naming ones refused.
 export const TUNING_ENV =
   /^(OMP_|KMP_|GOMP_|MKL_|OPENBLAS_|DNNL_|ONEDNN_|ZENDNN_|ATEN_|TORCH|PYTORCH_|OV_|TBB_|MALLOC_|JE_|TCMALLOC_|GLIBC_TUNABLES$)/;
-export const FILE_ENV = /(^|_)(PATH|PATHS|DIR|DIRS|FILE|LIB|LIBS|LIBRARY|CONF|CONFIG|HOME|PLUGIN|PLUGINS|CACHE|XML|PRELOAD)(_|$)/;
+export const FILE_ENV =
+  /(^|_)(PATH|PATHS|DIR|DIRS|FILE|LIB|LIBS|LIBRARY|CONF|CONFIG|HOME|PLUGIN|PLUGINS|CACHE|XML|PRELOAD)(_|$)/;
 
 const envName = z
   .string()
@@ -128,7 +129,6 @@ export const launcherSchema = launcherFields
       path: ['library'],
     },
   );
-
 
 /** A rung's launch configuration, as its schema defines it. */
 export type LaunchConfig = z.infer<typeof launcherFields>;

@@ -4,8 +4,8 @@
 // like any rung's, and the instances' cores must not overlap.
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.ts';
-import { parseCores } from './config.ts';
 import type { Rung } from '../rungs/ladder.ts';
+import { parseCores } from './config.ts';
 
 /** The cores this process may run on (its affinity), which the instances share out. */
 export function allowedCores(status = '/proc/self/status'): number[] {

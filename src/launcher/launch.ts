@@ -7,7 +7,6 @@ import { WIRE } from '../protocol/wire.ts';
 import { allocatorSpec, findAllocator, isAllocatorFile } from './allocators.ts';
 import type { LaunchConfig } from './config.ts';
 
-
 export interface LaunchPlan {
   command: string;
   args: string[];
@@ -76,7 +75,8 @@ export function launchProgram(program: string[], cfg: LaunchConfig, rung: string
   env.DIFFUSERS_DISABLE_REMOTE_CODE = '1';
   env.HF_DATASETS_TRUST_REMOTE_CODE = '0';
   if (cfg.allocator !== 'default') {
-    const lib = cfg.library !== undefined ? preloadLibrary(cfg.allocator, cfg.library, rung) : findAllocator(cfg.allocator);
+    const lib =
+      cfg.library !== undefined ? preloadLibrary(cfg.allocator, cfg.library, rung) : findAllocator(cfg.allocator);
     if (!lib) {
       throw new RunError(
         `rung ${rung}: ${cfg.allocator} library not found (install it: apt-get install ${allocatorSpec(cfg.allocator).package})`,

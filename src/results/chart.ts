@@ -6,8 +6,8 @@
 // a 'failed' label and no bar. Right panel: the article's published figure per rung, on its own
 // scale, since the article's 32-core Sapphire Rapids is far faster than the machines ladder runs on.
 import type { TopLevelSpec } from 'vega-lite';
-import type { RunFile, RungResult } from './run-file.ts';
 import { RunError } from '../errors.ts';
+import type { RunFile, RungResult } from './run-file.ts';
 
 /** Names of the vega-lite layers; vega names their marks `<name>_marks` (an SVG class too). */
 export const MARKS = {

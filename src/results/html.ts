@@ -3,12 +3,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BACKENDS } from '../backends/registry.ts';
+import { RunError } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
 import { chartSvg, svgToPng } from './chart.ts';
 import { renderCsv } from './csv.ts';
 import { renderBreakdown, renderReport, renderTable, renderThroughput, roundsParts } from './report.ts';
-import { type RunFile, type RungResult } from './run-file.ts';
-import { writeFileAtomic } from '../files.ts';
-import { RunError } from '../errors.ts';
+import type { RunFile, RungResult } from './run-file.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
 

@@ -1,19 +1,7 @@
 // run.json: one self-describing file per run (machine, versions, config, raw samples), as asv does.
 // This module is the only one that reads, validates, upgrades and writes it; every command that
 // reads runs (report, compare, nightly, trend) goes through readRunFile or readHistory.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execaSync } from 'execa';
 import { z } from 'zod';

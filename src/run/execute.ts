@@ -46,7 +46,6 @@ export interface RunSettings extends RungSettings {
   rounds?: RoundsPlan;
 }
 
-
 /** Package versions of each environment a run uses, from the freeze its provisioning recorded. */
 async function environments(
   names: string[],

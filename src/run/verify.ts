@@ -6,7 +6,6 @@ import type { CommonEffective } from '../backends/types.ts';
 import { parseCores } from '../launcher/config.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
 
-
 /** Allocator mapped and its options, thread count, CPU binding. */
 export function proveLauncher(rung: Rung, eff: CommonEffective): string[] {
   const problems: string[] = [];

@@ -1,14 +1,13 @@
 // A ladder is data: a YAML file of rungs, each a backend plus launcher settings and backend options.
 // The schema below is the one definition of a ladder file (`ladder rungs --schema` prints it as JSON Schema).
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { backendNames, getBackend } from '../backends/registry.ts';
 import { stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import { type LaunchConfig, launcherFields, launcherSchema } from '../launcher/config.ts';
 import { repoRoot } from '../paths.ts';
-import { readYamlFile } from '../yaml-file.ts';
+import { parseYaml, readYamlFile, UNSAFE_KEYS } from '../yaml-file.ts';
 
 /** Names that become file and folder names: no separators, no dots at the start. */
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -19,7 +18,8 @@ const name = z.string().regex(NAME, 'must be lowercase letters, digits, dots, da
  * a file cannot move the cursor, recolour or rewrite the user's terminal with escape sequences.
  */
 export const PRINTABLE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/;
-export const printable = () => z.string().max(10000).regex(PRINTABLE, 'must be printable text (no control characters or escape sequences)');
+export const printable = () =>
+  z.string().max(10000).regex(PRINTABLE, 'must be printable text (no control characters or escape sequences)');
 
 const articleSchema = z
   .object({ seed_s: z.number().positive().optional(), published_s: z.number().positive().optional() })
@@ -195,8 +195,6 @@ export function withThreads(rung: Rung, threads?: number): Rung {
   return threads === undefined ? rung : { ...rung, launcher: { ...rung.launcher, threads } };
 }
 
-/** Object keys that are never fields: walking them reaches Object.prototype. */
-export const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export function applyOverrides(rung: Rung, sets: string[]): Rung {
   if (!sets.length) return rung;
@@ -207,7 +205,8 @@ export function applyOverrides(rung: Rung, sets: string[]): Rung {
     const [field, text] = [m[1]!, m[2]!];
     const keys = field.split('.');
     // Keys that reach Object.prototype when walked: `launcher.__proto__.bind=...` polluted every object.
-    if (keys.some((k) => UNSAFE_KEYS.has(k))) throw new UserError(`--set ${set}: '${keys.find((k) => UNSAFE_KEYS.has(k))}' is not a field`);
+    if (keys.some((k) => UNSAFE_KEYS.has(k)))
+      throw new UserError(`--set ${set}: '${keys.find((k) => UNSAFE_KEYS.has(k))}' is not a field`);
     if (
       !['launcher', 'options', 'env', 'backend'].includes(keys[0]!) ||
       (keys[0] === 'launcher' || keys[0] === 'options') !== keys.length > 1
@@ -216,7 +215,7 @@ export function applyOverrides(rung: Rung, sets: string[]): Rung {
     }
     let value: unknown;
     try {
-      value = YAML.parse(text);
+      value = parseYaml(text);
     } catch {
       value = text;
     }

@@ -105,7 +105,9 @@ export function checkScenario(s: Scenario): Scenario {
   checkNumber('min-time', s.min_time_s, { min: 0, max: 7 * 86_400 });
   checkNumber('max-passes', s.max_passes, { int: true, min: 1, max: 100_000 });
   if (s.max_passes < s.passes)
-    throw new UserError(`max-passes ${s.max_passes} is below passes ${s.passes}: raise --max-passes or give fewer passes`);
+    throw new UserError(
+      `max-passes ${s.max_passes} is below passes ${s.passes}: raise --max-passes or give fewer passes`,
+    );
   checkNumber('seed', s.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
   if (!s.prompt.trim() || s.prompt.length > 10_000) throw new UserError('prompt must be 1 to 10000 characters');
   return s;

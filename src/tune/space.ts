@@ -7,8 +7,8 @@ import { getBackend } from '../backends/registry.ts';
 import { UserError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { repoRoot } from '../paths.ts';
-import { applyOverrides, NAME, printable, type Rung, UNSAFE_KEYS } from '../rungs/ladder.ts';
-import { readYamlFile } from '../yaml-file.ts';
+import { applyOverrides, NAME, printable, type Rung } from '../rungs/ladder.ts';
+import { readYamlFile, UNSAFE_KEYS } from '../yaml-file.ts';
 
 /** `backend`, `env`, `launcher.<field>` or `options.<name>`: what `--set` accepts. */
 const FIELD = /^(backend|env|launcher\.[a-z_]+|options\.[A-Za-z0-9_]+)$/;

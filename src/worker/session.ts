@@ -164,14 +164,19 @@ export class WorkerSession {
           msg = decode(data, 'worker');
         } catch (err) {
           this.kill();
-          this.fail(new RunError(`worker for rung ${this.opts.rung} broke the protocol: ${(err as Error).message}`, { cause: err }));
+          this.fail(
+            new RunError(`worker for rung ${this.opts.rung} broke the protocol: ${(err as Error).message}`, {
+              cause: err,
+            }),
+          );
           return;
         }
         this.lastSeen = performance.now();
         this.handle(id, msg);
       }
     } catch (err) {
-      if (!this.closing) this.fail(new RunError(`socket for rung ${this.opts.rung} failed: ${(err as Error).message}`, { cause: err }));
+      if (!this.closing)
+        this.fail(new RunError(`socket for rung ${this.opts.rung} failed: ${(err as Error).message}`, { cause: err }));
     }
   }
 

@@ -265,10 +265,7 @@ describe('fault suite', () => {
     writeFileSync(path.join(envs, 'slow', 'requirements.txt'), '# nothing: a bare venv\n');
     const pidFile = path.join(dir, 'grandchild.pid');
     // A grandchild in the background, then a wait: what a build tool's helper looks like.
-    writeFileSync(
-      path.join(envs, 'slow', 'post-install.sh'),
-      `sleep 300 & echo $! > ${pidFile}\nwait\n`,
-    );
+    writeFileSync(path.join(envs, 'slow', 'post-install.sh'), `sleep 300 & echo $! > ${pidFile}\nwait\n`);
     const env = { LADDER_ENVS_DIR: envs, LADDER_CACHE_DIR: path.join(dir, 'cache') };
     const child = ladder(['envs', 'provision', 'slow'], env);
     await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 60_000);
@@ -308,7 +305,9 @@ describe('fault suite', () => {
       await execa('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k'], { reject: false });
       const report = await ladder(['report', runDir]);
       const trend = await ladder(['trend', '--history', path.join(dir, 'history'), '--out', path.join(mnt, 't.html')]);
-      const tmp = readdirSync(runDir).filter((f) => f.includes('.tmp')).length + readdirSync(mnt).filter((f) => f.includes('.tmp')).length;
+      const tmp =
+        readdirSync(runDir).filter((f) => f.includes('.tmp')).length +
+        readdirSync(mnt).filter((f) => f.includes('.tmp')).length;
       const intact = readFileSync(path.join(runDir, 'run.json'), 'utf8') === json;
       const ok = (r: typeof report) => r.exitCode === 2 && r.stderr.trim().split('\n').length === 1;
       fault('disk full during report and trend', ok(report) && ok(trend) && intact && tmp === 0, {

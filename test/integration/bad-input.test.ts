@@ -39,10 +39,12 @@ describe('a ladder file is code: what it may not do', () => {
     ],
     ["{id: a, backend: torch, launcher: {env: {'X$(touch /tmp/p)': '1'}}}", /must be a variable name/],
     // Hardening II: variables that load code or name files are not tuning switches.
-    ...['OPENSSL_CONF', 'GCONV_PATH', 'PATH', 'CXX', 'TORCHINDUCTOR_CACHE_DIR', 'OV_PLUGINS_XML'].map((k): [string, RegExp] => [
-      `{id: a, backend: torch, launcher: {env: {${k}: /tmp/x}}}`,
-      new RegExp(`launcher\\.env\\.${k}: is not a tuning variable a ladder file may set`),
-    ]),
+    ...['OPENSSL_CONF', 'GCONV_PATH', 'PATH', 'CXX', 'TORCHINDUCTOR_CACHE_DIR', 'OV_PLUGINS_XML'].map(
+      (k): [string, RegExp] => [
+        `{id: a, backend: torch, launcher: {env: {${k}: /tmp/x}}}`,
+        new RegExp(`launcher\\.env\\.${k}: is not a tuning variable a ladder file may set`),
+      ],
+    ),
     [
       '{id: a, backend: torch, launcher: {allocator: jemalloc, library: /tmp/evil.so}}',
       /launcher\.library: must be the library of the allocator asked/,
@@ -64,7 +66,10 @@ describe('a ladder file is code: what it may not do', () => {
     ['{id: a, backend: torch, launcher: {malloc_conf: 5}}', /launcher\.malloc_conf: Invalid input: expected string/],
     ['{id: a, backend: torch, launcher: {threads: 1e12}}', /launcher\.threads: must be at most 4096/],
     // Hardening II: a huge core range was expanded core by core (internal error).
-    ['{id: a, backend: torch, launcher: {bind: taskset, cores: 0-99999999}}', /launcher\.cores: core 99999999 is beyond any machine/],
+    [
+      '{id: a, backend: torch, launcher: {bind: taskset, cores: 0-99999999}}',
+      /launcher\.cores: core 99999999 is beyond any machine/,
+    ],
     ['{id: a, backend: torch, launcher: {bind: taskset, cores: 3-1}}', /launcher\.cores: 3-1 runs backwards/],
     ['{id: a, backend: torch, optons: {dtype: bf16}}', /rung a: optons: unknown field/],
     ['{id: a, backend: torch, launchr: {threads: 2}}', /rung a: launchr: unknown field/],
@@ -159,7 +164,10 @@ describe('output folders', () => {
 
   it('leaves no empty night folder when a night fails validation (hardening II)', async () => {
     const history = tmpDir();
-    oneLine(await ladder(['nightly', '--only', 'baseline', ...MOCK, '--steps', '0', '--history', history]), /steps must be/);
+    oneLine(
+      await ladder(['nightly', '--only', 'baseline', ...MOCK, '--steps', '0', '--history', history]),
+      /steps must be/,
+    );
     const machines = readdirSync(history);
     const nights = machines.flatMap((m) => readdirSync(path.join(history, m)).filter((n) => !n.startsWith('.')));
     expect(nights).toEqual([]);

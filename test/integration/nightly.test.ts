@@ -188,7 +188,8 @@ describe('ladder nightly in interleaved rounds (sleep backend)', () => {
     }
     // Night 4: the whole machine 1.5x slower by the end of the night, the victim's code unchanged.
     const drifting = await ladder(['nightly', '--ladder', file(4, 0.02, 1.5), '--history', history, ...ROUNDS]);
-    const verdicts = (r: typeof drifting) => {
+    // The latest night's verdicts, read back from its run.json (after the command `_night` that made it).
+    const verdicts = (_night: typeof drifting) => {
       const dirs = runsOf(onlyMachine(history));
       const run = JSON.parse(readFileSync(path.join(onlyMachine(history), dirs.at(-1)!, 'run.json'), 'utf8'));
       return Object.fromEntries(run.nightly.verdicts.map((v: { id: string }) => [v.id, v])) as Record<string, any>;

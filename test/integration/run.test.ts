@@ -27,12 +27,17 @@ describe('ladder run (real worker, synthetic:tiny)', () => {
     expect(r.stdout).toMatch(
       /what the worker adds to a pass: [+-]\d+\.\d\d% \[[+-]\d+\.\d\d% – [+-]\d+\.\d\d% at 50%\] \(target < 1%: (within target|OVER TARGET|not resolved)/,
     );
-    expect(r.stdout).toMatch(/controller CPU while the worker measured: \d+\.\d{3}% of pass time \(median of 2 workers/);
+    expect(r.stdout).toMatch(
+      /controller CPU while the worker measured: \d+\.\d{3}% of pass time \(median of 2 workers/,
+    );
     expect(r.stdout).toMatch(/job time gap, controller vs worker: bench -?\d+\.\d{2} ms, load -?\d+\.\d{2} ms/);
     const doc = JSON.parse(readFileSync(path.join(out, 'overhead.json'), 'utf8'));
     // A fresh process for each side in each round, the order alternating, one thread on both sides.
     expect(doc.rounds.map((x: { order: string[] }) => x.order[0])).toEqual(['worker', 'plain']);
-    const pids = doc.rounds.flatMap((x: { worker: { pid: number }; plain: { pid: number } }) => [x.worker.pid, x.plain.pid]);
+    const pids = doc.rounds.flatMap((x: { worker: { pid: number }; plain: { pid: number } }) => [
+      x.worker.pid,
+      x.plain.pid,
+    ]);
     expect(new Set(pids).size).toBe(4);
     expect(doc.rounds.every((x: { plain: { torch_threads: number } }) => x.plain.torch_threads === 1)).toBe(true);
     // The same work: the plain loop's image is the worker's (PSNR null: identical, infinite in JSON).

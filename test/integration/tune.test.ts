@@ -7,8 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { allowedCores, splitCores } from '../../src/launcher/instances.ts';
 import { findAllocator } from '../../src/launcher/allocators.ts';
+import { allowedCores, splitCores } from '../../src/launcher/instances.ts';
 import { ladder, MOCK, TINY, tmpDir } from '../helpers.ts';
 
 /** The sleep mock's spaces name their backend: MOCK without its --set, and no machine probe. */

@@ -8,11 +8,11 @@ import { gather } from '../../src/fleet/gather.ts';
 import type { Manifest } from '../../src/fleet/manifest.ts';
 import { fleetCells, latestPerMachine, renderFleetCsv, renderFleetMd } from '../../src/fleet/report.ts';
 import { jobScript } from '../../src/fleet/script.ts';
-import { shq } from '../../src/shell.ts';
 import { jobState, parseScontrol, sbatchArgs } from '../../src/fleet/slurm.ts';
 import { machineId } from '../../src/nightly/history.ts';
 import { machine } from '../../src/results/machine.ts';
 import { schedulerInfo } from '../../src/results/run-file.ts';
+import { shq } from '../../src/shell.ts';
 import { tmpDir } from '../helpers.ts';
 
 function fleetFile(yaml: string): string {
@@ -68,6 +68,7 @@ describe('the job script and sbatch', () => {
     );
     expect(s).not.toContain('LADDER_MACHINE_ID');
     expect(jobScript({ ...f, machine_id: 'node' }, f.classes[0]!, 'x')).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell expansion the job script carries
       'export LADDER_MACHINE_ID="${SLURMD_NODENAME:-$(hostname)}"',
     );
   });

@@ -14,28 +14,28 @@ import {
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { UserError } from '../../src/errors.ts';
 import { describeStack, isReady } from '../../src/envs/stacks.ts';
+import { UserError } from '../../src/errors.ts';
 import { writeFileAtomic } from '../../src/files.ts';
 import { findAllocator } from '../../src/launcher/allocators.ts';
 import { launchPlan, preloadLibrary } from '../../src/launcher/launch.ts';
 import { tryLock, unlock } from '../../src/lock.ts';
-import { newRunDir, runStamp } from '../../src/results/out-dir.ts';
 import { renderHtml } from '../../src/results/html.ts';
+import { newRunDir, runStamp } from '../../src/results/out-dir.ts';
 import { renderReport } from '../../src/results/report.ts';
-import { readHistory, readRunFile } from '../../src/results/run-file.ts';
 import { placeOnRoofline, runPeaks } from '../../src/results/roofline.ts';
+import { readHistory, readRunFile } from '../../src/results/run-file.ts';
 import { kthRatio, ratioCI } from '../../src/results/significance.ts';
 import { readPeaks } from '../../src/run/roofline-step.ts';
 import { rng } from '../../src/run/rounds.ts';
 import { checkResumable } from '../../src/run/store.ts';
-import { ARTICLE_SCENARIO } from '../../src/rungs/settings.ts';
 import { applyOverrides, loadLadder } from '../../src/rungs/ladder.ts';
+import { ARTICLE_SCENARIO } from '../../src/rungs/settings.ts';
+import { commandLine, terminalText } from '../../src/shell.ts';
 import { pastRungs } from '../../src/tune/plan.ts';
 import { enumerate, loadSpace } from '../../src/tune/space.ts';
-import { commandLine, terminalText } from '../../src/shell.ts';
-import { readYamlFile } from '../../src/yaml-file.ts';
 import { MAX_TIMER_MS, timerMs } from '../../src/worker/session.ts';
+import { readYamlFile } from '../../src/yaml-file.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { tmpDir } from '../helpers.ts';
 
@@ -162,7 +162,10 @@ it('runs no interpreter from a cache folder whose environment marker was not wri
     const stack = await describeStack('torch');
     writeFileSync(path.join(dir, '.ladder-env.json'), JSON.stringify({ name: 'torch', key: 'f00', freeze: ['x==1'] }));
     expect((await describeStack('torch')).state).not.toBe('ready'); // another key
-    writeFileSync(path.join(dir, '.ladder-env.json'), JSON.stringify({ name: 'torch', key: stack.key, freeze: ['x==1'] }));
+    writeFileSync(
+      path.join(dir, '.ladder-env.json'),
+      JSON.stringify({ name: 'torch', key: stack.key, freeze: ['x==1'] }),
+    );
     expect(isReady(dir, 'torch', stack.key)).toBe(true); // what provisioning writes
   } finally {
     if (saved === undefined) delete process.env.LADDER_CACHE_DIR;
@@ -193,7 +196,9 @@ it('records the command shell-quoted: pasted back, it runs what was asked and no
   const line = commandLine(argv);
   expect(line).toBe(`ladder reproduce --prompt 'a; $(touch x) \`id\` "q" '\\''s'\\''' --out 'my runs/1'`);
   // The shell reads back exactly the words given.
-  const words = execFileSync('sh', ['-c', `printf '%s\\0' ${line}`], { encoding: 'utf8' }).split('\0').slice(0, -1);
+  const words = execFileSync('sh', ['-c', `printf '%s\\0' ${line}`], { encoding: 'utf8' })
+    .split('\0')
+    .slice(0, -1);
   expect(words).toEqual(['ladder', ...argv]);
 });
 
@@ -259,9 +264,9 @@ it('refuses to resume a run with another --set, --threads or --envs, naming the 
   previous.environments = { torch: { key: 'k', channel: 'pinned', packages: {} } };
   const settings = { model: 'm', scenario };
   expect(() => checkResumable(previous, ladder, settings, [rung])).not.toThrow();
-  expect(() => checkResumable(previous, ladder, settings, [applyOverrides(rung, ['launcher.allocator=tcmalloc'])])).toThrow(
-    /rung baseline launcher \{[^}]*"allocator":"default"[^}]*\} vs \{[^}]*"allocator":"tcmalloc"/,
-  );
+  expect(() =>
+    checkResumable(previous, ladder, settings, [applyOverrides(rung, ['launcher.allocator=tcmalloc'])]),
+  ).toThrow(/rung baseline launcher \{[^}]*"allocator":"default"[^}]*\} vs \{[^}]*"allocator":"tcmalloc"/);
   expect(() => checkResumable(previous, ladder, { ...settings, threads: 1 }, [rung])).toThrow(/rung baseline launcher/);
   expect(() => checkResumable(previous, ladder, { ...settings, envs: 'latest' }, [rung])).toThrow(
     /--envs pinned vs latest/,
@@ -285,8 +290,10 @@ it('finds the ratio interval of thousands of passes without building every pairw
   const ref = Array.from({ length: 600 }, () => 2 + rand());
   const cur = Array.from({ length: 600 }, () => 1 + rand());
   const all = ref.flatMap((r) => cur.map((c) => r / c)).sort((a, b) => a - b);
-  for (const k of [1, 17, 180_000, 359_999, 360_000]) expect(kthRatio(ref, cur, k) / all[k - 1]! - 1).toBeLessThan(1e-12);
-  for (const k of [1, 17, 180_000, 359_999, 360_000]) expect(kthRatio(ref, cur, k) / all[k - 1]! - 1).toBeGreaterThan(-1e-12);
+  for (const k of [1, 17, 180_000, 359_999, 360_000])
+    expect(kthRatio(ref, cur, k) / all[k - 1]! - 1).toBeLessThan(1e-12);
+  for (const k of [1, 17, 180_000, 359_999, 360_000])
+    expect(kthRatio(ref, cur, k) / all[k - 1]! - 1).toBeGreaterThan(-1e-12);
   // 6,000 passes a side: 36 million pairs, formerly 1.7 GB of them.
   const big = (base: number) => Array.from({ length: 6000 }, () => base + rand());
   const ci = ratioCI(big(1), big(2))!;
@@ -316,7 +323,10 @@ it('skips plain files among earlier runs and in a history root instead of failin
   writeFileSync(path.join(root, 'notes.txt'), 'not a run');
   expect(pastRungs(root, 'synthetic:tiny', ARTICLE_SCENARIO)).toEqual([]);
   expect(() => pastRungs(path.join(root, 'notes.txt'), 'synthetic:tiny', ARTICLE_SCENARIO)).toThrow(/is not a folder/);
-  expect(readHistory(path.join(root, 'notes.txt'))).toMatchObject({ runs: [], skipped: [{ reason: 'not a folder of runs' }] });
+  expect(readHistory(path.join(root, 'notes.txt'))).toMatchObject({
+    runs: [],
+    skipped: [{ reason: 'not a folder of runs' }],
+  });
 });
 
 it('holds a deadline beyond 24.8 days at the largest delay Node honours (it fired after 1 ms)', () => {
