@@ -107,7 +107,6 @@ export function isReady(dir: string, name: string, key?: string): boolean {
       m?.name === name &&
       (key === undefined || m.key === key) &&
       Array.isArray(m.freeze) &&
-      m.freeze.some((l) => typeof l === 'string' && l.includes('==')) &&
       existsSync(path.join(dir, 'bin', 'python'))
     );
   } catch {

@@ -40,7 +40,10 @@ export function checkWritableDir(dir: string, what: string): string {
  */
 export function checkOutFile(file: string, what: string): string {
   if (!file.trim()) throw new UserError(`${what}: an empty path (name a file)`);
-  checkWritableDir(path.dirname(path.resolve(file)), what);
+  const dir = path.dirname(path.resolve(file));
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new UserError(`${what} ${file}: cannot write there (${dir} is a file, not a folder)`);
+  checkWritableDir(dir, what);
   if (existsSync(file) && statSync(file).isDirectory())
     throw new UserError(`${what} ${file} is a folder (name the file to write)`);
   return path.resolve(file);

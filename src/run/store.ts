@@ -53,7 +53,8 @@ export function checkResumable(
     const before = previous.rungs.find((p) => p.id === r.id)?.config as Record<string, unknown> | undefined;
     if (!before) continue;
     const now = withThreads(r, settings.threads) as unknown as Record<string, unknown>;
-    for (const k of ['backend', 'env', 'launcher', 'options'])
+    // Only what the earlier run recorded (a file from an older ladder may lack a field).
+    for (const k of ['backend', 'env', 'launcher', 'options'].filter((f) => f in before))
       if (JSON.stringify(canonical(before[k])) !== JSON.stringify(canonical(now[k])))
         diffs.push(`rung ${r.id} ${k} ${JSON.stringify(before[k])} vs ${JSON.stringify(now[k])}`);
   }

@@ -186,16 +186,15 @@ export function loadLadder(file = ARTICLE_LADDER): Ladder {
   return { name: top.data.name ?? path.basename(file, path.extname(file)), file, rungs: [...byId.values()] };
 }
 
-/**
- * `--set launcher.allocator=tcmalloc --set options.dtype=bf16`: the value is read as YAML (so
- * numbers, booleans and lists keep their type) and the rung is checked again as a whole.
- */
 /** The rung with --threads applied (OMP_NUM_THREADS/MKL_NUM_THREADS of its workers). */
 export function withThreads(rung: Rung, threads?: number): Rung {
   return threads === undefined ? rung : { ...rung, launcher: { ...rung.launcher, threads } };
 }
 
-
+/**
+ * `--set launcher.allocator=tcmalloc --set options.dtype=bf16`: the value is read as YAML (so
+ * numbers, booleans and lists keep their type) and the rung is checked again as a whole.
+ */
 export function applyOverrides(rung: Rung, sets: string[]): Rung {
   if (!sets.length) return rung;
   const merged = structuredClone(rung) as unknown as Record<string, unknown>;

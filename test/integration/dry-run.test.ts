@@ -37,9 +37,9 @@ describe('ladder rungs --dry-run', () => {
     const dir = tmpDir('ladder-dry-run-');
     const marker = path.join(dir, 'pwned');
     const values = {
-      SAFE: `X$(touch ${marker})`,
-      QUOTES: `it's \`touch ${marker}\` "$HOME" ; touch ${marker} | & > ${marker}`,
-      BANG: `!! \\ ~ * ? [a] {b,c} # %`,
+      OMP_SAFE: `X$(touch ${marker})`,
+      OMP_QUOTES: `it's \`touch ${marker}\` "$HOME" ; touch ${marker} | & > ${marker}`,
+      OMP_BANG: `!! \\ ~ * ? [a] {b,c} # %`,
     };
     const file = path.join(dir, 'hostile.yaml');
     writeFileSync(
@@ -135,8 +135,8 @@ describe('ladder trend --out', () => {
     const file = path.join(elsewhere, 'a-file');
     writeFileSync(file, 'x');
     const cases: [string, RegExp][] = [
-      [folder, /is a directory/],
-      [path.join(file, 'trend.html'), /cannot write the trend page/],
+      [folder, /is a folder/],
+      [path.join(file, 'trend.html'), /cannot write there \(\S+a-file is a file, not a folder\)/],
     ];
     for (const [out, msg] of cases) {
       const r = await ladder(['trend', '--history', root, '--out', out]);
