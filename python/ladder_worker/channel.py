@@ -3,6 +3,11 @@
 One I/O thread owns the ZeroMQ DEALER socket (sockets are not thread-safe). It sends heartbeats
 every interval even while the main thread computes, forwards jobs to the main thread through an
 inproc pair, and ends the process when the controller has been silent for too long.
+
+On 2 cores every wake of this thread takes a core from a compute thread, so it wakes only when
+something is due: a message, its next heartbeat, or the controller's deadline. A heartbeat from the
+controller is answered in the same wake when ours is due within half an interval, so the two sides'
+beats fall together (about one wake a second instead of three).
 """
 
 import os
@@ -54,7 +59,8 @@ class Channel:
         interval = protocol.HEARTBEAT_INTERVAL_S
         last_heard = last_beat = time.monotonic()
         while True:
-            events = dict(poller.poll(timeout=interval * 1000 / 2))
+            due = min(last_beat + interval, last_heard + self._timeout)
+            events = dict(poller.poll(timeout=max(0.0, due - time.monotonic()) * 1000 + 1))
             now = time.monotonic()
             if pipe in events:
                 data = pipe.recv()
@@ -74,7 +80,8 @@ class Channel:
                     os._exit(4)
                 if kind != "heartbeat":
                     pipe.send(data)
-            if now - last_beat >= interval:
+            # Beat now if due, or soon and we are awake anyway for the controller's beat.
+            if now - last_beat >= (interval / 2 if dealer in events else interval):
                 dealer.send(protocol.encode(protocol.message("heartbeat", busy=self._busy)))
                 last_beat = now
             if now - last_heard > self._timeout:
