@@ -16,7 +16,7 @@ import time
 
 import zmq
 
-from . import protocol
+from . import probe, protocol
 
 
 class Channel:
@@ -47,6 +47,7 @@ class Channel:
         self._thread.join(timeout=5)
 
     def _io_loop(self) -> None:
+        probe.name_this_thread("ladder-io")  # probe.service_cpu_s counts what it runs during passes
         dealer = self.ctx.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 2000)
         dealer.connect(self._endpoint)

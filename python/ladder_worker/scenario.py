@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import probe
 from .protocol import shared_file
 
 PROGRESS_INTERVAL_S = 1.0
@@ -68,6 +69,8 @@ def run(backend, scenario: dict, progress) -> dict:
     # Progress messages are paced in wall time: they are about waking the controller, not measuring.
     unsent, last_sent = [], time.perf_counter()
 
+    service0 = probe.service_cpu_s()
+
     def more() -> bool:
         return len(samples) < sc["passes"] or (sum(samples) < sc["min_time_s"] and len(samples) < sc["max_passes"])
 
@@ -85,6 +88,7 @@ def run(backend, scenario: dict, progress) -> dict:
         if time.perf_counter() - last_sent >= PROGRESS_INTERVAL_S or not more():
             progress(stage="pass", index=len(samples), total=sc["passes"], seconds=samples[-1], samples=unsent)
             unsent, last_sent = [], time.perf_counter()
+    service1 = probe.service_cpu_s()
     if sc["image_path"]:
         np.save(sc["image_path"], np.asarray(images[0], dtype=np.float32))
     return {
@@ -95,6 +99,8 @@ def run(backend, scenario: dict, progress) -> dict:
         "runtime": runtime,
         "warmup_s": warmup_s,
         "barrier_wait_s": barrier_wait_s,
+        # CPU seconds the worker's socket and libzmq threads ran during the timed passes (None: unknown).
+        "service_cpu_s": None if service0 is None or service1 is None else service1 - service0,
         "scenario": {k: v for k, v in sc.items() if k not in ("image_path", "barrier")},
         "image_shape": list(getattr(images, "shape", [])),
     }

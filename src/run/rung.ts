@@ -278,6 +278,12 @@ export async function runRung(
       bench_job_gap_ms: (wall - Number(results[0]!.job_s)) * 1000,
       load_job_gap_ms: first.loadGapMs,
     };
+    // The worker's own threads (socket, libzmq) during its timed passes: what it adds beside the work.
+    const service = results[0]!.service_cpu_s;
+    if (typeof service === 'number') {
+      slot.overhead.worker_service_cpu_s = service;
+      slot.overhead.worker_service_cpu_pct_of_passes = (100 * service) / measured;
+    }
     const components = results.flatMap((b) => b.components as PassComponents[]);
     slot.components = components;
     slot.breakdown = summarizeComponents(components, samples);
