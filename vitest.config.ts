@@ -1,32 +1,30 @@
 import { defineConfig } from 'vitest/config';
 
-// Tiers. `unit`: pure logic, seconds, nothing provisioned (`npm run test:unit`). `integration`: the
-// real CLI, worker, socket, allocators, OpenVINO, Slurm and browser, plus the fault suite; its global
-// setup provisions the environments it runs in. The machine tier (vitest.machine.config.ts) changes
-// the machine itself and runs alone, after these.
+// Tiers, fastest first. `unit`: pure logic, nothing provisioned, no worker. `mock`: the real CLI,
+// worker and socket on the sleep backend (the torch environment only). `faults`: faults injected into
+// real runs on the sleep backend. `real`: real backends, allocators, OpenVINO, Slurm and a browser.
+// `npm run test:fast` is unit and mock; `npm test` (scripts/test.sh) runs every tier, and the machine
+// tier (vitest.machine.config.ts) alone after them.
+const tier = (name: string, dirs: string[], setup?: string, timeoutS = 180) => ({
+  test: {
+    name,
+    include: dirs.map((d) => `test/${d}/**/*.test.ts`),
+    ...(setup ? { globalSetup: [`test/setup/${setup}.ts`] } : {}),
+    testTimeout: timeoutS * 1000,
+    hookTimeout: 600_000,
+  },
+});
+
 export default defineConfig({
   test: {
     projects: [
-      {
-        test: {
-          name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
-          testTimeout: 60_000,
-        },
-      },
-      {
-        test: {
-          name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/faults/**/*.test.ts'],
-          globalSetup: ['test/global-setup.ts'],
-          testTimeout: 180_000,
-          hookTimeout: 600_000,
-        },
-      },
+      tier('unit', ['unit'], undefined, 60),
+      tier('mock', ['mock'], 'mock'),
+      tier('faults', ['faults'], 'faults'),
+      tier('real', ['real'], 'real'),
     ],
-    // Two files at a time: most integration tests run the sleep (mock) backend, whose workers mostly
-    // wait, beside the files that compute for real. No verdict depends on timing, so sharing the 2
-    // cores only changes how long the suite takes.
+    // Two files at a time: the sleep backend's workers mostly wait, and no verdict depends on timing,
+    // so sharing the 2 cores only changes how long a tier takes.
     fileParallelism: true,
     maxWorkers: 2,
   },

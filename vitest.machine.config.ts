@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/machine/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/setup/mock.ts'],
     fileParallelism: false,
     maxWorkers: 1,
     testTimeout: 900_000,

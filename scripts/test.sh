@@ -53,7 +53,7 @@ fi
 tools_site=$("$tools/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 (cd python && "$py" -c 'import sys; sys.path.append(sys.argv.pop(1)); import pytest; sys.exit(pytest.main(sys.argv[1:]))' \
   "$tools_site" -q tests)
-echo "== vitest (unit and integration)"
+echo "== vitest (tiers: unit, mock, faults, real)"
 npx vitest run
 echo "== vitest (machine tier: a cgroup slows the machine on purpose; run alone)"
 npx vitest run --config vitest.machine.config.ts

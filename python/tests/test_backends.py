@@ -22,7 +22,11 @@ def test_registry_lists_backend_files():
 def test_registry_finds_a_backend_by_its_file_name(tmp_path):
     b = backends.get("sleep", {"pass_s": 0.01}, tmp_path)
     assert type(b).__name__ == "SleepBackend" and isinstance(b, Backend)
-    assert b.name == "sleep" and b.options == {"pass_s": 0.01} and b.cache_dir == tmp_path
+    assert b.name == "sleep" and b.cache_dir == tmp_path
+    # The options as given, every other one at the default of protocol/options.json.
+    from ladder_worker.backends import sleep
+
+    assert b.options == {**sleep.DEFAULTS, "pass_s": 0.01}
 
 
 @pytest.mark.parametrize("name", ["nope", "base", "__init__", "../sleep", "sleep.py", "", "torch_backend"])
@@ -58,6 +62,9 @@ class Complete(Backend):
     name = "complete"
     libraries = ("numpy", "no-such-distribution")
     export_options = ("int8", "group_size")
+
+    def resolve_options(self, options):  # a backend of this test alone: no schema in protocol/options.json
+        return dict(options or {})
 
     def load(self, info, scenario):
         pass
@@ -128,3 +135,22 @@ def test_openvino_ir_key_ignores_options_applied_after_export():
     assert OpenVINOBackend.export_options == ("quantization", "calibration_samples")
     keys = {OpenVINOBackend(o, "/c").cache_key("/m") for o in ({}, {"static_shape": True, "precision": "bf16"})}
     assert len(keys) == 1
+
+
+def test_options_come_from_the_one_schema_with_its_defaults_and_limits(tmp_path):
+    from ladder_worker import options
+
+    # torch-compile defaults to bf16 and channels_last (its zod schema), not torch's fp32: one definition.
+    compiled = options.resolve("torch-compile", {})
+    assert compiled["dtype"] == "bf16" and compiled["channels_last"] is True
+    assert options.resolve("torch", {})["dtype"] == "fp32"
+    # The worker refuses what the controller's schema refuses, with the same limits.
+    with pytest.raises(UserError, match=r"sleep backend: pass_s must be <= 3600, got 4000"):
+        options.resolve("sleep", {"pass_s": 4000})
+    with pytest.raises(UserError, match=r"openvino backend: unknown option 'precison'"):
+        options.resolve("openvino", {"precison": "bf16"})
+    with pytest.raises(UserError, match=r"openvino backend: precision must be one of auto, f32, bf16"):
+        options.resolve("openvino", {"precision": "fp16"})
+    # An option without a default is unset (None), as an absent one.
+    assert options.resolve("openvino", {})["num_streams"] is None
+    assert set(options.SCHEMAS) == set(backends.known())

@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ladder_worker import models  # noqa: E402
 from ladder_worker.models import ModelError  # noqa: E402
 
+pytestmark = pytest.mark.real  # the tiny pipeline, built and run
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

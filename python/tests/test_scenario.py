@@ -10,6 +10,8 @@ from ladder_worker.backends.base import Backend
 from ladder_worker.backends.torch import TorchBackend
 from ladder_worker.errors import UserError
 
+pytestmark = pytest.mark.real  # the tiny pipeline, built and run
+
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
@@ -85,6 +87,9 @@ class TickingBackend(Backend):
     """No pipeline: a clock that advances one second per call, and a stub for everything else."""
 
     name = "ticking"
+
+    def resolve_options(self, options):  # a backend of this test alone: no schema in protocol/options.json
+        return dict(options or {})
 
     def __init__(self):
         super().__init__({}, "/nonexistent")

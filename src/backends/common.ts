@@ -1,6 +1,6 @@
 // Pieces several backends share: the scheduler option and the proofs of a PyTorch pipeline.
 import { z } from 'zod';
-import { SCHEDULERS } from '../rungs/settings.ts';
+import { SCHEDULERS } from '../protocol/scenario.ts';
 import type { CommonEffective, Dtype } from './types.ts';
 
 /** The scheduler swapped into the pipeline, by the names protocol/scenario.json defines. */

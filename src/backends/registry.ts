@@ -3,8 +3,9 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { RunError, UserError } from '../errors.ts';
-import type { Machine } from '../results/machine.ts';
+import type { Machine } from '../machine.ts';
 import type { Backend } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -24,6 +25,17 @@ export const BACKENDS: ReadonlyMap<string, Backend> = new Map(
     return [b.name, b];
   }),
 );
+
+/**
+ * Every backend's options as JSON Schema: protocol/options.json (written by `npm run protocol`, held
+ * current by a test), which the worker validates a rung's options against and takes defaults from.
+ * The zod schema in src/backends/<name>.ts stays the one definition.
+ */
+export function optionsJsonSchema(): Record<string, unknown> {
+  return Object.fromEntries(
+    [...BACKENDS].map(([name, b]) => [name, z.toJSONSchema(b.options, { io: 'input', unrepresentable: 'any' })]),
+  );
+}
 
 export function backendNames(): string[] {
   return [...BACKENDS.keys()];

@@ -3,7 +3,7 @@
 // proven from what the worker reports, what dtype it really computes in, and how reports show it.
 import type { z } from 'zod';
 import type { LaunchConfig } from '../launcher/config.ts';
-import type { Machine } from '../results/machine.ts';
+import type { Machine } from '../machine.ts';
 
 export type Dtype = 'fp32' | 'bf16' | 'int8';
 

@@ -3,7 +3,7 @@ import { envUnusable } from '../backends/registry.ts';
 import { provision, removeDirs } from '../envs/provision.ts';
 import { describeStack, envsRoot, stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
-import { machine } from '../results/machine.ts';
+import { machine } from '../machine.ts';
 
 const log = (line: string) => console.error(line);
 

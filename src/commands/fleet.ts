@@ -11,7 +11,7 @@ import { gather, twinsLine } from '../fleet/gather.ts';
 import { LocalEngine } from '../fleet/local.ts';
 import { engineFor, fleetDir, newManifest, readManifest, refresh, submit, waitFor } from '../fleet/manifest.ts';
 import { writeFleetReports } from '../fleet/report.ts';
-import { checkWritableDir } from '../results/out-dir.ts';
+import { checkWritableDir } from '../out-dir.ts';
 import { checkNumber } from '../rungs/settings.ts';
 import { commandLine } from '../shell.ts';
 

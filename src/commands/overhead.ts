@@ -17,7 +17,7 @@ import { type RungSettings, runRung } from '../run/rung.ts';
 import { loadLadder, type Rung, withThreads } from '../rungs/ladder.ts';
 import { ARTICLE_SCENARIO, checkModel, checkNumber, checkScenario, type Scenario } from '../rungs/settings.ts';
 import { commandLine, shq } from '../shell.ts';
-import { outDirFrom } from './run.ts';
+import { outDirFrom } from './options.ts';
 
 /** The worker may add at most this much to a pass (1%); the controller at most 0.5% of its CPU. */
 export const WORKER_TARGET = 0.01;

@@ -1,15 +1,14 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { machineId } from '../nightly/history.ts';
-import { bestLines } from '../results/best.ts';
-import { machine } from '../results/machine.ts';
-import { checkWritableDir, newRunDir } from '../results/out-dir.ts';
-import { renderTable } from '../results/report.ts';
+import { bestLines } from '../render/best.ts';
+import { machine, machineId } from '../machine.ts';
+import { renderTable } from '../render/report.ts';
 import { readRunFile } from '../results/run-file.ts';
 import { executeRun } from '../run/execute.ts';
 import { checkResumable } from '../run/store.ts';
-import { applyOverrides, type Ladder, type Rung } from '../rungs/ladder.ts';
+import { printDryRun } from './dry-run.ts';
+import { checkWritableDir, newRunDir } from '../out-dir.ts';
 import {
   type CommonArgs,
   checkFlags,
@@ -18,57 +17,10 @@ import {
   roundsFrom,
   roundsOptions,
   scenarioOptions,
+  selectedRungs,
+  selectionOptions,
   settingsFrom,
-} from './run.ts';
-import { printDryRun } from './rungs.ts';
-
-/**
- * Every value of a repeatable flag. yargs keeps only the last of a repeated flag here (so that a
- * repeated scalar flag does not turn into a list), so repeatable ones are read from argv itself.
- */
-export function repeated(name: string, given: string[] | undefined, argv = process.argv.slice(2)): string[] {
-  const out: string[] = [];
-  for (const [i, arg] of argv.entries()) {
-    if (arg === '--') break;
-    if (arg === `--${name}` && argv[i + 1] !== undefined) out.push(argv[i + 1]!);
-    else if (arg.startsWith(`--${name}=`)) out.push(arg.slice(name.length + 3));
-  }
-  return out.length ? out : (given ?? []);
-}
-
-const list = (name: string, v: string[] | undefined) =>
-  repeated(name, v)
-    .flatMap((x) => x.split(','))
-    .map((x) => x.trim())
-    .filter(Boolean);
-
-/** --only / --skip, comma-separated or repeated. */
-export function selectionOptions<T>(y: Argv<T>) {
-  return y
-    .option('only', { type: 'string', array: true, describe: 'run only these rungs (comma-separated or repeated)' })
-    .option('skip', { type: 'string', array: true, describe: 'leave these rungs out' });
-}
-
-/** The ladder's rungs that --only and --skip leave, in ladder order. */
-export function selectedRungs(ladder: Ladder, a: { only?: string[]; skip?: string[]; set?: string[] }): Rung[] {
-  const only = list('only', a.only);
-  const skip = list('skip', a.skip);
-  // `--only ,` names nothing: running every rung instead would be the opposite of what was asked.
-  if (a.only !== undefined && !only.length) throw new UserError('--only names no rung');
-  if (a.skip !== undefined && !skip.length) throw new UserError('--skip names no rung');
-  return selectRungs(ladder, only, skip).map((r) => applyOverrides(r, repeated('set', a.set)));
-}
-
-export function selectRungs(ladder: Ladder, only: string[], skip: string[]): Rung[] {
-  const ids = new Set(ladder.rungs.map((r) => r.id));
-  for (const id of [...only, ...skip]) {
-    if (!ids.has(id))
-      throw new UserError(`unknown rung '${id}' (${path.basename(ladder.file)} has: ${[...ids].join(', ')})`);
-  }
-  const chosen = ladder.rungs.filter((r) => (!only.length || only.includes(r.id)) && !skip.includes(r.id));
-  if (!chosen.length) throw new UserError('--only/--skip leave no rung to run');
-  return chosen;
-}
+} from './options.ts';
 
 export const reproduceCommand = {
   command: 'reproduce',

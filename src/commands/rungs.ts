@@ -1,52 +1,11 @@
 import type { Argv } from 'yargs';
 import { z } from 'zod';
 import { BACKENDS } from '../backends/registry.ts';
-import { describeStack } from '../envs/stacks.ts';
-import { instanceRungs } from '../launcher/instances.ts';
-import { launchPlan } from '../launcher/launch.ts';
-import { WIRE } from '../protocol/wire.ts';
-import { ARTICLE_LADDER, ladderJsonSchema, type Rung, resolvedOptions, withThreads } from '../rungs/ladder.ts';
+import { ARTICLE_LADDER, ladderJsonSchema } from '../rungs/ladder.ts';
 import { checkNumber } from '../rungs/settings.ts';
-import { shq } from '../shell.ts';
-import { selectedRungs, selectionOptions } from './reproduce.ts';
-import { ladderFrom } from './run.ts';
+import { printDryRun } from './dry-run.ts';
+import { ladderFrom, selectedRungs, selectionOptions } from './options.ts';
 
-/**
- * One word for a POSIX shell, taken literally: as it is when it holds only characters no shell treats
- * specially, else in single quotes (inside which nothing is special), each ' written as '\''.
- */
-
-/** `env NAME=value ... command args`, every name, value and argument quoted, to paste into sh. */
-export function envCommandLine(env: Record<string, string>, argv: string[]): string {
-  const assignments = Object.entries(env).map(([k, v]) => `${shq(k)}=${shq(v)}`);
-  return `env ${assignments.join(' ')} \\\n  ${argv.map(shq).join(' ')}`;
-}
-
-/** Prints, per rung, the exact environment, interpreter and command its worker starts with. */
-export async function printDryRun(rungs: Rung[], threads?: number): Promise<void> {
-  for (const r of rungs.map((x) => withThreads(x, threads))) {
-    const endpoint = 'ipc:///tmp/ladder-XXXXXX/ctl.sock';
-    try {
-      const stack = await describeStack(r.env);
-      console.log(`# ${r.id}: backend ${r.backend}, environment '${r.env}' (${stack.state})`);
-      // A rung of several instances starts one worker per instance, each on its own cores.
-      const instances = instanceRungs(r);
-      if (instances.length > 1) console.log(`# ${instances.length} instances, started together`);
-      for (const inst of instances) {
-        const plan = launchPlan(stack.python, inst.launcher, endpoint, r.id, {}, r.backend);
-        console.log(envCommandLine(plan.env, [plan.command, ...plan.args]));
-      }
-      console.log(`# backend options (defaults filled in): ${JSON.stringify(resolvedOptions(r))}`);
-    } catch (err) {
-      // One comment line: a line break in the message would make the rest a command when pasted.
-      console.log(`# ${r.id}: cannot start: ${(err as Error).message.replace(/\s+/g, ' ')}`);
-    }
-    console.log('');
-  }
-  console.log(
-    `# Variables of your shell are passed on too, except PYTHON* and those that change what is measured: ${WIRE.measured_env ?? ''} (protocol/wire.json).`,
-  );
-}
 
 /** Each backend: what it is, its default environment, and its options with their values and defaults. */
 function printBackends(): void {

@@ -4,9 +4,9 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { repoRoot } from '../paths.ts';
-import { checkOutFile } from '../results/out-dir.ts';
+import { checkOutFile } from '../out-dir.ts';
 import { type RunFile, readHistory } from '../results/run-file.ts';
-import { renderTrendHtml, trendSvg } from '../results/trend.ts';
+import { renderTrendHtml, trendSvg } from '../render/trend.ts';
 
 const isDir = (p: string) => {
   try {

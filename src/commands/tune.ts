@@ -4,14 +4,14 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../files.ts';
 import { repoRoot } from '../paths.ts';
-import { specToSvg, svgToPng } from '../results/chart.ts';
+import { specToSvg, svgToPng } from '../render/vega.ts';
 import { parseDuration } from '../rungs/settings.ts';
 import { bestYaml, renderTune, tuneChartSpec } from '../tune/answer.ts';
 import { type Objective, RunExecutor } from '../tune/executor.ts';
 import { costFrom, pastRungs, planRounds } from '../tune/plan.ts';
 import { DEFAULT_SEARCH, successiveHalving } from '../tune/search.ts';
 import { describeValues, enumerate, loadSpace, spacePath } from '../tune/space.ts';
-import { type CommonArgs, outDirFrom, scenarioFrom, scenarioOptions, settingsFrom } from './run.ts';
+import { type CommonArgs, outDirFrom, scenarioFrom, scenarioOptions, settingsFrom } from './options.ts';
 
 /** "45m", "1h30m", "90s", "2h" or plain seconds. */
 export const parseBudget = (text: string): number => parseDuration(text);

@@ -5,7 +5,7 @@ import { RunError, TailBuffer } from '../errors.ts';
 import { writeJsonAtomic } from '../files.ts';
 import { trackGroup, untrackGroup } from '../interrupt.ts';
 import { withLock } from '../lock.ts';
-import { checkWritableDir } from '../results/out-dir.ts';
+import { checkWritableDir } from '../out-dir.ts';
 import { basePython, type Channel, describeStack, envsDir, MARKER, type Stack } from './stacks.ts';
 
 export type Log = (line: string) => void;

@@ -7,12 +7,13 @@ import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../files.ts';
 import { verdictLine } from '../nightly/judge.ts';
-import { ARTICLE_COLOR, FONT, specToSvg } from '../results/chart.ts';
-import { csvField } from '../results/csv.ts';
-import { esc, inlineSvg, pageHead } from '../results/html.ts';
-import { mdText } from '../results/report.ts';
+import { ARTICLE_COLOR } from '../render/chart.ts';
+import { FONT, specToSvg } from '../render/vega.ts';
+import { csvField } from '../render/csv.ts';
+import { esc, inlineSvg, pageHead } from '../render/page.ts';
+import { mdText } from '../render/markdown.ts';
 import { type RunFile, readHistory } from '../results/run-file.ts';
-import { changeLines, renderTrendHtml, trendSvg } from '../results/trend.ts';
+import { changeLines, renderTrendHtml, trendSvg } from '../render/trend.ts';
 import { fingerprint, type Gathered, type GatheredRun, twinsLine } from './gather.ts';
 import type { Manifest } from './manifest.ts';
 

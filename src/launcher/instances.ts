@@ -4,8 +4,7 @@
 // like any rung's, and the instances' cores must not overlap.
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.ts';
-import type { Rung } from '../rungs/ladder.ts';
-import { parseCores } from './config.ts';
+import { type LaunchConfig, parseCores } from './config.ts';
 
 /** The cores this process may run on (its affinity), which the instances share out. */
 export function allowedCores(status = '/proc/self/status'): number[] {
@@ -31,7 +30,7 @@ export function splitCores(pool: number[], instances: number, perInstance?: numb
 }
 
 /** The rung as one worker per instance; a rung of one instance is left as it is. */
-export function instanceRungs(rung: Rung, pool?: () => number[]): Rung[] {
+export function instanceRungs<R extends { launcher: LaunchConfig }>(rung: R, pool?: () => number[]): R[] {
   const L = rung.launcher;
   const n = L.instances ?? 1;
   if (n === 1 && L.cores_per_instance === undefined) return [rung];

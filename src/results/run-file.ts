@@ -8,9 +8,10 @@ import { z } from 'zod';
 import type { CommonEffective, Dtype } from '../backends/types.ts';
 import type { Channel } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
+import type { SchedulerInfo } from '../provenance.ts';
 import { readProblem, readRegularFile, writeJsonAtomic } from '../files.ts';
 import { repoRoot } from '../paths.ts';
-import type { Machine } from './machine.ts';
+import type { Machine } from '../machine.ts';
 import type { PairedRatio } from './paired.ts';
 import type { Stats } from './stats.ts';
 import type { Throughput, Window } from './throughput.ts';
@@ -183,33 +184,6 @@ export interface VersionChange {
   package: string;
   from?: string;
   to?: string;
-}
-
-export interface SchedulerInfo {
-  engine: 'slurm' | 'local';
-  job_id?: string;
-  node?: string;
-  partition?: string;
-  /** The fleet submission (fleet/<id>/manifest.json) and the machine class the job was for. */
-  fleet?: string;
-  class?: string;
-}
-
-/** What the environment says about the job this process runs in (Slurm's variables, ladder fleet's). */
-export function schedulerInfo(env = process.env): SchedulerInfo | undefined {
-  const fleet = env.LADDER_FLEET || undefined;
-  const cls = env.LADDER_FLEET_CLASS || undefined;
-  if (env.SLURM_JOB_ID)
-    return {
-      engine: 'slurm',
-      job_id: env.SLURM_JOB_ID,
-      node: env.SLURMD_NODENAME || undefined,
-      partition: env.SLURM_JOB_PARTITION || undefined,
-      fleet,
-      class: cls,
-    };
-  if (env.LADDER_FLEET_JOB) return { engine: 'local', job_id: env.LADDER_FLEET_JOB, fleet, class: cls };
-  return undefined;
 }
 
 export interface RunFile {
@@ -392,13 +366,6 @@ export function readHistory(machineDir: string): { runs: HistoryEntry[]; skipped
   return { runs, skipped };
 }
 
-export function gitRevision(): string | undefined {
-  try {
-    return execaSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).stdout.trim();
-  } catch {
-    return undefined;
-  }
-}
 
 export function writeRunFile(dir: string, run: RunFile): void {
   writeJsonAtomic(path.join(dir, 'run.json'), run);

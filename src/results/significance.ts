@@ -1,6 +1,7 @@
 // Telling a real change from noise, once for every command that judges (compare, nightly, tune):
 // a two-sided Mann-Whitney U test on the passes plus a minimum factor, as asv and benchstat do, and
 // "inconclusive" when too few passes make significance unreachable.
+import { median } from './stats.ts';
 
 export interface MannWhitney {
   /** U of the first sample (scipy's U1): the number of pairs (x, y) with x > y, ties counting 1/2. */
@@ -168,11 +169,6 @@ export function judgeSamples(
   reference: number[],
   o: CompareOptions,
 ): { ratio: number; test: MannWhitney; verdict: Verdict; note?: string } {
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
   const ratio = median(current) / median(reference);
   const test = mannWhitneyU(reference, current);
   return { ratio, test, ...verdictOf(ratio, test.p, reference.length, current.length, o) };

@@ -8,7 +8,7 @@ import { type Channel, describeStack, MARKER } from '../envs/stacks.ts';
 import { LadderError, ToggleError, UserError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { type PassComponents, summarizeComponents } from '../results/breakdown.ts';
-import { machine } from '../results/machine.ts';
+import { machine } from '../machine.ts';
 import { type PairedRatio, precise, roundsNeeded, whyImprecise } from '../results/paired.ts';
 import type { MachineProbe, RunFile, RungResult, RungRound, RunRounds } from '../results/run-file.ts';
 import { quantile, spreadWarning, stats } from '../results/stats.ts';

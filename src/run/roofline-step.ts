@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describeStack } from '../envs/stacks.ts';
 import { writeJsonAtomic } from '../files.ts';
 import { cacheRoot } from '../paths.ts';
-import type { Machine } from '../results/machine.ts';
+import type { Machine } from '../machine.ts';
 import { abovePeak, placeOnRoofline, runPeaks } from '../results/roofline.ts';
 import type { RunFile } from '../results/run-file.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';

@@ -6,16 +6,15 @@ import type { Channel } from '../envs/stacks.ts';
 import { RunError, UserError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { setRunFile } from '../interrupt.ts';
+import { gitRevision, schedulerInfo } from '../provenance.ts';
 import { repoRoot } from '../paths.ts';
-import { writeReports } from '../results/html.ts';
-import { machine } from '../results/machine.ts';
-import { renderReport } from '../results/report.ts';
+import { writeReports } from '../render/html.ts';
+import { machine } from '../machine.ts';
+import { renderReport } from '../render/report.ts';
 import {
-  gitRevision,
   type RunFile,
   type RungResult,
   SCHEMA_VERSION,
-  schedulerInfo,
   writeRunFile,
 } from '../results/run-file.ts';
 import { addSpeedups } from '../results/speedups.ts';

@@ -3,7 +3,9 @@
 // its speedup, CI, quality and proof status).
 import type { TopLevelSpec } from 'vega-lite';
 import YAML from 'yaml';
-import { BAR_COLOR, FAILED_COLOR, FONT } from '../results/chart.ts';
+import { BAR_COLOR, FAILED_COLOR } from '../render/chart.ts';
+import { mdText } from '../render/markdown.ts';
+import { FONT } from '../render/vega.ts';
 import { fmtP, judgeSamples, ratioCI } from '../results/significance.ts';
 import { BUDGET_SPENT } from '../run/execute.ts';
 import type { Rung } from '../rungs/ladder.ts';
@@ -89,7 +91,7 @@ export function renderTune(space: string, e: Enumerated, res: SearchResult, obje
         .map(([k, v]) => `${k}=${v}`)
         .join(
           ' ',
-        )} | ${m.round} | ${m.samples_s.length} | ${tp ? num(m.median_s ? 1 / m.median_s : undefined, 4) : num(m.median_s, 3)} | ${speedup ? `${speedup.toFixed(2)}x` : '–'} | ${ci ? `${ci.ci[0].toFixed(2)}–${ci.ci[1].toFixed(2)}x (${(100 * ci.level).toFixed(0)}%)` : '–'} | ${j ? `${j.verdict}, p=${fmtP(j.test.p)}` : '–'} | ${psnr} | ${status.replace(/\|/g, '\\|')} |`,
+        )} | ${m.round} | ${m.samples_s.length} | ${tp ? num(m.median_s ? 1 / m.median_s : undefined, 4) : num(m.median_s, 3)} | ${speedup ? `${speedup.toFixed(2)}x` : '–'} | ${ci ? `${ci.ci[0].toFixed(2)}–${ci.ci[1].toFixed(2)}x (${(100 * ci.level).toFixed(0)}%)` : '–'} | ${j ? `${j.verdict}, p=${fmtP(j.test.p)}` : '–'} | ${psnr} | ${mdText(status)} |`,
     );
   }
   return `${lines.join('\n')}\n`;

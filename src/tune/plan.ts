@@ -5,6 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
 import { type RungResult, readRunFile } from '../results/run-file.ts';
+import { median } from '../results/stats.ts';
 import type { Rung } from '../rungs/ladder.ts';
 import type { Scenario } from '../rungs/settings.ts';
 import type { SearchOptions } from './search.ts';
@@ -71,7 +72,6 @@ export function pastRungs(root: string, model: string, sc: Scenario): RungResult
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 /** A rung's cost from the past: the same configuration if measured, else its backend's median. */
 export function costFrom(past: RungResult[]): (r: Rung) => Cost | undefined {

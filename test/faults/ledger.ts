@@ -1,5 +1,5 @@
 // The fault suite's ledger: each injected fault records whether the run survived it, how many
-// measured results it lost and how many worker processes it left behind. test/global-setup.ts
+// measured results it lost and how many worker processes it left behind. test/setup/faults.ts
 // prints the total after the last test: `faults: N injected, N survived, 0 results lost, 0 orphans`.
 import { appendFileSync } from 'node:fs';
 

@@ -1,8 +1,9 @@
 // "Best on this machine": the fastest rung above the quality floor, its speedup over the ladder's
 // first rung and how sure that speedup is (a distribution-free CI of the ratio, the U test).
 import { describe, expect, test } from 'vitest';
-import { bestLines, bestRung } from '../../src/results/best.ts';
-import { renderReport } from '../../src/results/report.ts';
+import { bestLines } from '../../src/render/best.ts';
+import { bestRung } from '../../src/results/best.ts';
+import { renderReport } from '../../src/render/report.ts';
 import type { RungResult } from '../../src/results/run-file.ts';
 import { ratioCI } from '../../src/results/significance.ts';
 import { fixtureRun } from '../fixtures/run.ts';

@@ -1,10 +1,12 @@
 // Text from a run (an error, a warning, a path) in report.md, results.csv, `ladder compare --markdown`
 // and the nightly Markdown summary: no raw HTML, no broken table, no cell a spreadsheet runs as a formula.
 import { describe, expect, test } from 'vitest';
-import { markdown as nightlyMarkdown } from '../../src/commands/nightly.ts';
-import { compareRuns, type LoadedRun, renderMarkdown } from '../../src/results/compare.ts';
-import { csvField, renderCsv } from '../../src/results/csv.ts';
-import { mdCode, mdText, renderReport } from '../../src/results/report.ts';
+import { markdown as nightlyMarkdown } from '../../src/nightly/summary.ts';
+import { compareRuns, type LoadedRun } from '../../src/results/compare.ts';
+import { renderMarkdown } from '../../src/render/compare.ts';
+import { csvField, renderCsv } from '../../src/render/csv.ts';
+import { renderReport } from '../../src/render/report.ts';
+import { mdCode, mdText } from '../../src/render/markdown.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 

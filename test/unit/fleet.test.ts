@@ -9,10 +9,8 @@ import type { Manifest } from '../../src/fleet/manifest.ts';
 import { fleetCells, latestPerMachine, renderFleetCsv, renderFleetMd } from '../../src/fleet/report.ts';
 import { jobScript } from '../../src/fleet/script.ts';
 import { jobState, parseScontrol, sbatchArgs } from '../../src/fleet/slurm.ts';
-import { machineId } from '../../src/nightly/history.ts';
-import { machine } from '../../src/results/machine.ts';
-import { schedulerInfo } from '../../src/results/run-file.ts';
-import { shq } from '../../src/shell.ts';
+import { machine, machineId } from '../../src/machine.ts';
+import { schedulerInfo } from '../../src/provenance.ts';
 import { tmpDir } from '../helpers.ts';
 
 function fleetFile(yaml: string): string {

@@ -119,8 +119,9 @@ describe('nights that cannot be judged', () => {
   });
 });
 
-// Nights as the sleep backend scripts them: each worker process lands at its own level (lognormal,
-// `processNoise`), each pass varies around it (`passNoise`). Seeded: the figures below are exact.
+// A statistical model of a noisy machine's nights, for the false-alarm rate alone (the nightly tests of
+// test/mock/ run real workers on the sleep backend instead): each process lands at its own level
+// (lognormal, `processNoise`), each pass varies around it (`passNoise`). Seeded: the figures are exact.
 function scriptedNight(rand: () => number, level: number, processNoise: number, passNoise: number): RunFile {
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const proc = Math.exp(processNoise * gauss());

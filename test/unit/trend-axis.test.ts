@@ -2,7 +2,7 @@
 // when the nights span more than one day.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunFile } from '../../src/results/run-file.ts';
-import { timeAxisFormat, trendSvg } from '../../src/results/trend.ts';
+import { timeAxisFormat, trendSvg } from '../../src/render/trend.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 
 type Night = RunFile & { started: string };

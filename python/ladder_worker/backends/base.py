@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import UserError
+from ..options import resolve
 from ..scenario import SCHEDULERS
 from ..timing import Breakdown
 
@@ -20,6 +21,24 @@ from ..timing import Breakdown
 def seeded_latents(seed: int, shape) -> np.ndarray:
     """The initial latents of every backend: drawn with numpy from the seed, identical everywhere."""
     return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+def call_pipeline(pipe, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
+    """The one diffusers call every pipeline backend makes: the same arguments, a generator from the seed
+    (the latents are given, so it only feeds the scheduler's noise, where one draws any)."""
+    import torch
+
+    generator = torch.Generator("cpu").manual_seed(seed)
+    return pipe(
+        prompt=prompt,
+        height=height,
+        width=width,
+        latents=latents,
+        guidance_scale=guidance_scale,
+        num_inference_steps=num_inference_steps,
+        output_type=output_type,
+        generator=generator,
+    ).images
 
 
 def minor(version: str) -> str:
@@ -85,10 +104,14 @@ class Backend(abc.ABC):
     needs_model: ClassVar[bool] = True
 
     def __init__(self, options: dict, cache_dir: str | Path):
-        self.options = dict(options or {})  # the rung's options, defaults applied by the controller
+        self.options = self.resolve_options(options)
         self.cache_dir = Path(cache_dir)  # where the backend may cache what it derives (OpenVINO IR)
         self.timings: dict[str, float] = {}  # load-side times reported apart from latency (export_s...)
         self.pipe: Any = None
+
+    def resolve_options(self, options: dict | None) -> dict:
+        """Checked against protocol/options.json, every default from there: no limit or default of our own."""
+        return resolve(self.name, options)
 
     @abc.abstractmethod
     def load(self, info: dict, scenario: dict) -> None:
@@ -159,7 +182,7 @@ class Backend(abc.ABC):
 
     def scheduler_class(self) -> str | None:
         """The diffusers class the `scheduler` option asks for (protocol/scenario.json), None for the model's own."""
-        scheduler = self.options.get("scheduler") or "default"
+        scheduler = self.options["scheduler"]
         if scheduler not in SCHEDULERS:
             raise UserError(f"unknown scheduler {scheduler!r} (known: {', '.join(SCHEDULERS)})")
         return SCHEDULERS[scheduler]

@@ -34,7 +34,7 @@ from pathlib import Path
 from .. import models
 from ..errors import UserError
 from ..scenario import DEFAULTS
-from .base import Backend, versions
+from .base import Backend, call_pipeline, versions
 
 SUBMODELS = ("text_encoder", "unet", "vae_decoder", "vae_encoder")
 # Every from_pretrained: files of this machine only, never a model's own code.
@@ -198,7 +198,7 @@ class OpenVINOBackend(Backend):
 
     def _ov_config(self) -> dict:
         ov_config = {}
-        precision = self.options.get("precision", "auto")
+        precision = self.options["precision"]
         if precision != "auto":
             ov_config["INFERENCE_PRECISION_HINT"] = precision
         if os.environ.get("OMP_NUM_THREADS"):
@@ -369,13 +369,12 @@ class OpenVINOBackend(Backend):
         }
 
     def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
-        import torch
-
         if self.static and (height, width) != (self.pipe.height, self.pipe.width):
             # optimum-intel would silently render at the reshaped size: refuse instead.
             raise UserError(f"pipeline is static at {self.pipe.height}x{self.pipe.width}, asked {height}x{width}")
-        generator = torch.Generator("cpu").manual_seed(seed)
-        return self.pipe(
+        return call_pipeline(
+            self.pipe,
+            seed=seed,
             prompt=prompt,
             height=height,
             width=width,
@@ -383,8 +382,7 @@ class OpenVINOBackend(Backend):
             guidance_scale=guidance_scale,
             num_inference_steps=num_inference_steps,
             output_type=output_type,
-            generator=generator,
-        ).images
+        )
 
 
 BACKEND = OpenVINOBackend

@@ -2,7 +2,8 @@
 the controller's proofs, statistics and verdicts. No pipeline and no model: each pass sleeps a scripted
 time and reports it through a virtual clock, so the measured sample is exactly the scripted value.
 
-Options (all optional; the controller applies the same defaults):
+Options (all optional; types, limits and defaults are protocol/options.json's, generated from
+src/backends/sleep.ts, which the controller applies too):
   pass_s [0.05]          seconds each timed pass takes
   series [[]]            when not empty, timed pass i (0-based, counted over the process) takes series[i % len]
   process_noise [0.0]    relative sd of a lognormal level factor drawn once per process, applied to every pass
@@ -52,27 +53,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..options import SCHEMAS, resolve
 from .base import Backend, check_probe, seeded_latents
 
-DEFAULTS = {
-    "scheduler": "default",
-    "pass_s": 0.05,
-    "series": [],
-    "process_noise": 0.0,
-    "pass_noise": 0.0,
-    "noise_seed": 0,
-    "load_s": 0.0,
-    "dtype": "fp32",
-    "broken_toggle": False,
-    "image": "seeded",
-    "image_noise": 0.0,
-    "fault": "none",
-    "fault_at_pass": 1,
-    "probe_gflops": 1000.0,
-    "machine_drift": 0.0,
-    "drift": [],
-    "drift_clock": "",
-}
+# Every option's type, limits and default: protocol/options.json (from src/backends/sleep.ts).
+DEFAULTS = {key: spec.get("default") for key, spec in SCHEMAS["sleep"]["properties"].items()}
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 IMAGES = ("seeded", "nan", "inf")
 FAULTS = ("none", "raise", "exit", "kill", "hang", "deadlock", "oom")
@@ -83,45 +68,17 @@ OOM_CHUNK_BYTES = 64 << 20
 SHARES = {"text_encoding_s": 0.05, "unet_s": 0.80, "vae_decode_s": 0.10, "safety_checker_s": 0.05}
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def check_options(options: dict) -> dict:
-    """The options with defaults applied; a UserError names the first bad one."""
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise UserError(f"sleep backend: unknown option {unknown[0]!r} (known: {', '.join(DEFAULTS)})")
-    o = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-    for key in ("pass_s", "process_noise", "pass_noise", "load_s", "image_noise"):
-        if not (_is_number(o[key]) and o[key] >= 0):
-            raise UserError(f"sleep backend: {key} must be a number >= 0, got {o[key]!r}")
-    if not (isinstance(o["series"], (list, tuple)) and all(_is_number(x) and x >= 0 for x in o["series"])):
-        raise UserError(f"sleep backend: series must be a list of numbers >= 0, got {o['series']!r}")
+    """The options checked against the schema, defaults applied, and what a JSON Schema cannot say: a
+    drift's times ascending, and the clock file every worker of the run shares. UserError names the first."""
+    o = resolve("sleep", options)
     o["series"] = list(o["series"])
-    if not (_is_number(o["probe_gflops"]) and o["probe_gflops"] > 0):
-        raise UserError(f"sleep backend: probe_gflops must be a number > 0, got {o['probe_gflops']!r}")
-    if not (_is_number(o["machine_drift"]) and o["machine_drift"] < 1):
-        raise UserError(f"sleep backend: machine_drift must be a number < 1, got {o['machine_drift']!r}")
-    drift = o["drift"]
-    if not (
-        isinstance(drift, (list, tuple))
-        and all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_number(x) for x in p) for p in drift)
-        and all(p[1] > 0 for p in drift)
-        and all(a[0] <= b[0] for a, b in itertools.pairwise(drift))
-    ):
+    drift = [list(p) for p in o["drift"]]
+    if any(a[0] > b[0] for a, b in itertools.pairwise(drift)):
         raise UserError(f"sleep backend: drift must be a list of [t, factor > 0] with t ascending, got {drift!r}")
-    o["drift"] = [list(p) for p in drift]
-    if not isinstance(o["drift_clock"], str) or (drift and not o["drift_clock"]):
+    o["drift"] = drift
+    if drift and not o["drift_clock"]:
         raise UserError("sleep backend: drift needs drift_clock, the file every worker of the run shares")
-    for key, low in (("noise_seed", 0), ("fault_at_pass", 1)):
-        if not (isinstance(o[key], int) and not isinstance(o[key], bool) and o[key] >= low):
-            raise UserError(f"sleep backend: {key} must be an integer >= {low}, got {o[key]!r}")
-    for key, allowed in (("dtype", tuple(DTYPES)), ("image", IMAGES), ("fault", FAULTS)):
-        if o[key] not in allowed:
-            raise UserError(f"sleep backend: {key} must be one of {', '.join(allowed)}, got {o[key]!r}")
-    if not isinstance(o["broken_toggle"], bool):
-        raise UserError(f"sleep backend: broken_toggle must be true or false, got {o['broken_toggle']!r}")
     return o
 
 

@@ -7,7 +7,7 @@ import contextlib
 import torch  # absolute: the real torch, not this module
 
 from .. import models
-from .base import Backend
+from .base import Backend, call_pipeline
 
 COMPONENTS = ("unet", "vae", "text_encoder", "safety_checker")
 
@@ -96,9 +96,10 @@ class TorchBackend(Backend):
             handle.remove()
 
     def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
-        generator = torch.Generator("cpu").manual_seed(seed)
         with torch.inference_mode(), self.autocast():
-            return self.pipe(
+            return call_pipeline(
+                self.pipe,
+                seed=seed,
                 prompt=prompt,
                 height=height,
                 width=width,
@@ -106,8 +107,7 @@ class TorchBackend(Backend):
                 guidance_scale=guidance_scale,
                 num_inference_steps=num_inference_steps,
                 output_type=output_type,
-                generator=generator,
-            ).images
+            )
 
 
 BACKEND = TorchBackend

@@ -59,12 +59,12 @@ class TorchCompileBackend(TorchBackend):
         import torch._inductor.config as inductor_config
 
         # Freezing folds the weights into the graph as constants (inference only: grad is off here).
-        inductor_config.freezing = bool(self.options.get("freezing", True))
-        mode = self.options.get("mode", "default")
-        kwargs = dict(fullgraph=bool(self.options.get("fullgraph", True)), dynamic=False, backend=self.compile_backend)
+        inductor_config.freezing = bool(self.options["freezing"])
+        mode = self.options["mode"]
+        kwargs = dict(fullgraph=bool(self.options["fullgraph"]), dynamic=False, backend=self.compile_backend)
         if self.compile_backend == "inductor":
             kwargs["mode"] = mode  # inductor's modes; another backend gets none
-        parts = COMPILED[self.options.get("components", "unet")]
+        parts = COMPILED[self.options["components"]]
         # Compiling the module (not unet.compile()) keeps hooks registered on the wrapper outside the
         # graph, so observe()'s dtype hook and the timers see every call and trigger no recompile.
         self.pipe.unet = torch.compile(self.pipe.unet, **kwargs)
@@ -109,9 +109,9 @@ class TorchCompileBackend(TorchBackend):
     def effective(self) -> dict:
         eff = super().effective()
         eff["compile"] = {
-            "mode": self.options.get("mode", "default"),
+            "mode": self.options["mode"],
             "freezing": bool(torch._inductor.config.freezing),
-            "fullgraph": bool(self.options.get("fullgraph", True)),
+            "fullgraph": bool(self.options["fullgraph"]),
             "dynamic": False,
             "compiled": list(self.compiled),
             **compile_counters(),

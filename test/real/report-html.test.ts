@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MARKS } from '../../src/results/chart.ts';
+import { MARKS } from '../../src/render/chart.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 

@@ -6,8 +6,8 @@
 // a 'failed' label and no bar. Right panel: the article's published figure per rung, on its own
 // scale, since the article's 32-core Sapphire Rapids is far faster than the machines ladder runs on.
 import type { TopLevelSpec } from 'vega-lite';
-import { RunError } from '../errors.ts';
-import type { RunFile, RungResult } from './run-file.ts';
+import type { RunFile, RungResult } from '../results/run-file.ts';
+import { FONT, specToSvg } from './vega.ts';
 
 /** Names of the vega-lite layers; vega names their marks `<name>_marks` (an SVG class too). */
 export const MARKS = {
@@ -23,9 +23,6 @@ export const BAR_COLOR = '#4c78a8';
 export const ARTICLE_COLOR = '#e45756';
 export const FAILED_COLOR = '#b03a2e';
 export const RUNNING_COLOR = '#8a6d00';
-/** DejaVu Sans first: Debian's fonts-dejavu-core, which resvg is told to use; other viewers fall back. */
-export const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
-
 export interface ChartRow {
   rung: string;
   status: RungResult['status'];
@@ -273,79 +270,6 @@ export function chartSpec(run: RunFile): TopLevelSpec {
   } as unknown as TopLevelSpec;
 }
 
-// The renderers are loaded on first use: most commands never draw, and loading them takes half a
-// second of every command's start-up.
-const renderers = async () => {
-  const [{ Resvg }, vega, { compile }] = await Promise.all([
-    import('@resvg/resvg-js'),
-    import('vega'),
-    import('vega-lite'),
-  ]);
-  return { Resvg, vega, compile };
-};
-type Renderers = Awaited<ReturnType<typeof renderers>>;
-
-/** A vega loader that refuses every load: the chart's data is inline and must never hit the network. */
-function offlineLoader(vega: Renderers['vega']) {
-  const l = vega.loader();
-  const refuse = async (uri: string) => {
-    throw new RunError(`ladder chart: refusing to load ${uri}: charts are drawn offline`);
-  };
-  return Object.assign(l, { load: refuse, sanitize: refuse, http: refuse, file: refuse });
-}
-
-/** resvg's fonts: the system's (fontconfig's folders, /usr/share/fonts among them), DejaVu Sans first. */
-const FONT_OPTIONS = () => ({
-  loadSystemFonts: true,
-  defaultFontFamily: 'DejaVu Sans',
-  sansSerifFamily: 'DejaVu Sans',
-});
-
-/**
- * Without a canvas, vega estimates text widths generously (0.8 em a character), so its SVG is much
- * wider than what it draws. resvg lays the text out with the real fonts: the SVG is cropped to that
- * box plus a margin, and gets its white background back.
- */
-function cropToContent(Resvg: Renderers['Resvg'], svg: string, margin = 14): string {
-  const box = new Resvg(svg, { font: FONT_OPTIONS() }).getBBox();
-  if (!box || !(box.width > 0 && box.height > 0)) return svg;
-  const x = Math.floor(box.x - margin);
-  const y = Math.floor(box.y - margin);
-  const w = Math.ceil(box.width + 2 * margin);
-  const h = Math.ceil(box.height + 2 * margin);
-  return svg.replace(/^<svg([^>]*)>/, (_all, attrs: string) => {
-    const kept = attrs.replace(/\s(width|height|viewBox)="[^"]*"/g, '');
-    return `<svg${kept} width="${w}" height="${h}" viewBox="${x} ${y} ${w} ${h}"><rect x="${x}" y="${y}" width="${w}" height="${h}" fill="white"/>`;
-  });
-}
-
-/** Any vega-lite spec as a standalone SVG document, drawn offline and cropped to what is drawn. */
-export async function specToSvg(spec: TopLevelSpec): Promise<string> {
-  const { Resvg, vega, compile } = await renderers();
-  const vg = compile(spec).spec;
-  delete vg.background; // measured without it (it would cover the whole canvas), put back by cropToContent
-  const view = new vega.View(vega.parse(vg), {
-    renderer: 'none',
-    loader: offlineLoader(vega) as never,
-    logLevel: 1 /* warn */,
-  });
-  try {
-    return cropToContent(Resvg, await view.toSVG());
-  } finally {
-    view.finalize();
-  }
-}
-
 /** The chart as a standalone SVG document. */
 export const chartSvg = (run: RunFile): Promise<string> => specToSvg(chartSpec(run));
 
-/** The SVG rasterized by resvg, at `scale` (2: crisp on high-density screens and in documents). */
-export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
-  const { Resvg } = await renderers();
-  const resvg = new Resvg(svg, {
-    fitTo: { mode: 'zoom', value: scale },
-    background: 'white',
-    font: FONT_OPTIONS(),
-  });
-  return resvg.render().asPng();
-}

@@ -2,8 +2,8 @@
 // pseudo file systems (a recursive mkdir under /proc loops without end), never over a finished run.
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.ts';
-import { lockOwner, tryLock } from '../lock.ts';
+import { UserError } from './errors.ts';
+import { lockOwner, tryLock } from './lock.ts';
 
 /** The claim a run holds on its folder while it writes there (removed when it ends). */
 export const RUN_DIR_LOCK = '.ladder-run.lock';

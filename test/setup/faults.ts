@@ -1,12 +1,12 @@
-// Provisions the environments the integration tests use (cached outside the checkout, so reused),
-// and prints the fault suite's line once every test has run.
+// The fault suite's tier: the sleep backend's environment, and the suite's line printed once every
+// fault has been injected.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { provision } from '../src/envs/provision.ts';
+import { provisionEnvs } from './provision.ts';
 
 export default async function setup(): Promise<() => void> {
-  for (const name of ['torch', 'openvino', 'ipex']) await provision(name, (line) => console.error(line));
+  await provisionEnvs(['torch']);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ladder-faults-'));
   const ledger = path.join(dir, 'ledger.jsonl');
   process.env.LADDER_FAULT_LEDGER = ledger; // inherited by the test workers

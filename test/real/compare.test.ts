@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ladder, tmpDir } from '../helpers.ts';
+import { ARTICLE_SCENARIO } from '../../src/protocol/scenario.ts';
 
 const machine = {
   hostname: 'h',
@@ -14,17 +15,7 @@ const machine = {
   kernel: '6.1',
   node: 'v20.11.0',
 };
-const scenario = {
-  prompt: 'sailing ship in storm by Rembrandt',
-  steps: 20,
-  warmup_steps: 10,
-  passes: 10,
-  height: 512,
-  width: 512,
-  guidance_scale: 7.5,
-  seed: 0,
-  output_type: 'np',
-};
+const scenario = { ...ARTICLE_SCENARIO };
 /** Ten passes around `median` with a little jitter, in no particular order. */
 const passes = (median: number) => [3, -1, 4, -5, 2, 1, -3, 5, -2, -4].map((d) => +(median * (1 + d / 400)).toFixed(4));
 const rung = (id: string, samples: number[], extra: Record<string, unknown> = {}) => ({

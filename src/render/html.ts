@@ -3,31 +3,17 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BACKENDS } from '../backends/registry.ts';
-import { RunError } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
-import { chartSvg, svgToPng } from './chart.ts';
+import { chartSvg } from './chart.ts';
+import { svgToPng } from './vega.ts';
 import { renderCsv } from './csv.ts';
 import { renderBreakdown, renderReport, renderTable, renderThroughput, roundsParts } from './report.ts';
-import type { RunFile, RungResult } from './run-file.ts';
+import type { RunFile, RungResult } from '../results/run-file.ts';
+import { writeFileAtomic } from '../files.ts';
+import { RunError } from '../errors.ts';
+import { mdUnescape } from './markdown.ts';
+import { esc, inlineSvg, pageHead } from './page.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
-
-/** Text as HTML (element content and attribute values). */
-export const esc = (s: unknown) =>
-  String(s)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-
-/** A cell's text as written by mdText, back to the text itself (then escaped for HTML by `esc`). */
-export const mdUnescape = (s: string) =>
-  s
-    .replace(/\\([\\`*_[\]|=+\-@#])/g, '$1')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
 
 /** A markdown table of report.md as HTML (its cells parsed back, so both always show the same). */
 function markdownTableHtml(
@@ -131,21 +117,6 @@ function failuresHtml(failed: RungResult[]): string {
       `<li><strong>${esc(r.id)}</strong>: <span class="reason">${esc(r.error ?? 'no reason recorded')}</span></li>`,
   );
   return `<h2>Failed rungs</h2>\n<ul id="failed">\n${items.join('\n')}\n</ul>`;
-}
-
-/** Inline SVG in HTML needs no namespace declarations (the only URLs vega writes). */
-export const inlineSvg = (svg: string) => svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/^<\?xml[^>]*>\s*/, '');
-
-/** The head of every self-contained page ladder writes (report, trend, fleet), up to </head>. */
-export function pageHead(title: string, css: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<style>${css}</style>
-</head>`;
 }
 
 const CSS = `

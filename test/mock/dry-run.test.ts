@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test, vi } from 'vitest';
-import { envCommandLine, printDryRun } from '../../src/commands/rungs.ts';
-import { loadLadder } from '../../src/rungs/ladder.ts';
+import { envCommandLine, printDryRun } from '../../src/commands/dry-run.ts';
 import { shq } from '../../src/shell.ts';
+import { loadLadder } from '../../src/rungs/ladder.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 

@@ -1,0 +1,59 @@
+// The real thing on synthetic:tiny, where real compute is what is proven: the worker against a plain
+// diffusers loop, and --threads seen from inside the worker.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ladder, TINY, tmpDir } from '../helpers.ts';
+
+describe('ladder run and overhead (real worker, synthetic:tiny)', () => {
+  it('measures the worker against a plain diffusers loop, interleaved, and the controller itself', async () => {
+    const out = tmpDir();
+    const r = await ladder([
+      'overhead',
+      ...['--model', 'synthetic:tiny', '--height', '64', '--width', '64', '--steps', '2', '--passes', '2'],
+      ...['--rounds', '2', '--threads', '1', '--out', out],
+    ]);
+    expect(r.exitCode, r.all).toBe(0);
+    // Two rounds give a 50% interval, and the figure says so.
+    expect(r.stdout).toMatch(
+      /what the worker adds to a pass: [+-]\d+\.\d\d% \[[+-]\d+\.\d\d% – [+-]\d+\.\d\d% at 50%\] \(target < 1%: (within target|OVER TARGET|not resolved)/,
+    );
+    expect(r.stdout).toMatch(
+      /controller CPU while the worker measured: \d+\.\d{3}% of pass time \(median of 2 workers/,
+    );
+    expect(r.stdout).toMatch(/job time gap, controller vs worker: bench -?\d+\.\d{2} ms, load -?\d+\.\d{2} ms/);
+    const doc = JSON.parse(readFileSync(path.join(out, 'overhead.json'), 'utf8'));
+    // A fresh process for each side in each round, the order alternating, one thread on both sides.
+    expect(doc.rounds.map((x: { order: string[] }) => x.order[0])).toEqual(['worker', 'plain']);
+    const pids = doc.rounds.flatMap((x: { worker: { pid: number }; plain: { pid: number } }) => [
+      x.worker.pid,
+      x.plain.pid,
+    ]);
+    expect(new Set(pids).size).toBe(4);
+    expect(doc.rounds.every((x: { plain: { torch_threads: number } }) => x.plain.torch_threads === 1)).toBe(true);
+    // The same work: the plain loop's image is the worker's (PSNR null: identical, infinite in JSON).
+    expect(doc.same_image.max_abs_diff).toBeLessThan(1e-3);
+    expect(doc.same_image.psnr_db === null || doc.same_image.psnr_db >= 60).toBe(true);
+    expect(doc.worker_cost.per_round).toHaveLength(2);
+    expect(doc.worker_cost.per_round.every((x: number) => x > 0 && Number.isFinite(x))).toBe(true);
+  });
+
+  it('honours --threads inside the worker', async () => {
+    const out = tmpDir();
+    const r = await ladder([
+      'run',
+      'baseline',
+      ...TINY,
+      '--passes',
+      '1',
+      '--threads',
+      '1',
+      '--no-roofline',
+      '--out',
+      out,
+    ]);
+    expect(r.exitCode, r.all).toBe(0);
+    const eff = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).rungs[0].effective;
+    expect(eff.threads).toMatchObject({ OMP_NUM_THREADS: '1', torch_intra_op: 1 });
+  });
+});
