@@ -12,6 +12,8 @@ from .protocol import MEASURED_ENV, shared_file
 # Allocators we can recognise in /proc/self/maps, by the file name of the mapped library: those a rung
 # can preload and those we only name (protocol/allocators.json, shared with the launcher).
 _ALLOCATORS = shared_file("allocators.json", "LADDER_ALLOCATORS")
+# How each allocator's options are read back as proof (jemalloc: opt.* through mallctl).
+READBACK = {name: spec["conf_readback"] for name, spec in _ALLOCATORS["allocators"].items()}
 ALLOCATOR_PATTERNS = {
     **{name: re.compile(spec["mapped"]) for name, spec in _ALLOCATORS["allocators"].items()},
     **{name: re.compile(pattern) for name, pattern in _ALLOCATORS["recognised_only"].items()},
@@ -82,7 +84,7 @@ def allocator() -> dict:
         "mapped": sorted(found.values()),
         "ld_preload": os.environ.get("LD_PRELOAD", ""),
         "malloc_conf": os.environ.get("MALLOC_CONF", ""),
-        "opts": jemalloc_opts(found["jemalloc"]) if name == "jemalloc" else {},
+        "opts": jemalloc_opts(found[name]) if READBACK.get(name) == "mallctl" else {},
     }
 
 

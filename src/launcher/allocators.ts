@@ -13,8 +13,10 @@ interface AllocatorSpec {
   mapped: string;
   /** The Debian package that installs it. */
   package: string;
-  /** How its options are given and proven, if it has any. */
-  tuned_by: string | null;
+  /** The variable `launcher.malloc_conf` is given through (null: the allocator takes none). */
+  conf_env: string | null;
+  /** How the worker reads those options back as proof ('mallctl'), if it can. */
+  conf_readback: 'mallctl' | null;
 }
 
 const TABLE = JSON.parse(readFileSync(path.join(repoRoot, 'protocol', 'allocators.json'), 'utf8')) as {

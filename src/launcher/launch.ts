@@ -88,7 +88,8 @@ export function launchProgram(program: string[], cfg: LaunchConfig, rung: string
     // documented switch for malloc replacement turns that off ("Dynamic Malloc Replacement" in its
     // limitations). PyTorch does not use TBB: the torch rungs run as before.
     env.TBB_ENABLE_SANITIZERS = '1';
-    if (cfg.allocator === 'jemalloc' && cfg.malloc_conf) env.MALLOC_CONF = cfg.malloc_conf.replace(/\s+/g, '');
+    const confEnv = allocatorSpec(cfg.allocator).conf_env;
+    if (confEnv && cfg.malloc_conf) env[confEnv] = cfg.malloc_conf.replace(/\s+/g, '');
   }
   if (cfg.threads !== undefined) {
     env.OMP_NUM_THREADS = String(cfg.threads);

@@ -3,6 +3,7 @@
 // toggles (allocator, threads, binding) are proven here; each backend proves its own options.
 import { getBackend } from '../backends/registry.ts';
 import type { CommonEffective } from '../backends/types.ts';
+import { allocatorSpec } from '../launcher/allocators.ts';
 import { parseCores } from '../launcher/config.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
 
@@ -16,10 +17,11 @@ export function proveLauncher(rung: Rung, eff: CommonEffective): string[] {
       `allocator: asked ${L.allocator}, worker has ${alloc.name} mapped (LD_PRELOAD=${alloc.ld_preload || 'unset'})`,
     );
   }
-  if (L.allocator === 'jemalloc' && L.malloc_conf && alloc?.name === 'jemalloc') {
+  const spec = L.allocator === 'default' ? undefined : allocatorSpec(L.allocator);
+  if (spec?.conf_env && L.malloc_conf && alloc?.name === L.allocator) {
     const want = L.malloc_conf.replace(/\s+/g, '');
     if (alloc.malloc_conf !== want)
-      problems.push(`MALLOC_CONF: asked ${want}, worker sees ${alloc.malloc_conf || 'unset'}`);
+      problems.push(`${spec.conf_env}: asked ${want}, worker sees ${alloc.malloc_conf || 'unset'}`);
     for (const [opt, value] of Object.entries(alloc.opts ?? {})) {
       if (opt === 'oversize_threshold') continue; // jemalloc rounds it down to a size class (1 reads back as 0)
       const asked = want
@@ -27,7 +29,7 @@ export function proveLauncher(rung: Rung, eff: CommonEffective): string[] {
         .map((kv) => kv.split(':'))
         .find(([k]) => k === opt)?.[1];
       if (asked !== undefined && String(value) !== asked) {
-        problems.push(`jemalloc opt.${opt}: asked ${asked}, jemalloc reports ${String(value)}`);
+        problems.push(`${L.allocator} opt.${opt}: asked ${asked}, ${L.allocator} reports ${String(value)}`);
       }
     }
   }
