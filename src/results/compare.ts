@@ -4,8 +4,6 @@ import { type RunFile, type RungResult, readRunFile } from './run-file.ts';
 import {
   type CompareOptions,
   DEFAULT_OPTIONS,
-  fmtP,
-  fmtRatio,
   judgeSamples,
   type MannWhitney,
   type Verdict,

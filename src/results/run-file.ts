@@ -3,14 +3,12 @@
 // reads runs (report, compare, nightly, trend) goes through readRunFile or readHistory.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { execaSync } from 'execa';
 import { z } from 'zod';
 import type { CommonEffective, Dtype } from '../backends/types.ts';
 import type { Channel } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import type { SchedulerInfo } from '../provenance.ts';
 import { readProblem, readRegularFile, writeJsonAtomic } from '../files.ts';
-import { repoRoot } from '../paths.ts';
 import type { Machine } from '../machine.ts';
 import type { PairedRatio } from './paired.ts';
 import type { Stats } from './stats.ts';

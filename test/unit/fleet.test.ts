@@ -11,6 +11,7 @@ import { jobScript } from '../../src/fleet/script.ts';
 import { jobState, parseScontrol, sbatchArgs } from '../../src/fleet/slurm.ts';
 import { machine, machineId } from '../../src/machine.ts';
 import { schedulerInfo } from '../../src/provenance.ts';
+import { shq } from '../../src/shell.ts';
 import { tmpDir } from '../helpers.ts';
 
 function fleetFile(yaml: string): string {
