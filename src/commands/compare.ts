@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { compareRuns, DEFAULT_OPTIONS, hasRegression, loadRun } from '../results/compare.ts';
 import { renderMarkdown, renderText } from '../render/compare.ts';
+import { compareRuns, DEFAULT_OPTIONS, hasRegression, loadRun } from '../results/compare.ts';
 import { terminalText } from '../shell.ts';
 
 type CompareArgs = {

@@ -7,8 +7,8 @@ import { envUnusable } from '../backends/registry.ts';
 import { basePython, describeStack, stackNames } from '../envs/stacks.ts';
 import { ALLOCATORS, allocatorSpec, findAllocator } from '../launcher/allocators.ts';
 import { findTool } from '../launcher/launch.ts';
-import { cacheRoot } from '../paths.ts';
 import { machine } from '../machine.ts';
+import { cacheRoot } from '../paths.ts';
 
 interface Check {
   what: string;

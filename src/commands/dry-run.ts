@@ -3,7 +3,7 @@ import { describeStack } from '../envs/stacks.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { WIRE } from '../protocol/wire.ts';
-import { type Rung, withThreads } from '../rungs/ladder.ts';
+import { type Rung, resolvedOptions, withThreads } from '../rungs/ladder.ts';
 import { shq } from '../shell.ts';
 
 /** `env NAME=value ... command args`, every name, value and argument quoted, to paste into sh. */
@@ -37,4 +37,3 @@ export async function printDryRun(rungs: Rung[], threads?: number): Promise<void
     `# Variables of your shell are passed on too, except PYTHON* and those that change what is measured: ${WIRE.measured_env ?? ''} (protocol/wire.json).`,
   );
 }
-

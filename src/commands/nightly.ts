@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { DEFAULT_JUDGE } from '../nightly/judge.ts';
 import { runNight } from '../nightly/night.ts';
-import { repoRoot } from '../paths.ts';
 import { markdown, summaryLine } from '../nightly/summary.ts';
+import { repoRoot } from '../paths.ts';
 import { checkNumber } from '../rungs/settings.ts';
 import {
   type CommonArgs,

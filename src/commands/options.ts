@@ -306,4 +306,3 @@ export function settingsFrom(a: CommonArgs, label: string, outDir?: string): Run
     machineProbe: a['machine-probe'],
   };
 }
-

@@ -2,8 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { REPORT_FILES, writeReports } from '../render/html.ts';
 import { checkWritableDir } from '../out-dir.ts';
+import { REPORT_FILES, writeReports } from '../render/html.ts';
 import { placeOnRoofline } from '../results/roofline.ts';
 import { readRunFile } from '../results/run-file.ts';
 

@@ -1,14 +1,14 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
-import { bestLines } from '../render/best.ts';
 import { machine, machineId } from '../machine.ts';
+import { checkWritableDir, newRunDir } from '../out-dir.ts';
+import { bestLines } from '../render/best.ts';
 import { renderTable } from '../render/report.ts';
 import { readRunFile } from '../results/run-file.ts';
 import { executeRun } from '../run/execute.ts';
 import { checkResumable } from '../run/store.ts';
 import { printDryRun } from './dry-run.ts';
-import { checkWritableDir, newRunDir } from '../out-dir.ts';
 import {
   type CommonArgs,
   checkFlags,

@@ -6,7 +6,6 @@ import { checkNumber } from '../rungs/settings.ts';
 import { printDryRun } from './dry-run.ts';
 import { ladderFrom, selectedRungs, selectionOptions } from './options.ts';
 
-
 /** Each backend: what it is, its default environment, and its options with their values and defaults. */
 function printBackends(): void {
   for (const b of BACKENDS.values()) {

@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
-import { repoRoot } from '../paths.ts';
 import { checkOutFile } from '../out-dir.ts';
-import { type RunFile, readHistory } from '../results/run-file.ts';
+import { repoRoot } from '../paths.ts';
 import { renderTrendHtml, trendSvg } from '../render/trend.ts';
+import { type RunFile, readHistory } from '../results/run-file.ts';
 
 const isDir = (p: string) => {
   try {

@@ -8,12 +8,12 @@ import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../files.ts';
 import { verdictLine } from '../nightly/judge.ts';
 import { ARTICLE_COLOR } from '../render/chart.ts';
-import { FONT, specToSvg } from '../render/vega.ts';
 import { csvField } from '../render/csv.ts';
-import { esc, inlineSvg, pageHead } from '../render/page.ts';
 import { mdText } from '../render/markdown.ts';
-import { type RunFile, readHistory } from '../results/run-file.ts';
+import { esc, inlineSvg, pageHead } from '../render/page.ts';
 import { changeLines, renderTrendHtml, trendSvg } from '../render/trend.ts';
+import { FONT, specToSvg } from '../render/vega.ts';
+import { type RunFile, readHistory } from '../results/run-file.ts';
 import { fingerprint, type Gathered, type GatheredRun, twinsLine } from './gather.ts';
 import type { Manifest } from './manifest.ts';
 

@@ -1,7 +1,8 @@
 // A night's verdicts as one line for the console (with a line per suspect rung) and as Markdown for
 // a CI comment.
-import { type RungVerdict, type VersionChange, verdictLine } from './judge.ts';
+
 import { mdText } from '../render/markdown.ts';
+import { type RungVerdict, type VersionChange, verdictLine } from './judge.ts';
 
 export function summaryLine(id: string, verdicts: RungVerdict[], changes: VersionChange[], dir: string): string {
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;

@@ -31,4 +31,3 @@ export const SCHEDULERS: Record<string, string | null> = SHARED.schedulers;
 
 /** The article's protocol: warm-up at 10 steps, 10 passes at 20 steps, 512x512, output_type "np". */
 export const ARTICLE_SCENARIO: Scenario = SHARED.article_scenario;
-

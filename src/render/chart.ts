@@ -272,4 +272,3 @@ export function chartSpec(run: RunFile): TopLevelSpec {
 
 /** The chart as a standalone SVG document. */
 export const chartSvg = (run: RunFile): Promise<string> => specToSvg(chartSpec(run));
-

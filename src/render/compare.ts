@@ -1,6 +1,8 @@
 // `ladder compare` as text for the terminal and as Markdown for a pull request.
-import { fmtP, fmtRatio } from '../results/significance.ts';
+
 import type { Comparison, LoadedRun, RungComparison } from '../results/compare.ts';
+import type { RunFile } from '../results/run-file.ts';
+import { fmtP, fmtRatio } from '../results/significance.ts';
 import { mdCode, mdText } from './markdown.ts';
 
 const fmtS = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3));

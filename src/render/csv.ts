@@ -1,6 +1,7 @@
 // results.csv: one row per rung, numbers at full precision, quoted as RFC 4180 says.
-import { isPlainNumber } from './markdown.ts';
+
 import type { RunFile, RungResult } from '../results/run-file.ts';
+import { isPlainNumber } from './markdown.ts';
 
 export const CSV_COLUMNS = [
   'id',

@@ -3,15 +3,15 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BACKENDS } from '../backends/registry.ts';
-import { chartSvg } from './chart.ts';
-import { svgToPng } from './vega.ts';
-import { renderCsv } from './csv.ts';
-import { renderBreakdown, renderReport, renderTable, renderThroughput, roundsParts } from './report.ts';
-import type { RunFile, RungResult } from '../results/run-file.ts';
-import { writeFileAtomic } from '../files.ts';
 import { RunError } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+import type { RunFile, RungResult } from '../results/run-file.ts';
+import { chartSvg } from './chart.ts';
+import { renderCsv } from './csv.ts';
 import { mdUnescape } from './markdown.ts';
 import { esc, inlineSvg, pageHead } from './page.ts';
+import { renderBreakdown, renderReport, renderTable, renderThroughput, roundsParts } from './report.ts';
+import { svgToPng } from './vega.ts';
 
 export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
 

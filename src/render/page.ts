@@ -24,4 +24,3 @@ export function pageHead(title: string, css: string): string {
 <style>${css}</style>
 </head>`;
 }
-

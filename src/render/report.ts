@@ -1,8 +1,9 @@
 // report.md: the ladder side by side with the article's figures.
-import { bestLines } from './best.ts';
+
 import { PAIRED_LEVEL, type PairedRatio } from '../results/paired.ts';
 import { runPeaks } from '../results/roofline.ts';
 import type { RunFile, RungResult } from '../results/run-file.ts';
+import { bestLines } from './best.ts';
 import { mdCode, mdText } from './markdown.ts';
 
 const num = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));

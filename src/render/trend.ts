@@ -3,10 +3,10 @@
 // seconds per image of each night, a whisker (95% CI of the median, else min–max), regressed nights
 // as red triangles, and a dashed vertical rule where package versions changed. Below: a table per night.
 import type { TopLevelSpec } from 'vega-lite';
-import { finite, isPlotted, secs, whisker } from './chart.ts';
-import { FONT, specToSvg } from './vega.ts';
-import { esc, inlineSvg, pageHead } from './page.ts';
 import type { RunFile, VersionChange } from '../results/run-file.ts';
+import { finite, isPlotted, secs, whisker } from './chart.ts';
+import { esc, inlineSvg, pageHead } from './page.ts';
+import { FONT, specToSvg } from './vega.ts';
 
 /**
  * Prefixes of the vega-lite layer names: panel i's layer is `<prefix>_<i>`, and vega names its marks

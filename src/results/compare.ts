@@ -1,13 +1,7 @@
 // Comparing two runs rung by rung, as asv compare / benchstat do: the ratio of medians, and a
 // two-sided Mann-Whitney U test on the passes to tell a real change from noise.
 import { type RunFile, type RungResult, readRunFile } from './run-file.ts';
-import {
-  type CompareOptions,
-  DEFAULT_OPTIONS,
-  judgeSamples,
-  type MannWhitney,
-  type Verdict,
-} from './significance.ts';
+import { type CompareOptions, DEFAULT_OPTIONS, judgeSamples, type MannWhitney, type Verdict } from './significance.ts';
 import { type Stats, spreadWarning, stats } from './stats.ts';
 
 export { DEFAULT_OPTIONS };

@@ -7,9 +7,9 @@ import { z } from 'zod';
 import type { CommonEffective, Dtype } from '../backends/types.ts';
 import type { Channel } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
-import type { SchedulerInfo } from '../provenance.ts';
 import { readProblem, readRegularFile, writeJsonAtomic } from '../files.ts';
 import type { Machine } from '../machine.ts';
+import type { SchedulerInfo } from '../provenance.ts';
 import type { PairedRatio } from './paired.ts';
 import type { Stats } from './stats.ts';
 import type { Throughput, Window } from './throughput.ts';
@@ -363,7 +363,6 @@ export function readHistory(machineDir: string): { runs: HistoryEntry[]; skipped
   runs.sort((a, b) => Date.parse(a.run.started) - Date.parse(b.run.started));
   return { runs, skipped };
 }
-
 
 export function writeRunFile(dir: string, run: RunFile): void {
   writeJsonAtomic(path.join(dir, 'run.json'), run);

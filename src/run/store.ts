@@ -6,17 +6,12 @@ import type { Channel } from '../envs/stacks.ts';
 import { RunError, UserError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { setRunFile } from '../interrupt.ts';
-import { gitRevision, schedulerInfo } from '../provenance.ts';
-import { repoRoot } from '../paths.ts';
-import { writeReports } from '../render/html.ts';
 import { machine } from '../machine.ts';
+import { repoRoot } from '../paths.ts';
+import { gitRevision, schedulerInfo } from '../provenance.ts';
+import { writeReports } from '../render/html.ts';
 import { renderReport } from '../render/report.ts';
-import {
-  type RunFile,
-  type RungResult,
-  SCHEMA_VERSION,
-  writeRunFile,
-} from '../results/run-file.ts';
+import { type RunFile, type RungResult, SCHEMA_VERSION, writeRunFile } from '../results/run-file.ts';
 import { addSpeedups } from '../results/speedups.ts';
 import { type Ladder, type Rung, withThreads } from '../rungs/ladder.ts';
 import type { Scenario } from '../rungs/settings.ts';

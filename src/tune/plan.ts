@@ -72,7 +72,6 @@ export function pastRungs(root: string, model: string, sc: Scenario): RungResult
   return out;
 }
 
-
 /** A rung's cost from the past: the same configuration if measured, else its backend's median. */
 export function costFrom(past: RungResult[]): (r: Rung) => Cost | undefined {
   const costOf = (r: RungResult) => {

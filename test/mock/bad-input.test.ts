@@ -3,8 +3,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/paths.ts';
 import { machine, machineId } from '../../src/machine.ts';
+import { repoRoot } from '../../src/paths.ts';
 import { ladderJsonSchema } from '../../src/rungs/ladder.ts';
 import { PROFILES } from '../../src/rungs/settings.ts';
 import { ladder, MOCK, tmpDir } from '../helpers.ts';

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test, vi } from 'vitest';
 import { envCommandLine, printDryRun } from '../../src/commands/dry-run.ts';
-import { shq } from '../../src/shell.ts';
 import { loadLadder } from '../../src/rungs/ladder.ts';
+import { shq } from '../../src/shell.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 

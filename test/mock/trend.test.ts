@@ -3,9 +3,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { TREND_MARKS } from '../../src/render/trend.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 import { stats } from '../../src/results/stats.ts';
-import { TREND_MARKS } from '../../src/render/trend.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 

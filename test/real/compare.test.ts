@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ladder, tmpDir } from '../helpers.ts';
 import { ARTICLE_SCENARIO } from '../../src/protocol/scenario.ts';
+import { ladder, tmpDir } from '../helpers.ts';
 
 const machine = {
   hostname: 'h',

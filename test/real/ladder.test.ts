@@ -5,12 +5,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeStack } from '../../src/envs/stacks.ts';
-import { repoRoot } from '../../src/paths.ts';
 import { machine } from '../../src/machine.ts';
+import { repoRoot } from '../../src/paths.ts';
+import { ARTICLE_SCENARIO } from '../../src/protocol/scenario.ts';
 import { rungDtype } from '../../src/results/roofline.ts';
 import { peakCacheFile } from '../../src/run/roofline-step.ts';
 import { ladder, TINY, tmpDir } from '../helpers.ts';
-import { ARTICLE_SCENARIO } from '../../src/protocol/scenario.ts';
 
 const readRun = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8'));
 

@@ -9,10 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { findAllocator } from '../../src/launcher/allocators.ts';
 import { allowedCores, splitCores } from '../../src/launcher/instances.ts';
-import { ladder, MOCK, TINY, tmpDir } from '../helpers.ts';
-
-/** The sleep mock's spaces name their backend: MOCK without its --set, and no machine probe. */
-const SLEEP = [...MOCK.filter((x) => x !== '--set' && x !== 'backend=sleep'), '--no-machine-probe'];
+import { ladder, TINY, tmpDir } from '../helpers.ts';
 
 const MISSING = '/nonexistent/libjemalloc.so.2';
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));

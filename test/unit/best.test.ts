@@ -2,8 +2,8 @@
 // first rung and how sure that speedup is (a distribution-free CI of the ratio, the U test).
 import { describe, expect, test } from 'vitest';
 import { bestLines } from '../../src/render/best.ts';
-import { bestRung } from '../../src/results/best.ts';
 import { renderReport } from '../../src/render/report.ts';
+import { bestRung } from '../../src/results/best.ts';
 import type { RungResult } from '../../src/results/run-file.ts';
 import { ratioCI } from '../../src/results/significance.ts';
 import { fixtureRun } from '../fixtures/run.ts';

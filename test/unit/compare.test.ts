@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareRuns, type LoadedRun } from '../../src/results/compare.ts';
 import { renderMarkdown, renderText } from '../../src/render/compare.ts';
+import { compareRuns, type LoadedRun } from '../../src/results/compare.ts';
 import type { RunFile, RungResult } from '../../src/results/run-file.ts';
 import { erfc, mannWhitneyU, minPValue, normalSf, uCounts, verdictOf } from '../../src/results/significance.ts';
 

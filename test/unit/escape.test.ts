@@ -2,11 +2,11 @@
 // and the nightly Markdown summary: no raw HTML, no broken table, no cell a spreadsheet runs as a formula.
 import { describe, expect, test } from 'vitest';
 import { markdown as nightlyMarkdown } from '../../src/nightly/summary.ts';
-import { compareRuns, type LoadedRun } from '../../src/results/compare.ts';
 import { renderMarkdown } from '../../src/render/compare.ts';
 import { csvField, renderCsv } from '../../src/render/csv.ts';
-import { renderReport } from '../../src/render/report.ts';
 import { mdCode, mdText } from '../../src/render/markdown.ts';
+import { renderReport } from '../../src/render/report.ts';
+import { compareRuns, type LoadedRun } from '../../src/results/compare.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 

@@ -69,7 +69,9 @@ it('has no import from a lower layer up to a higher one (type imports included)'
 
 it('has no command importing another: what they share lives in commands/options.ts and dry-run.ts', () => {
   const dir = path.join(SRC, 'commands');
-  const commands = readdirSync(dir).filter((f) => /export const \w+Command\b/.test(readFileSync(path.join(dir, f), 'utf8')));
+  const commands = readdirSync(dir).filter((f) =>
+    /export const \w+Command\b/.test(readFileSync(path.join(dir, f), 'utf8')),
+  );
   const crossing = commands.flatMap((f) =>
     [...readFileSync(path.join(dir, f), 'utf8').matchAll(/from '\.\/([^']+)'/g)]
       .map((m) => m[1]!)

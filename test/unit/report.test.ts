@@ -4,9 +4,9 @@
 import { compile } from 'vega-lite';
 import { describe, expect, test } from 'vitest';
 import { chartRows, chartSpec, chartSvg, MARKS, whisker } from '../../src/render/chart.ts';
-import { svgToPng } from '../../src/render/vega.ts';
 import { CSV_COLUMNS, csvField, renderCsv } from '../../src/render/csv.ts';
 import { renderHtml } from '../../src/render/html.ts';
+import { svgToPng } from '../../src/render/vega.ts';
 import type { RungResult } from '../../src/results/run-file.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 

@@ -1,8 +1,8 @@
 // The trend page's time axis: 24-hour UTC whatever the machine's time zone, and the date on the labels
 // when the nights span more than one day.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { RunFile } from '../../src/results/run-file.ts';
 import { timeAxisFormat, trendSvg } from '../../src/render/trend.ts';
+import type { RunFile } from '../../src/results/run-file.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 
 type Night = RunFile & { started: string };

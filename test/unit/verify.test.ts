@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { getBackend } from '../../src/backends/registry.ts';
 import type { CommonEffective } from '../../src/backends/types.ts';
-import type { Machine } from '../../src/machine.ts';
 import { parseCores } from '../../src/launcher/config.ts';
+import type { Machine } from '../../src/machine.ts';
 import { verifyLoaded, verifyRuntime } from '../../src/run/verify.ts';
 import type { Rung } from '../../src/rungs/ladder.ts';
 
@@ -132,7 +132,9 @@ it('parses core lists', () => {
 it('says in one line why zentorch cannot run off AMD, and lets it run on AMD', () => {
   const zentorch = getBackend('zentorch');
   const intel = { cpu_vendor: 'GenuineIntel', cpu_model: 'Intel(R) Xeon(R) Platinum 8480+' } as Machine;
-  expect(zentorch.unsupported?.(intel)).toMatch(/^zentorch is AMD's torch\.compile backend .*; this CPU is GenuineIntel \(Intel\(R\) Xeon/);
+  expect(zentorch.unsupported?.(intel)).toMatch(
+    /^zentorch is AMD's torch\.compile backend .*; this CPU is GenuineIntel \(Intel\(R\) Xeon/,
+  );
   expect(zentorch.unsupported?.({ ...intel, cpu_vendor: 'AuthenticAMD' } as Machine)).toBeUndefined();
   expect(getBackend('torch').unsupported?.(intel)).toBeUndefined();
 });
