@@ -14,7 +14,7 @@ export const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
  */
 export function parseYaml(text: string): unknown {
   const doc = YAML.parseDocument(text);
-  if (doc.errors.length) throw new Error(doc.errors[0]!.message.split('\n')[0]);
+  if (doc.errors.length) throw new UserError(doc.errors[0]!.message.split('\n')[0]!);
   let bad: string | undefined;
   YAML.visit(doc, {
     Pair(_, pair) {
@@ -22,7 +22,7 @@ export function parseYaml(text: string): unknown {
       if (typeof key === 'string' && UNSAFE_KEYS.has(key)) bad ??= key;
     },
   });
-  if (bad !== undefined) throw new Error(`a key '${bad}' is not allowed (it would reach an object's prototype)`);
+  if (bad !== undefined) throw new UserError(`a key '${bad}' is not allowed (it would reach an object's prototype)`);
   return doc.toJS();
 }
 

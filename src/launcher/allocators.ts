@@ -2,6 +2,7 @@
 // the launcher finds and checks the library, doctor installs it, the worker proves it is mapped.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { UserError } from '../errors.ts';
 import { repoRoot } from '../paths.ts';
 
 interface AllocatorSpec {
@@ -32,7 +33,7 @@ export const ALLOCATOR_CHOICES: readonly [string, ...string[]] = ['default', ...
 
 export const allocatorSpec = (name: string): AllocatorSpec => {
   const spec = TABLE.allocators[name];
-  if (!spec) throw new Error(`unknown allocator ${name} (known: ${ALLOCATORS.join(', ')})`);
+  if (!spec) throw new UserError(`unknown allocator ${name} (known: ${ALLOCATORS.join(', ')})`);
   return spec;
 };
 

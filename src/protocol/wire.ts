@@ -77,7 +77,7 @@ export function decode(data: Buffer, sender: Sender = 'worker'): Message {
   try {
     msg = packr.unpack(data);
   } catch (err) {
-    throw new ProtocolError(`undecodable message: ${(err as Error).message}`);
+    throw new ProtocolError(`undecodable message: ${(err as Error).message}`, { cause: err });
   }
   return validate(msg, sender);
 }

@@ -41,7 +41,10 @@ rungs:
     expect(new Set(two.instances.map((i: any) => i.pid)).size).toBe(2);
     // Both met at the barrier after their warm-ups: each says how long it waited for the other (a rung
     // of one instance has no barrier, and reports null).
-    for (const i of two.instances) expect(Number.isFinite(i.barrier_wait_s) && i.barrier_wait_s >= 0).toBe(true);
+    for (const i of two.instances) expect(typeof i.barrier_wait_s).toBe('number');
+    // ...so their first timed passes ran at once: each began before the other's ended.
+    const [a, b] = two.instances.map((i: any) => i.windows[0]);
+    expect(a[0] < b[1] && b[0] < a[1], `first passes ${a} and ${b}`).toBe(true);
     expect(byId['one-of-2'].instances).toBeUndefined();
     // Each instance ran its own passes, and samples_s pools them.
     for (const i of two.instances) expect(i.samples_s).toHaveLength(6);

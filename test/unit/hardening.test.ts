@@ -17,7 +17,6 @@ import { loadConfig } from '../../src/config.ts';
 import { describeStack, isReady } from '../../src/envs/stacks.ts';
 import { UserError } from '../../src/errors.ts';
 import { writeFileAtomic } from '../../src/files.ts';
-import { findAllocator } from '../../src/launcher/allocators.ts';
 import { launchPlan, preloadLibrary } from '../../src/launcher/launch.ts';
 import { tryLock, unlock } from '../../src/lock.ts';
 import { newRunDir, runStamp } from '../../src/out-dir.ts';
@@ -143,10 +142,19 @@ it('preloads only the real file of the allocator named, never a second path or a
   );
   // A missing file is passed on: the loader ignores it and the worker's proof fails the rung.
   expect(preloadLibrary('jemalloc', '/nonexistent/libjemalloc.so.2', 'r')).toBe('/nonexistent/libjemalloc.so.2');
-  const real = findAllocator('jemalloc');
-  if (!real) throw new Error('jemalloc is not installed (apt-get install libjemalloc2): the test needs it');
-  const plan = launchPlan('/py', { allocator: 'jemalloc', library: real }, 'ipc:///x', 'r', {});
-  expect(plan.env.LD_PRELOAD).toBe(realpathSync(real));
+  // A link to a file named like the allocator is preloaded as that file (no system library needed here:
+  // the real tier preloads the real one and the worker proves it mapped).
+  mkdirSync(path.join(dir, 'lib'));
+  writeFileSync(path.join(dir, 'lib', 'libjemalloc.so.2'), '');
+  symlinkSync(path.join(dir, 'lib', 'libjemalloc.so.2'), path.join(dir, 'libjemalloc.so'));
+  const plan = launchPlan(
+    '/py',
+    { allocator: 'jemalloc', library: path.join(dir, 'libjemalloc.so') },
+    'ipc:///x',
+    'r',
+    {},
+  );
+  expect(plan.env.LD_PRELOAD).toBe(realpathSync(path.join(dir, 'lib', 'libjemalloc.so.2')));
 });
 
 it('runs no interpreter from a cache folder whose environment marker was not written by provisioning', async () => {
