@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { median } from '../../src/results/stats.ts';
 import { BIN, tmpDir, waitFor } from '../helpers.ts';
 
 const CPU = '/sys/fs/cgroup/cpu';
@@ -131,7 +132,6 @@ describe('two identical rungs while the machine slows to half a CPU', () => {
     expect(ratio).toBeGreaterThan(0.8);
     expect(ratio).toBeLessThan(1.2);
     // Both rungs did slow down: their rounds after the cut are well below those before it.
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
     for (const id of ['a', 'b']) {
       const level = run.rungs.find((r: { id: string }) => r.id === id).rounds.map((x: any) => x.median_s);
       expect(median(level.slice(rounds / 2)) / median(level.slice(0, rounds / 2)), id).toBeGreaterThan(1.5);

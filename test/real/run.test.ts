@@ -47,6 +47,9 @@ describe('ladder run and overhead (real worker, synthetic:tiny)', () => {
     doc.worker_cost.per_round.forEach((x: number, k: number) => expect(x).toBeCloseTo(perRound[k], 9));
     expect(doc.worker_cost.verdict).toBe(workerVerdict(doc.worker_cost));
     expect(r.stdout).toContain(`(target < 1%: ${doc.worker_cost.verdict})`);
+    // The worker's socket and libzmq threads are found by name and their CPU counted (this kernel says).
+    expect(Number.isFinite(doc.worker_service_cpu_pct_of_passes)).toBe(true);
+    expect(r.stdout).toMatch(/the worker's socket and libzmq threads ran \d+\.\d{3}% of pass time/);
   });
 
   it('honours --threads inside the worker', async () => {

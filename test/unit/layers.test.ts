@@ -80,3 +80,28 @@ it('has no command importing another: what they share lives in commands/options.
   );
   expect(crossing).toEqual([]);
 });
+
+it('has no circle between the folders and files of one layer either', () => {
+  const edges = new Map<string, Set<string>>();
+  for (const file of files(SRC)) {
+    const from = unitOf(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)) {
+      const to = unitOf(path.resolve(path.dirname(file), m[1]!));
+      if (to !== from) edges.set(from, (edges.get(from) ?? new Set()).add(to));
+    }
+  }
+  const circles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (u: string, trail: string[]) => {
+    if (state.get(u) === 'done') return;
+    if (state.get(u) === 'open') {
+      circles.push([...trail.slice(trail.indexOf(u)), u].join(' -> '));
+      return;
+    }
+    state.set(u, 'open');
+    for (const v of edges.get(u) ?? []) visit(v, [...trail, u]);
+    state.set(u, 'done');
+  };
+  for (const u of edges.keys()) visit(u, []);
+  expect(circles).toEqual([]);
+});

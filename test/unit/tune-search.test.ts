@@ -2,6 +2,7 @@
 // (seeded noise), so that a known best must win, failures and quality drops are dropped with their
 // reason, and the budget is honoured.
 import { describe, expect, it } from 'vitest';
+import { median } from '../../src/results/stats.ts';
 import { DEFAULT_SEARCH, type Executor, type Measured, successiveHalving } from '../../src/tune/search.ts';
 import type { Candidate } from '../../src/tune/space.ts';
 
@@ -29,9 +30,7 @@ function scripted(scripts: Record<string, Script>, noise = 0.01) {
   const measure = (id: string, s: Script, passes: number): Measured => {
     if (s.fail) return { id, status: 'failed', reason: s.fail, samples_s: [], setup_s: s.setup_s ?? 1 };
     const samples_s = Array.from({ length: passes }, () => s.pass_s * (1 + noise * next()));
-    const sorted = [...samples_s].sort((a, b) => a - b);
-    const m = sorted.length >> 1;
-    const median_s = sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+    const median_s = median(samples_s);
     const psnr = s.psnr ?? 40;
     return {
       id,
