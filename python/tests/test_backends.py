@@ -122,10 +122,12 @@ def test_cache_key_covers_name_and_library_versions(tmp_path, monkeypatch):
 
 
 def test_scheduler_names_come_from_the_shared_file(tmp_path):
-    assert Complete({}, tmp_path).scheduler_class() is None
-    assert Complete({"scheduler": "dpm"}, tmp_path).scheduler_class() == "DPMSolverMultistepScheduler"
-    with pytest.raises(UserError, match=r"unknown scheduler 'euler' \(known: default, dpm\)"):
-        Complete({"scheduler": "euler"}, tmp_path).scheduler_class()
+    from ladder_worker.backends.torch import TorchBackend
+
+    assert TorchBackend({}, tmp_path).scheduler_class() is None  # the schema's default: the model's own
+    assert TorchBackend({"scheduler": "dpm"}, tmp_path).scheduler_class() == "DPMSolverMultistepScheduler"
+    with pytest.raises(UserError, match=r"scheduler must be one of default, dpm, got 'euler'"):
+        TorchBackend({"scheduler": "euler"}, tmp_path)
 
 
 def test_openvino_ir_key_ignores_options_applied_after_export():

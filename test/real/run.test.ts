@@ -44,7 +44,7 @@ describe('ladder run and overhead (real worker, synthetic:tiny)', () => {
         median(x.worker.samples_s) / median(x.plain.samples_s),
     );
     expect(doc.worker_cost.per_round).toHaveLength(2);
-    doc.worker_cost.per_round.forEach((x: number, k: number) => expect(x).toBeCloseTo(perRound[k], 9));
+    for (const [k, x] of (doc.worker_cost.per_round as number[]).entries()) expect(x).toBeCloseTo(perRound[k], 9);
     expect(doc.worker_cost.verdict).toBe(workerVerdict(doc.worker_cost));
     expect(r.stdout).toContain(`(target < 1%: ${doc.worker_cost.verdict})`);
     // The worker's socket and libzmq threads are found by name and their CPU counted (this kernel says).
