@@ -7,7 +7,7 @@
 // scale, since the article's 32-core Sapphire Rapids is far faster than the machines ladder runs on.
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunFile, RungResult } from '../results/run-file.ts';
-import { FONT, specToSvg } from './vega.ts';
+import { FONT, specToSvg, TITLE_STYLE } from './vega.ts';
 
 /** Names of the vega-lite layers; vega names their marks `<name>_marks` (an SVG class too). */
 export const MARKS = {
@@ -251,11 +251,7 @@ export function chartSpec(run: RunFile): TopLevelSpec {
             ]
           : []),
       ],
-      anchor: 'start',
-      fontSize: 16,
-      subtitleFontSize: 12.5,
-      subtitleColor: '#444',
-      offset: 14,
+      ...TITLE_STYLE,
     },
     padding: 0,
     background: 'white',

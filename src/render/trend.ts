@@ -6,7 +6,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunFile, VersionChange } from '../results/run-file.ts';
 import { finite, isPlotted, secs, whisker } from './chart.ts';
 import { esc, inlineSvg, pageHead } from './page.ts';
-import { FONT, specToSvg } from './vega.ts';
+import { FONT, specToSvg, TITLE_STYLE } from './vega.ts';
 
 /**
  * Prefixes of the vega-lite layer names: panel i's layer is `<prefix>_<i>`, and vega names its marks
@@ -205,11 +205,7 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
         'Points: median per night; whiskers: 95% CI of the median (min–max where a run has none).',
         'Red triangles: nights the rung regressed; dashed orange lines: package version changes.',
       ],
-      anchor: 'start',
-      fontSize: 16,
-      subtitleFontSize: 12.5,
-      subtitleColor: '#444',
-      offset: 14,
+      ...TITLE_STYLE,
     },
     padding: 0,
     background: 'white',

@@ -7,6 +7,15 @@ import { RunError } from '../errors.ts';
 /** DejaVu Sans first: Debian's fonts-dejavu-core, which resvg is told to use; other viewers fall back. */
 export const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
 
+/** The title and subtitle of a page's chart (ladder, trend): one look. */
+export const TITLE_STYLE = {
+  anchor: 'start',
+  fontSize: 16,
+  subtitleFontSize: 12.5,
+  subtitleColor: '#444',
+  offset: 14,
+} as const;
+
 // The renderers are loaded on first use: most commands never draw, and loading them takes half a
 // second of every command's start-up.
 const renderers = async () => {

@@ -368,21 +368,12 @@ class OpenVINOBackend(Backend):
             },
         }
 
-    def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
+    def generate(self, **call):  # the arguments of Backend.generate, passed on as they are
+        height, width = call["height"], call["width"]
         if self.static and (height, width) != (self.pipe.height, self.pipe.width):
             # optimum-intel would silently render at the reshaped size: refuse instead.
             raise UserError(f"pipeline is static at {self.pipe.height}x{self.pipe.width}, asked {height}x{width}")
-        return call_pipeline(
-            self.pipe,
-            seed=seed,
-            prompt=prompt,
-            height=height,
-            width=width,
-            latents=latents,
-            guidance_scale=guidance_scale,
-            num_inference_steps=num_inference_steps,
-            output_type=output_type,
-        )
+        return call_pipeline(self.pipe, **call)
 
 
 BACKEND = OpenVINOBackend

@@ -95,19 +95,9 @@ class TorchBackend(Backend):
         finally:
             handle.remove()
 
-    def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
+    def generate(self, **call):  # the arguments of Backend.generate, passed on as they are
         with torch.inference_mode(), self.autocast():
-            return call_pipeline(
-                self.pipe,
-                seed=seed,
-                prompt=prompt,
-                height=height,
-                width=width,
-                latents=latents,
-                guidance_scale=guidance_scale,
-                num_inference_steps=num_inference_steps,
-                output_type=output_type,
-            )
+            return call_pipeline(self.pipe, **call)
 
 
 BACKEND = TorchBackend
