@@ -23,6 +23,7 @@ import { outDirFrom } from './options.ts';
 export const WORKER_TARGET = 0.01;
 export const CONTROLLER_CPU_TARGET_PCT = 0.5;
 export const JOB_GAP_TARGET_MS = 5;
+const MAX_ROUNDS_WORTH_SAYING = 200;
 
 interface Args {
   model: string;
@@ -80,7 +81,12 @@ export function workerVerdict(cost: PairedRatio, target = WORKER_TARGET): string
   if (hi - 1 < target) return `within target: the ${level} interval is below +${100 * target}%`;
   if (lo - 1 > target) return `OVER TARGET: the ${level} interval is above +${100 * target}%`;
   const more = roundsNeeded(cost, Math.max(target / 2, 0.001));
-  return `not resolved: the ${level} interval spans +${100 * target}% (about ${more} rounds would tell)`;
+  // Beyond a few hundred rounds (hours) the honest answer is that this machine is too noisy to tell.
+  const tell =
+    more <= MAX_ROUNDS_WORTH_SAYING
+      ? `about ${more} rounds would tell`
+      : `this machine moves too much between processes to tell in fewer than ${MAX_ROUNDS_WORTH_SAYING} rounds`;
+  return `not resolved: the ${level} interval spans +${100 * target}% (${tell})`;
 }
 
 export const overheadCommand = {
