@@ -133,7 +133,8 @@ export const overheadCommand = {
     const worker: RoundSamples[] = [];
     const plain: RoundSamples[] = [];
     const rounds: Record<string, unknown>[] = [];
-    const controller: NonNullable<RungResult['overhead']>[] = [];
+    // Each worker's slot.overhead: the controller's CPU and job gaps, the worker's own threads.
+    const overheads: NonNullable<RungResult['overhead']>[] = [];
     let modelPath = '';
     let sameImage: ReturnType<typeof compareImages> | undefined;
     mkdirSync(path.join(outDir, 'images'), { recursive: true });
@@ -148,7 +149,7 @@ export const overheadCommand = {
           const slot: RungResult = { id: rung.id, status: 'running', config: { ...rung }, samples_s: [] };
           const proc = await runRung(rung, settings, log, slot, r);
           worker.push({ round: r, samples_s: slot.samples_s });
-          if (slot.overhead) controller.push(slot.overhead);
+          if (slot.overhead) overheads.push(slot.overhead);
           modelPath ||= String(slot.effective?.model?.path ?? '');
           if (!modelPath) throw new RunError('overhead: the worker did not say which model folder it loaded');
           record.worker = { pid: proc.pid, samples_s: slot.samples_s };
@@ -179,7 +180,7 @@ export const overheadCommand = {
     const cost = pairedRatio('worker', worker, plain)!;
     const mid = (
       k: 'controller_cpu_pct_of_passes' | 'bench_job_gap_ms' | 'load_job_gap_ms' | 'worker_service_cpu_pct_of_passes',
-    ) => median(controller.map((o) => Number(o[k])).filter(Number.isFinite));
+    ) => median(overheads.map((o) => Number(o[k])).filter(Number.isFinite));
     const figures = {
       model,
       scenario,
@@ -209,12 +210,12 @@ export const overheadCommand = {
     const service = figures.worker_service_cpu_pct_of_passes;
     console.log(
       Number.isFinite(service)
-        ? `the worker's socket and libzmq threads ran ${service.toFixed(3)}% of pass time (CPU, median of ${controller.length} workers; target < ${100 * WORKER_TARGET}%: ${verdict(service < 100 * WORKER_TARGET)})`
+        ? `the worker's socket and libzmq threads ran ${service.toFixed(3)}% of pass time (CPU, median of ${overheads.length} workers; target < ${100 * WORKER_TARGET}%: ${verdict(service < 100 * WORKER_TARGET)})`
         : "the worker's socket and libzmq threads: unknown (this kernel does not report per-thread CPU)",
     );
     const c = figures.controller;
     console.log(
-      `controller CPU while the worker measured: ${c.cpu_pct_of_passes.toFixed(3)}% of pass time (median of ${controller.length} workers; target < ${CONTROLLER_CPU_TARGET_PCT}%: ${verdict(c.cpu_pct_of_passes < CONTROLLER_CPU_TARGET_PCT)})`,
+      `controller CPU while the worker measured: ${c.cpu_pct_of_passes.toFixed(3)}% of pass time (median of ${overheads.length} workers; target < ${CONTROLLER_CPU_TARGET_PCT}%: ${verdict(c.cpu_pct_of_passes < CONTROLLER_CPU_TARGET_PCT)})`,
     );
     console.log(
       `job time gap, controller vs worker: bench ${c.bench_job_gap_ms.toFixed(2)} ms, load ${c.load_job_gap_ms.toFixed(2)} ms (target < ${JOB_GAP_TARGET_MS} ms: ${verdict(Math.max(c.bench_job_gap_ms, c.load_job_gap_ms) < JOB_GAP_TARGET_MS)})`,

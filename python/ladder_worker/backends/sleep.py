@@ -53,14 +53,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..options import SCHEMAS, resolve
+from ..options import resolve
 from .base import Backend, check_probe, seeded_latents
 
 # Every option's type, limits and default: protocol/options.json (from src/backends/sleep.ts).
-DEFAULTS = {key: spec.get("default") for key, spec in SCHEMAS["sleep"]["properties"].items()}
+DEFAULTS = resolve("sleep", {})
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
-IMAGES = ("seeded", "nan", "inf")
-FAULTS = ("none", "raise", "exit", "kill", "hang", "deadlock", "oom")
 DEFAULT_SCHEDULER = "PNDMScheduler"  # what SD 1.5's model folder has
 OOM_LIMIT_BYTES = 64 << 30
 OOM_CHUNK_BYTES = 64 << 20
