@@ -23,9 +23,9 @@ export default defineConfig({
       tier('faults', ['faults'], 'faults'),
       tier('real', ['real'], 'real'),
     ],
-    // Two files at a time: the sleep backend's workers mostly wait, and no verdict depends on timing,
+    // Three files at a time: the sleep backend's workers mostly wait, and no verdict depends on timing,
     // so sharing the 2 cores only changes how long a tier takes.
     fileParallelism: true,
-    maxWorkers: 2,
+    maxWorkers: 3,
   },
 });

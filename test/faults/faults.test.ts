@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { launchPlan } from '../../src/launcher/launch.ts';
 import { WorkerSession } from '../../src/worker/session.ts';
 import { fixtureRun } from '../fixtures/run.ts';
-import { alive, BIN, ladder, tmpDir, waitFor } from '../helpers.ts';
+import { alive, BIN, ladderProcess as ladder, tmpDir, waitFor } from '../helpers.ts';
 import { fault } from './ledger.ts';
 
 const RUN = [

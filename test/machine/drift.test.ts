@@ -117,7 +117,7 @@ describe('two identical rungs while the machine slows to half a CPU', () => {
   }, 900_000);
 
   it('interleaved in rounds, they read 1.0 ± 0.2, and the probe between rounds saw the cut', async () => {
-    const rounds = 8;
+    const rounds = 6;
     const run = await runInCgroup(
       ['--rounds', String(rounds), '--passes', '3', '--order-seed', '3'],
       (run) => (run.rounds?.done.length ?? 0) > rounds / 2,

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ladder, tmpDir } from '../helpers.ts';
+import { ladder, ladderProcess, tmpDir } from '../helpers.ts';
 
 describe('ladder rungs / doctor / help', () => {
   it('lists every rung with what it changes and the article figures', async () => {
@@ -73,5 +73,28 @@ describe('ladder rungs / doctor / help', () => {
       '--threads',
     ])
       expect(r.stdout).toContain(opt);
+  });
+});
+
+// The tests run most commands through `main` in their own process (test/helpers.ts): that must be
+// what a user gets from bin/ladder.js, output and exit code alike.
+describe('the CLI in a process of its own and in the test process', () => {
+  const dir = tmpDir();
+  const broken = path.join(dir, 'broken.yaml');
+  writeFileSync(broken, 'rungs:\n  - {id: a, backend: torch, launcher: {env: {PATH: /evil}}}\n');
+  it.each([
+    [['--version']],
+    [['rungs', '--ladder', 'beyond']],
+    [['run', 'baseline', '--steps', '0']],
+    [['reproduse']],
+    [['reproduce', '--ladder', broken]],
+    [['run', 'baseline', '--profile', 'smoke', '--set', 'backend=sleep', '--model', 'none', '--dry-run']],
+    [['compare', path.join(dir, 'missing-a'), path.join(dir, 'missing-b')]],
+  ])('gives the same output and exit code: ladder %j', async (args) => {
+    const inside = await ladder(args);
+    const own = await ladderProcess(args);
+    expect(inside.exitCode).toBe(own.exitCode);
+    expect(inside.stdout).toBe(own.stdout);
+    expect(inside.stderr).toBe(own.stderr);
   });
 });

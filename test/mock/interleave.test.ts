@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pairedRatio, precise } from '../../src/results/paired.ts';
-import { ladder, tmpDir } from '../helpers.ts';
+import { ladder, ladderProcess, tmpDir } from '../helpers.ts';
 
 // True seconds per pass: fast is 2x the baseline, mid 4/3 x.
 const PASS_S = { base: 0.02, fast: 0.01, mid: 0.015 };
@@ -165,7 +165,7 @@ describe('reproduce --resume in an interleaved run', () => {
     );
     const out = path.join(dir, 'run');
     const args = ['reproduce', '--ladder', file, ...RUN, '--passes', '2', '--rounds', '3'];
-    const child = ladder([...args, '--out', out]);
+    const child = ladderProcess([...args, '--out', out]);
     let seen = '';
     child.stdout?.on('data', (d: Buffer) => {
       seen += d.toString();

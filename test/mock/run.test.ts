@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alive, ladder, MOCK, TINY, tmpDir, waitFor } from '../helpers.ts';
+import { alive, ladder, ladderProcess, MOCK, TINY, tmpDir, waitFor } from '../helpers.ts';
 
 describe('ladder run (real worker, sleep backend; bad input refused before any worker)', () => {
   it('prints only the run document on stdout with --json', async () => {
@@ -40,7 +40,7 @@ describe('ladder run (real worker, sleep backend; bad input refused before any w
 
   it('reports a worker killed mid-job in one line, exits non-zero and keeps run.json', async () => {
     const out = tmpDir();
-    const child = ladder(['run', 'baseline', ...MOCK, '--passes', '200', '--out', out]);
+    const child = ladderProcess(['run', 'baseline', ...MOCK, '--passes', '200', '--out', out]);
     let pid = 0;
     child.stdout?.on('data', (d: Buffer) => {
       const m = d.toString().match(/worker pid (\d+)/);
@@ -57,7 +57,17 @@ describe('ladder run (real worker, sleep backend; bad input refused before any w
 
   it('declares a silent worker hung after the heartbeat timeout', async () => {
     const out = tmpDir();
-    const child = ladder(['run', 'baseline', ...MOCK, '--passes', '200', '--heartbeat-timeout', '3', '--out', out]);
+    const child = ladderProcess([
+      'run',
+      'baseline',
+      ...MOCK,
+      '--passes',
+      '200',
+      '--heartbeat-timeout',
+      '3',
+      '--out',
+      out,
+    ]);
     let pid = 0;
     child.stdout?.on('data', (d: Buffer) => {
       const m = d.toString().match(/worker pid (\d+)/);
@@ -73,7 +83,7 @@ describe('ladder run (real worker, sleep backend; bad input refused before any w
   it.each([['SIGINT'], ['SIGKILL']] as const)(
     'leaves no Python process behind when the controller gets %s',
     async (signal) => {
-      const child = ladder(['run', 'baseline', ...MOCK, '--passes', '500', '--out', tmpDir()]);
+      const child = ladderProcess(['run', 'baseline', ...MOCK, '--passes', '500', '--out', tmpDir()]);
       let pid = 0;
       await new Promise<void>((resolve) => {
         child.stdout?.on('data', (d: Buffer) => {

@@ -34,6 +34,7 @@ const LAYERS: string[][] = [
   // The commands, then the CLI.
   ['commands'],
   ['cli'],
+  ['bin'],
 ];
 
 const SRC = path.join(repoRoot, 'src');
