@@ -3,6 +3,7 @@
 // folders) is bin.ts's, so that tests can run the CLI in their own process.
 import yargs from 'yargs';
 import { compareCommand } from './commands/compare.ts';
+import { applyConfig, configCommand } from './commands/config.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { envsCommand } from './commands/envs.ts';
 import { fleetCommand } from './commands/fleet.ts';
@@ -14,10 +15,11 @@ import { runCommand } from './commands/run.ts';
 import { rungsCommand } from './commands/rungs.ts';
 import { trendCommand } from './commands/trend.ts';
 import { tuneCommand } from './commands/tune.ts';
-import { loadConfig } from './config.ts';
 import { LadderError, UserError } from './errors.ts';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
 import { releaseAllLocks } from './lock.ts';
 import { checkDecimal } from './rungs/settings.ts';
+import { didYouMean } from './suggest.ts';
 import { killAllWorkers } from './worker/session.ts';
 
 /** One line (plus a failed command's output tail), and the error's own exit code. */
@@ -31,12 +33,38 @@ function report(err: unknown): number {
     const e = err as Error;
     console.error(`ladder: internal error: ${e?.message ?? String(err)}`);
     if (process.env.LADDER_DEBUG) console.error(e?.stack);
-    return 1;
+    return EXIT.FAILED;
   }
   return err.exitCode;
 }
 
-// yargs knows its number options only once a command's builder has run: asked from the middleware.
+type Internals = {
+  getOptions(): { key: Record<string, unknown>; number?: string[]; choices?: Record<string, unknown[]> };
+  getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } };
+};
+
+/**
+ * yargs's "Unknown argument(s): a, b" said for people: the option or command given, what the
+ * command knows that is nearest to it, and which command refused it.
+ */
+export function unknownArguments(msg: string, raw: string[], known: string[], commands: string[]): string | undefined {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!m) return undefined;
+  const words = m[1]!.split(', ');
+  // The command that refused it ("for envs", "for reproduce"), unless the word is that command.
+  const command = raw.find((a) => !a.startsWith('-'));
+  const where = command && !words.includes(command) ? ` for ${command}` : '';
+  // yargs names a dashed flag twice (min-psnr, minPsnr): keep the spelling given.
+  const given = words.filter((w) => raw.some((a) => a === w || a.replace(/^-+(no-)?/, '').split('=')[0] === w));
+  return (given.length ? given : words)
+    .map((w) => {
+      const isFlag = raw.some((a) => a.startsWith('-') && a.replace(/^-+(no-)?/, '').split('=')[0] === w);
+      if (isFlag) return `unknown option --${w}${where}${didYouMean(w, known, '--')}`;
+      return `unknown ${commands.length ? 'command' : 'argument'} '${w}'${where}${didYouMean(w, commands)}`;
+    })
+    .join('; ');
+}
+
 /**
  * Runs one command line (without `node` and the script) and returns its exit code. Commands report
  * a failed rung or a regression through `process.exitCode`: read here and reset, so that one call
@@ -46,7 +74,10 @@ export async function main(argv: string[]): Promise<number> {
   const before = process.exitCode;
   process.exitCode = undefined;
   const cli = yargs(argv);
-  const numberOptions = () => (cli as unknown as { getOptions(): { number?: string[] } }).getOptions().number ?? [];
+  // yargs knows a command's options only once its builder has run: asked from the middleware and .fail.
+  const internals = cli as unknown as Internals;
+  const numberOptions = () => internals.getOptions().number ?? [];
+  const knownOptions = () => Object.keys(internals.getOptions().key).filter((k) => k.length > 1 && !/[A-Z]/.test(k));
   let code = 0;
   try {
     await cli
@@ -64,16 +95,28 @@ export async function main(argv: string[]): Promise<number> {
       .command(trendCommand as never)
       .command(tuneCommand as never)
       .command(fleetCommand as never)
+      .command(configCommand as never)
       .demandCommand(1, 'name a command (see --help)')
       // yargs reads 0x10 as 16: a number flag takes decimal numbers only.
       .middleware(() => checkDecimal(argv, numberOptions()))
+      .middleware((a) => applyConfig(a as never, argv, internals.getOptions().choices ?? {}))
       .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated flag: the last one wins
       .strict()
-      .config(loadConfig())
       .fail((msg, err) => {
+        if (err) throw err;
+        const commands = internals.getInternalMethods().getCommandInstance().getCommands();
+        const said = unknownArguments(msg ?? '', argv, knownOptions(), commands);
         // yargs spreads some messages over lines ("Invalid values:\n  Argument: ..."): keep all of it.
-        throw err ?? new UserError(msg.replace(/\s*\n\s*/g, ' '));
+        throw new UserError(said ?? msg.replace(/\s*\n\s*/g, ' '));
       })
+      .example('$0 reproduce', 'the article ladder, quick profile (minutes per rung)')
+      .example('$0 run baseline --profile smoke', 'one rung in seconds')
+      .example('$0 rungs --ladder beyond', 'what a ladder holds')
+      .example('$0 compare results/runs/A results/runs/B', 'two runs rung by rung')
+      .example('$0 config', 'the defaults and where each came from')
+      .epilogue(
+        `${EXIT_CODES_HELP}\n\nEvery command that reports something takes --json: one JSON document on stdout (docs/json.md).`,
+      )
       .help()
       .exitProcess(false) // --help and --version print and return: the caller owns the process
       .wrap(Math.min(110, process.stdout.columns || 100))

@@ -1,5 +1,6 @@
 // One error model. Every error ladder raises on purpose is a LadderError: it keeps its `cause`,
 // names the stage and the rung it happened in, and its exitCode becomes the process's exit code.
+import { EXIT } from './exit-codes.ts';
 
 /** Where in a run an error happened. */
 export type Stage = 'input' | 'provision' | 'start' | 'load' | 'verify' | 'bench' | 'report';
@@ -18,7 +19,7 @@ export interface ErrorContext {
 export class LadderError extends Error {
   override name = 'LadderError';
   /** The process's exit code when this error ends it. */
-  readonly exitCode: number = 1;
+  readonly exitCode: number = EXIT.FAILED;
   readonly stage?: Stage;
   readonly rung?: string;
   readonly details: ErrorContext;
@@ -33,7 +34,7 @@ export class LadderError extends Error {
 /** A problem with what the user asked for: one line, exit code 2, no stack trace. */
 export class UserError extends LadderError {
   override name = 'UserError';
-  override readonly exitCode = 2;
+  override readonly exitCode = EXIT.BAD_INPUT;
 }
 
 /** A problem running something (pip, the worker): carries the command, how it ended and its last stderr lines. */

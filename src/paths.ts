@@ -7,6 +7,10 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** Environments and models live outside the checkout so fresh clones (and CI) reuse them. */
 export function cacheRoot(): string {
   if (process.env.LADDER_CACHE_DIR) return path.resolve(process.env.LADDER_CACHE_DIR);
-  const xdg = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(xdg, 'ladder');
+  return defaultCacheRoot();
+}
+
+/** The cache when neither LADDER_CACHE_DIR nor the config file moves it. */
+export function defaultCacheRoot(): string {
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'ladder');
 }

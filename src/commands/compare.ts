@@ -1,8 +1,10 @@
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
 import { renderMarkdown, renderText } from '../render/compare.ts';
 import { compareRuns, DEFAULT_OPTIONS, hasRegression, loadRun } from '../results/compare.ts';
 import { terminalText } from '../shell.ts';
+import { jsonOption, printJson } from './options.ts';
 
 type CompareArgs = {
   a: string;
@@ -10,6 +12,7 @@ type CompareArgs = {
   alpha: number;
   factor: number;
   markdown: boolean;
+  json: boolean;
   'fail-on-regression': boolean;
 };
 
@@ -17,7 +20,7 @@ export const compareCommand = {
   command: 'compare <a> <b>',
   describe: 'Compare two runs rung by rung: medians, B/A, a Mann-Whitney U test and a verdict per rung',
   builder: (y: Argv) =>
-    y
+    jsonOption(y, 'the comparison')
       .positional('a', {
         type: 'string',
         demandOption: true,
@@ -37,18 +40,27 @@ export const compareCommand = {
       .option('markdown', {
         type: 'boolean',
         default: false,
+        conflicts: 'json',
         describe: 'print a Markdown table (for a pull-request comment)',
       })
       .option('fail-on-regression', {
         type: 'boolean',
         default: false,
-        describe: "exit with 1 when any rung is 'slower'",
-      }),
+        describe: `exit with ${EXIT.REGRESSION} (a regression, as nightly) when any rung is 'slower'`,
+      })
+      .example('$0 compare results/runs/old results/runs/new', 'rung by rung, with a verdict each')
+      .example(
+        '$0 compare old new --fail-on-regression --markdown',
+        `for CI: exit ${EXIT.REGRESSION} when a rung got slower`,
+      ),
   handler: (a: CompareArgs) => {
     if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
     if (!(a.factor >= 0 && Number.isFinite(a.factor))) throw new UserError(`factor must be >= 0 (got ${a.factor})`);
     const c = compareRuns(loadRun(String(a.a)), loadRun(String(a.b)), { alpha: a.alpha, factor: a.factor });
-    process.stdout.write(terminalText(a.markdown ? renderMarkdown(c) : renderText(c)));
-    if (a['fail-on-regression'] && hasRegression(c)) process.exitCode = 1;
+    const regression = hasRegression(c);
+    if (a.json)
+      printJson({ a: c.a.file, b: c.b.file, options: c.options, rows: c.rows, warnings: c.warnings, regression });
+    else process.stdout.write(terminalText(a.markdown ? renderMarkdown(c) : renderText(c)));
+    if (a['fail-on-regression'] && regression) process.exitCode = EXIT.REGRESSION;
   },
 };

@@ -5,10 +5,12 @@ import { execa } from 'execa';
 import type { Argv } from 'yargs';
 import { envUnusable } from '../backends/registry.ts';
 import { basePython, describeStack, stackNames } from '../envs/stacks.ts';
+import { EXIT } from '../exit-codes.ts';
 import { ALLOCATORS, allocatorSpec, findAllocator } from '../launcher/allocators.ts';
 import { findTool } from '../launcher/launch.ts';
 import { machine } from '../machine.ts';
 import { cacheRoot } from '../paths.ts';
+import { jsonOption, printJson } from './options.ts';
 
 interface Check {
   what: string;
@@ -111,29 +113,35 @@ export const doctorCommand = {
   command: 'doctor',
   describe: 'Check Python, environments, allocator libraries, numactl, disk and memory',
   builder: (y: Argv) =>
-    y.option('fix', {
+    jsonOption(y, 'the checks').option('fix', {
       type: 'boolean',
       default: false,
       describe: 'install missing system packages with apt-get (needs root)',
     }),
-  handler: async (a: { fix: boolean }) => {
+  handler: async (a: { fix: boolean; json: boolean }) => {
+    // --json: what --fix says and apt-get prints goes to stderr, the checks alone to stdout.
+    const say = a.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
+    const stdio = a.json ? (['ignore', process.stderr, process.stderr] as const) : ('inherit' as const);
     let results = await checks();
     const missing = [...new Set(results.filter((c) => !c.ok && c.apt).map((c) => c.apt!))];
     if (a.fix && missing.length) {
       if (process.getuid?.() !== 0) {
-        console.log(`not root: install by hand: sudo apt-get install -y ${missing.join(' ')}`);
+        say(`not root: install by hand: sudo apt-get install -y ${missing.join(' ')}`);
       } else {
-        console.log(`installing: ${missing.join(' ')}`);
-        await execa('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+        say(`installing: ${missing.join(' ')}`);
+        await execa('apt-get', ['update', '-qq'], { stdio });
         await execa('apt-get', ['install', '-y', '-qq', ...missing], {
-          stdio: 'inherit',
+          stdio,
           env: { DEBIAN_FRONTEND: 'noninteractive' },
         });
         results = await checks();
       }
     }
-    for (const c of results)
-      console.log(`${c.ok ? 'ok     ' : c.required ? 'MISSING' : 'warn   '} ${c.what.padEnd(13)} ${c.detail}`);
-    if (results.some((c) => c.required && !c.ok)) process.exitCode = 1;
+    const ok = !results.some((c) => c.required && !c.ok);
+    if (a.json) printJson({ ok, checks: results });
+    else
+      for (const c of results)
+        console.log(`${c.ok ? 'ok     ' : c.required ? 'MISSING' : 'warn   '} ${c.what.padEnd(13)} ${c.detail}`);
+    if (!ok) process.exitCode = EXIT.FAILED;
   },
 };

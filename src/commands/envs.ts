@@ -4,6 +4,7 @@ import { provision, removeDirs } from '../envs/provision.ts';
 import { describeStack, envsRoot, stackNames } from '../envs/stacks.ts';
 import { UserError } from '../errors.ts';
 import { machine } from '../machine.ts';
+import { jsonOption, printJson } from './options.ts';
 
 const log = (line: string) => console.error(line);
 
@@ -12,15 +13,28 @@ export const envsCommand = {
   describe: 'Python environments, one per backend stack (envs/<name>/requirements*.txt)',
   builder: (y: Argv) =>
     y
-      .command('list', 'Show each environment: missing / ready / stale, and where it lives', {}, async () => {
-        console.log(`environments live in ${envsRoot()} (set LADDER_CACHE_DIR to move them)`);
-        for (const name of stackNames()) {
-          const s = await describeStack(name);
-          console.log(
-            `${name.padEnd(10)} ${s.state.padEnd(8)} ${s.dir}${s.staleDirs.length ? `  (${s.staleDirs.length} outdated: ladder envs prune)` : ''}`,
-          );
-        }
-      })
+      .command(
+        'list',
+        'Show each environment: missing / ready / stale, and where it lives',
+        (y2: Argv) => jsonOption(y2, 'the environments'),
+        async (a: { json: boolean }) => {
+          if (a.json) {
+            const envs = [];
+            for (const name of stackNames()) {
+              const s = await describeStack(name);
+              envs.push({ name, state: s.state, dir: s.dir, python: s.python, stale_dirs: s.staleDirs });
+            }
+            return printJson({ root: envsRoot(), envs });
+          }
+          console.log(`environments live in ${envsRoot()} (set LADDER_CACHE_DIR to move them)`);
+          for (const name of stackNames()) {
+            const s = await describeStack(name);
+            console.log(
+              `${name.padEnd(10)} ${s.state.padEnd(8)} ${s.dir}${s.staleDirs.length ? `  (${s.staleDirs.length} outdated: ladder envs prune)` : ''}`,
+            );
+          }
+        },
+      )
       .command(
         'provision [names..]',
         'Create or update environments (all when none is named)',
@@ -63,6 +77,6 @@ export const envsCommand = {
           for (const d of s.staleDirs) console.log(`removed ${d}`);
         }
       })
-      .demandCommand(1, 'name a subcommand: list, provision or prune'),
+      .demandCommand(1, 'name a subcommand: list, provision, python or prune'),
   handler: () => undefined,
 };

@@ -14,6 +14,7 @@ import { writeFleetReports } from '../fleet/report.ts';
 import { checkWritableDir } from '../out-dir.ts';
 import { checkNumber } from '../rungs/settings.ts';
 import { commandLine } from '../shell.ts';
+import { jsonOption, printJson } from './options.ts';
 
 interface FleetArgs {
   fleet: string;
@@ -22,6 +23,7 @@ interface FleetArgs {
   poll: number;
   out?: string;
   all: boolean;
+  json: boolean;
 }
 
 const log = (line: string) => console.log(line);
@@ -41,16 +43,29 @@ function manifestOf(a: FleetArgs) {
   return { fleet, m, engine: engineFor(m.fleet.engine) };
 }
 
+/** The actions and what each does: the positional's choices and what `ladder fleet` alone lists. */
+const ACTIONS = {
+  submit: 'one job per machine class',
+  status: 'the jobs, from the engine',
+  gather: 'collect their runs',
+  report: 'the cross-machine page',
+  cancel: 'the jobs not ended',
+};
+const actionList = Object.entries(ACTIONS)
+  .map(([k, v]) => `${k} (${v})`)
+  .join(', ');
+
 export const fleetCommand = {
-  command: 'fleet <action>',
+  command: 'fleet [action]',
   describe: 'Run the ladder on a fleet of machines through Slurm (or locally) and gather one cross-machine view',
   builder: (y: Argv) =>
-    y
+    jsonOption(y, 'status: the jobs')
       .positional('action', {
         type: 'string',
-        choices: ['submit', 'status', 'gather', 'report', 'cancel'],
-        describe:
-          'submit: one job per machine class; status: the jobs from the engine; gather: collect their runs; report: the cross-machine page; cancel: the jobs not ended',
+        choices: Object.keys(ACTIONS),
+        describe: Object.entries(ACTIONS)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('; '),
       })
       .option('fleet', { type: 'string', default: 'fleet.yaml', describe: 'the fleet file' })
       .option('id', { type: 'string', describe: 'the submission (fleet/<id>/ under the root; default: the latest)' })
@@ -61,8 +76,12 @@ export const fleetCommand = {
         default: false,
         describe: "gather/report: every run of the root's history, not one submission's (runs copied from elsewhere)",
       })
-      .option('out', { type: 'string', describe: "report: the folder of the page (default: the submission's folder)" }),
-  handler: async (a: FleetArgs & { action: string }) => {
+      .option('out', { type: 'string', describe: "report: the folder of the page (default: the submission's folder)" })
+      .example('$0 fleet submit --fleet fleet.yaml --wait', 'one job per machine class, followed to the end')
+      .example('$0 fleet status --json', 'the jobs of the latest submission, as JSON'),
+  handler: async (a: FleetArgs & { action?: string }) => {
+    if (a.action === undefined) throw new UserError(`fleet: name an action: ${actionList}`);
+    if (a.json && a.action !== 'status') throw new UserError(`--json: fleet status only, not fleet ${a.action}`);
     checkNumber('poll', a.poll, { min: 0.1, max: 3600 });
     if (a.action === 'submit') {
       const fleet = loadFleet(a.fleet);
@@ -82,6 +101,7 @@ export const fleetCommand = {
       throw new UserError(`--all: only for gather and report`);
     if (a.action === 'status') {
       await refresh(m, engine);
+      if (a.json) return printJson({ fleet: fleet.name, id: m.id, engine: m.fleet.engine, jobs: m.jobs });
       for (const j of m.jobs)
         log(
           `${j.class.padEnd(12)} ${(j.id ?? '-').padEnd(12)} ${j.state.padEnd(10)} ${j.node ?? ''}${j.error ? ` ${j.error}` : ''}`,

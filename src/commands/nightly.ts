@@ -1,30 +1,33 @@
 // `ladder nightly`: one run a night into the machine's history, judged against its recent nights.
-import path from 'node:path';
 import type { Argv } from 'yargs';
+import { EXIT } from '../exit-codes.ts';
 import { DEFAULT_JUDGE } from '../nightly/judge.ts';
 import { runNight } from '../nightly/night.ts';
 import { markdown, summaryLine } from '../nightly/summary.ts';
-import { repoRoot } from '../paths.ts';
 import { checkNumber } from '../rungs/settings.ts';
 import {
   type CommonArgs,
+  DEFAULT_HISTORY,
+  jsonOption,
   ladderFrom,
+  ladderOption,
+  NIGHTLY_PROFILE,
+  printJson,
   type RoundsArgs,
   roundsFrom,
   roundsOptions,
   scenarioOptions,
   selectedRungs,
   selectionOptions,
+  setOption,
   settingsFrom,
 } from './options.ts';
-
-export const EXIT_REGRESSION = 10;
-export const EXIT_FAILED = 1;
-export const EXIT_LOCKED = 3;
 
 type NightlyArgs = CommonArgs &
   RoundsArgs & {
     'min-nights': number;
+    ladder: string;
+    json: boolean;
     history: string;
     resume: boolean;
     markdown: boolean;
@@ -39,10 +42,14 @@ export const nightlyCommand = {
   command: 'nightly',
   describe: "Run the ladder into this machine's history and flag regressions against its recent nights",
   builder: (y: Argv) =>
-    roundsOptions(selectionOptions(scenarioOptions(y)))
+    // No --out: the night's folder is <history>/<machine-id>/<time>, where the next nights look for it.
+    jsonOption(
+      setOption(ladderOption(roundsOptions(selectionOptions(scenarioOptions(y, NIGHTLY_PROFILE))))),
+      "the night (its verdicts and the run's folder)",
+    )
       .option('history', {
         type: 'string',
-        default: path.join(repoRoot, 'results', 'history'),
+        default: DEFAULT_HISTORY,
         describe: 'history root (one folder per machine)',
       })
       .option('resume', {
@@ -51,6 +58,7 @@ export const nightlyCommand = {
         describe: 'continue the last interrupted run from its first unfinished round (or rung)',
       })
       .option('markdown', {
+        conflicts: 'json',
         type: 'boolean',
         default: false,
         describe: 'print a Markdown summary (for a CI comment) instead of one line',
@@ -75,8 +83,10 @@ export const nightlyCommand = {
         default: DEFAULT_JUDGE.factor,
         describe: 'minimum relative change to call a regression',
       })
+      .example('$0 nightly --history /srv/ladder-history', "one night into this machine's history")
+      .example('$0 nightly --markdown', 'a summary for a CI comment')
       .epilog(
-        `Exit codes: 0 nothing regressed, ${EXIT_REGRESSION} a rung regressed, ${EXIT_FAILED} a rung failed, 2 bad input, ${EXIT_LOCKED} another run holds the lock.`,
+        `Exit codes: ${EXIT.OK} nothing regressed, ${EXIT.REGRESSION} a rung regressed, ${EXIT.FAILED} a rung failed, ${EXIT.BAD_INPUT} bad input, ${EXIT.LOCKED} another run holds the lock.`,
       ),
   handler: async (a: NightlyArgs) => {
     checkNumber('window', a.window, { int: true, min: 1, max: 1000 });
@@ -97,12 +107,14 @@ export const nightlyCommand = {
     });
     if (night.locked) {
       console.error(`ladder: another nightly run (pid ${night.owner ?? '?'}) holds ${night.lock}`);
-      process.exitCode = EXIT_LOCKED;
+      if (a.json) printJson({ locked: true, lock: night.lock, owner: night.owner ?? null });
+      process.exitCode = EXIT.LOCKED;
       return;
     }
     const { id, verdicts, changes, dir } = night;
-    console.log(a.markdown ? markdown(id, verdicts, changes) : summaryLine(id, verdicts, changes, dir));
-    if (verdicts.some((v) => v.verdict === 'regressed')) process.exitCode = EXIT_REGRESSION;
-    else if (verdicts.some((v) => v.verdict === 'failed')) process.exitCode = EXIT_FAILED;
+    if (a.json) printJson({ locked: false, machine_id: id, dir, verdicts, version_changes: changes });
+    else console.log(a.markdown ? markdown(id, verdicts, changes) : summaryLine(id, verdicts, changes, dir));
+    if (verdicts.some((v) => v.verdict === 'regressed')) process.exitCode = EXIT.REGRESSION;
+    else if (verdicts.some((v) => v.verdict === 'failed')) process.exitCode = EXIT.FAILED;
   },
 };

@@ -1,6 +1,7 @@
 // The flags several commands share and what they become: the scenario and its profile, the rounds,
 // the ladder and the rungs selected from it, the run's folder. Commands import from here, never from
 // one another.
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { CHANNELS, type Channel } from '../envs/stacks.ts';
@@ -21,6 +22,7 @@ import {
   type Scenario,
 } from '../rungs/settings.ts';
 import { commandLine } from '../shell.ts';
+import { closest } from '../suggest.ts';
 
 /**
  * Every value of a repeatable flag. yargs keeps only the last of a repeated flag here (so that a
@@ -61,23 +63,64 @@ export function selectedRungs(ladder: Ladder, a: { only?: string[]; skip?: strin
 
 export function selectRungs(ladder: Ladder, only: string[], skip: string[]): Rung[] {
   const ids = new Set(ladder.rungs.map((r) => r.id));
-  for (const id of [...only, ...skip]) {
-    if (!ids.has(id))
-      throw new UserError(`unknown rung '${id}' (${path.basename(ladder.file)} has: ${[...ids].join(', ')})`);
-  }
+  for (const id of [...only, ...skip]) if (!ids.has(id)) throw unknownRung(id, ladder);
   const chosen = ladder.rungs.filter((r) => (!only.length || only.includes(r.id)) && !skip.includes(r.id));
   if (!chosen.length) throw new UserError('--only/--skip leave no rung to run');
   return chosen;
 }
 
-export function scenarioOptions<T>(y: Argv<T>) {
+/** The ladders shipped in ladders/ (the files holding rungs; space.yaml is tune's). */
+export function ladderNames(): string[] {
+  const dir = path.join(repoRoot, 'ladders');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') && /^rungs:/m.test(readFileSync(path.join(dir, f), 'utf8')))
+    .map((f) => f.replace(/\.yaml$/, ''))
+    .sort();
+}
+
+/**
+ * An unknown rung id, said helpfully: the shipped ladder that has it, else the nearest id of this
+ * ladder, else the ids there are.
+ */
+export function unknownRung(id: string, ladder: Ladder): UserError {
+  const ids = ladder.rungs.map((r) => r.id);
+  for (const name of ladderNames()) {
+    const file = ladderPath(name);
+    if (path.resolve(file) === path.resolve(ladder.file)) continue;
+    let other: Ladder;
+    try {
+      other = loadLadder(file);
+    } catch {
+      continue; // a broken shipped ladder has its own test; it only cannot help here
+    }
+    if (other.rungs.some((r) => r.id === id))
+      return new UserError(`rung ${id} is in ladders/${name}.yaml: --ladder ${name}`);
+  }
+  const near = closest(id, ids);
+  const known = `${path.basename(ladder.file)} has: ${ids.join(', ')}`;
+  return new UserError(`unknown rung '${id}' (${near ? `did you mean ${near}? ` : ''}${known})`);
+}
+
+/**
+ * The profile a command runs when none is given. A newcomer's first `ladder run` or `reproduce`
+ * should answer in minutes, not take the article's two to three hours: quick keeps the article's
+ * 512x512 image and fewer steps and passes. `--profile article` is one flag away (or `profile:` in
+ * ladder.config.yaml). nightly keeps article: its history is judged night against night, and changing
+ * its default would make every existing history incomparable.
+ */
+export const DEFAULT_PROFILE = 'quick';
+export const DEFAULT_HEARTBEAT_TIMEOUT_S = 30;
+/** nightly's and trend's history root. */
+export const DEFAULT_HISTORY = path.join(repoRoot, 'results', 'history');
+export const NIGHTLY_PROFILE = 'article';
+
+export function scenarioOptions<T>(y: Argv<T>, profile = DEFAULT_PROFILE) {
   return y
     .option('profile', {
       type: 'string',
-      default: 'article',
+      default: profile,
       choices: Object.keys(PROFILES),
-      describe:
-        'scenario preset: article (512x512, 20 steps, 10 passes), quick (512x512, 5 steps, 3 passes), smoke (64x64, 2 steps, 2 passes); flags below override it',
+      describe: `scenario preset: article (512x512, 20 steps, 10 passes; the article's figures, 2-3 hours for the whole ladder), quick (512x512, 5 steps, 3 passes), smoke (64x64, 2 steps, 2 passes); flags below override it. Default ${profile}${profile === DEFAULT_PROFILE ? ': a first run should answer in minutes' : ": a nightly history is judged against its own nights, at the article's scenario"}`,
     })
     .option('model', {
       type: 'string',
@@ -103,21 +146,9 @@ export function scenarioOptions<T>(y: Argv<T>) {
       type: 'number',
       describe: "OMP_NUM_THREADS/MKL_NUM_THREADS for every worker (default: the rung's or the libraries' own)",
     })
-    .option('ladder', {
-      type: 'string',
-      default: ARTICLE_LADDER,
-      describe: 'ladder file the rungs come from (or the name of one in ladders/: article)',
-    })
-    .option('set', {
-      type: 'string',
-      array: true,
-      describe:
-        'override a field of every rung run, checked like the ladder file: launcher.allocator=tcmalloc, options.dtype=bf16, env=torch (repeatable)',
-    })
-    .option('out', { type: 'string', describe: 'output directory (default results/runs/<time>-<label>)' })
     .option('heartbeat-timeout', {
       type: 'number',
-      default: 30,
+      default: DEFAULT_HEARTBEAT_TIMEOUT_S,
       describe: 'seconds without a heartbeat before a worker is declared hung',
     })
     .option('machine-probe', {
@@ -131,7 +162,6 @@ export function scenarioOptions<T>(y: Argv<T>) {
       default: false,
       describe: "probe the machine's matrix-product peak again instead of using the cached one",
     })
-    .option('force', { type: 'boolean', default: false, describe: 'let --out replace a run already in that folder' })
     .option('job-timeout', {
       type: 'number',
       describe:
@@ -149,13 +179,46 @@ export function scenarioOptions<T>(y: Argv<T>) {
       type: 'boolean',
       default: true,
       describe: 'count FLOPs and probe the peak after the rungs (--no-roofline skips)',
-    })
-    .option('json', {
-      type: 'boolean',
-      default: false,
-      describe: 'progress on stderr, the run document (run.json) alone on stdout; ladder never prints colour',
     });
 }
+
+/** --ladder: a file, or one of the ladders in ladders/ by name (listed from the folder). */
+export function ladderOption<T>(y: Argv<T>) {
+  return y.option('ladder', {
+    type: 'string',
+    default: ARTICLE_LADDER,
+    describe: `ladder file the rungs come from, or the name of one in ladders/: ${ladderNames().join(', ')}`,
+  });
+}
+
+/** --set: field overrides of every rung run. */
+export function setOption<T>(y: Argv<T>) {
+  return y.option('set', {
+    type: 'string',
+    array: true,
+    describe:
+      'override a field of every rung run, checked like the ladder file: launcher.allocator=tcmalloc, options.dtype=bf16, env=torch (repeatable)',
+  });
+}
+
+/** --out and --force: the run's own folder. */
+export function outOptions<T>(y: Argv<T>, describe = 'output directory (default results/runs/<time>-<label>)') {
+  return y
+    .option('out', { type: 'string', describe })
+    .option('force', { type: 'boolean', default: false, describe: 'let --out replace a run already in that folder' });
+}
+
+/** --json: one JSON document on stdout (docs/json.md), everything else on stderr. */
+export function jsonOption<T>(y: Argv<T>, what: string) {
+  return y.option('json', {
+    type: 'boolean',
+    default: false,
+    describe: `print ${what} as one JSON document on stdout (docs/json.md), logs on stderr; ladder never prints colour`,
+  });
+}
+
+/** Prints one JSON document on stdout: what --json promises. */
+export const printJson = (doc: unknown) => console.log(JSON.stringify(doc, null, 2));
 
 /** Interleaved rounds: how many, and when to stop (reproduce, run, nightly). */
 export function roundsOptions<T>(y: Argv<T>) {
@@ -230,7 +293,6 @@ export type CommonArgs = {
   'guidance-scale'?: number;
   seed?: number;
   threads?: number;
-  ladder: string;
   out?: string;
   'heartbeat-timeout': number;
   'job-timeout'?: number;

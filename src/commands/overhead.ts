@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import type { Argv } from 'yargs';
 import { provision } from '../envs/provision.ts';
 import { RunError, TailBuffer, UserError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
 import { writeJsonAtomic } from '../files.ts';
 import { launchProgram } from '../launcher/launch.ts';
 import { type PairedRatio, pairedRatio, type RoundSamples, roundsNeeded } from '../results/paired.ts';
@@ -17,7 +18,7 @@ import { type RungSettings, runRung } from '../run/rung.ts';
 import { loadLadder, type Rung, withThreads } from '../rungs/ladder.ts';
 import { ARTICLE_SCENARIO, checkModel, checkNumber, checkScenario, type Scenario } from '../rungs/settings.ts';
 import { commandLine, shq } from '../shell.ts';
-import { outDirFrom } from './options.ts';
+import { jsonOption, outDirFrom, printJson } from './options.ts';
 
 /** The worker may add at most this much to a pass (1%); the controller at most 0.5% of its CPU. */
 export const WORKER_TARGET = 0.01;
@@ -35,6 +36,7 @@ interface Args {
   threads: number;
   rounds: number;
   out?: string;
+  json: boolean;
 }
 
 /** One process of the plain loop: its passes, and the image of its last pass. */
@@ -89,12 +91,34 @@ export function workerVerdict(cost: PairedRatio, target = WORKER_TARGET): string
   return `not resolved: the ${level} interval spans +${100 * target}% (${tell})`;
 }
 
+/** The figures of a run of `ladder overhead` that its targets judge. */
+export interface OverheadFigures {
+  worker_cost: { verdict: string };
+  worker_service_cpu_pct_of_passes: number;
+  controller: { cpu_pct_of_passes: number; bench_job_gap_ms: number; load_job_gap_ms: number };
+}
+
+/** The figures over their targets, by name: what the lines print as OVER TARGET (unknown is not over). */
+export function overTargets(f: OverheadFigures): string[] {
+  const c = f.controller;
+  const over: [string, boolean][] = [
+    ['worker_cost', f.worker_cost.verdict.startsWith('OVER TARGET')],
+    ['worker_service_cpu', f.worker_service_cpu_pct_of_passes >= 100 * WORKER_TARGET],
+    ['controller_cpu', c.cpu_pct_of_passes >= CONTROLLER_CPU_TARGET_PCT],
+    ['job_gap', Math.max(c.bench_job_gap_ms, c.load_job_gap_ms) >= JOB_GAP_TARGET_MS],
+  ];
+  return over.filter(([, o]) => o).map(([k]) => k);
+}
+
+/** A figure over its target is reported like a regression: exit 10, not 0 after "OVER TARGET". */
+export const overheadExitCode = (over: string[]): number => (over.length ? EXIT.REGRESSION : EXIT.OK);
+
 export const overheadCommand = {
   command: 'overhead',
   describe:
     "Benchmark ladder itself: the worker's cost per pass against a plain diffusers loop (interleaved), and the controller's CPU and job time gap",
   builder: (y: Argv) =>
-    y
+    jsonOption(y, 'the figures (overhead.json)')
       .option('model', { type: 'string', default: 'synthetic:sd15', describe: 'model both sides load' })
       .option('height', { type: 'number', default: 256 })
       .option('width', { type: 'number', default: 256 })
@@ -107,7 +131,8 @@ export const overheadCommand = {
         default: 8,
         describe: 'rounds of one worker and one plain loop, each in a fresh process, in alternating order',
       })
-      .option('out', { type: 'string', describe: 'output directory' }),
+      .option('out', { type: 'string', describe: 'output directory' })
+      .epilog(`Exit code ${EXIT.REGRESSION} when a figure is over its target.`),
   handler: async (a: Args) => {
     checkNumber('rounds', a.rounds, { int: true, min: 1, max: 1000 });
     checkNumber('threads', a.threads, { int: true, min: 1, max: 4096 });
@@ -199,27 +224,32 @@ export const overheadCommand = {
       },
     };
     writeJsonAtomic(path.join(outDir, 'overhead.json'), figures);
+    // --json: the figures alone on stdout, the sentences on stderr.
+    const say = a.json ? log : (line: string) => console.log(line);
     const sc = `${model}, ${scenario.height}x${scenario.width}, ${scenario.steps} steps, ${a.threads} threads`;
-    console.log(
+    say(
       `worker vs plain diffusers loop (${sc}; ${cost.rounds} rounds of ${scenario.passes} passes, fresh processes, alternating order; same image: PSNR ${sameImage!.psnr_db === Number.POSITIVE_INFINITY ? 'inf' : sameImage!.psnr_db.toFixed(1)} dB)`,
     );
-    console.log(
+    say(
       `what the worker adds to a pass: ${pct(cost.ratio - 1)} [${pct(cost.ci[0] - 1)} – ${pct(cost.ci[1] - 1)} at ${Math.round(cost.level * 100)}%] (target < ${100 * WORKER_TARGET}%: ${workerVerdict(cost)})`,
     );
     const verdict = (ok: boolean) => (ok ? 'within target' : 'OVER TARGET');
     const service = figures.worker_service_cpu_pct_of_passes;
-    console.log(
+    say(
       Number.isFinite(service)
         ? `the worker's socket and libzmq threads ran ${service.toFixed(3)}% of pass time (CPU, median of ${overheads.length} workers; target < ${100 * WORKER_TARGET}%: ${verdict(service < 100 * WORKER_TARGET)})`
         : "the worker's socket and libzmq threads: unknown (this kernel does not report per-thread CPU)",
     );
     const c = figures.controller;
-    console.log(
+    say(
       `controller CPU while the worker measured: ${c.cpu_pct_of_passes.toFixed(3)}% of pass time (median of ${overheads.length} workers; target < ${CONTROLLER_CPU_TARGET_PCT}%: ${verdict(c.cpu_pct_of_passes < CONTROLLER_CPU_TARGET_PCT)})`,
     );
-    console.log(
+    say(
       `job time gap, controller vs worker: bench ${c.bench_job_gap_ms.toFixed(2)} ms, load ${c.load_job_gap_ms.toFixed(2)} ms (target < ${JOB_GAP_TARGET_MS} ms: ${verdict(Math.max(c.bench_job_gap_ms, c.load_job_gap_ms) < JOB_GAP_TARGET_MS)})`,
     );
-    console.log(`figures: ${path.join(outDir, 'overhead.json')}`);
+    say(`figures: ${path.join(outDir, 'overhead.json')}`);
+    const over = overTargets(figures);
+    if (a.json) printJson({ ...figures, over_target: over, file: path.join(outDir, 'overhead.json') });
+    if (over.length) process.exitCode = overheadExitCode(over);
   },
 };

@@ -6,13 +6,18 @@ import { checkWritableDir } from '../out-dir.ts';
 import { REPORT_FILES, writeReports } from '../render/html.ts';
 import { placeOnRoofline } from '../results/roofline.ts';
 import { readRunFile } from '../results/run-file.ts';
+import { jsonOption, printJson } from './options.ts';
 
 export const reportCommand = {
   command: 'report <dir>',
   describe: "(Re)write a run's reports from its run.json: report.md, results.csv, report.html, chart.svg, chart.png",
   builder: (y: Argv) =>
-    y.positional('dir', { type: 'string', describe: 'the run directory (holds run.json)', demandOption: true }),
-  handler: async (a: { dir: string }) => {
+    jsonOption(y, 'the files written').positional('dir', {
+      type: 'string',
+      describe: 'the run directory (holds run.json)',
+      demandOption: true,
+    }),
+  handler: async (a: { dir: string; json: boolean }) => {
     if (existsSync(a.dir) && !statSync(a.dir).isDirectory()) {
       throw new UserError(`${a.dir} is not a directory (give the run's directory, the one holding run.json)`);
     }
@@ -31,6 +36,8 @@ export const reportCommand = {
         stage: 'report',
       });
     }
-    for (const f of REPORT_FILES) console.log(path.join(a.dir, f));
+    const files = REPORT_FILES.map((f) => path.join(a.dir, f));
+    if (a.json) printJson({ dir: a.dir, files });
+    else for (const f of files) console.log(f);
   },
 };

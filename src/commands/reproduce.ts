@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
 import { machine, machineId } from '../machine.ts';
 import { checkWritableDir, newRunDir } from '../out-dir.ts';
 import { bestLines } from '../render/best.ts';
@@ -8,17 +9,22 @@ import { renderTable } from '../render/report.ts';
 import { readRunFile } from '../results/run-file.ts';
 import { executeRun } from '../run/execute.ts';
 import { checkResumable } from '../run/store.ts';
-import { printDryRun } from './dry-run.ts';
+import { DRY_RUN_NOTE, dryRunPlan, printDryRun } from './dry-run.ts';
 import {
   type CommonArgs,
   checkFlags,
+  jsonOption,
   ladderFrom,
+  ladderOption,
+  outOptions,
+  printJson,
   type RoundsArgs,
   roundsFrom,
   roundsOptions,
   scenarioOptions,
   selectedRungs,
   selectionOptions,
+  setOption,
   settingsFrom,
 } from './options.ts';
 
@@ -27,7 +33,10 @@ export const reproduceCommand = {
   describe:
     "Run the whole ladder in interleaved rounds, one fresh worker per rung and round, and print it beside the article's figures",
   builder: (y: Argv) =>
-    roundsOptions(selectionOptions(scenarioOptions(y)))
+    jsonOption(
+      outOptions(setOption(ladderOption(roundsOptions(selectionOptions(scenarioOptions(y)))))),
+      'the run document (run.json), or with --dry-run the plan,',
+    )
       .option('resume', {
         type: 'string',
         describe:
@@ -42,7 +51,11 @@ export const reproduceCommand = {
         type: 'string',
         describe:
           "write the run into this history root, in this machine's folder (<history>/<machine-id>/<time>), as nightly does",
-      }),
+      })
+      .example('$0 reproduce', 'the whole article ladder at the quick profile (minutes per rung)')
+      .example('$0 reproduce --profile article', "the article's scenario: its figures, 2-3 hours")
+      .example('$0 reproduce --only baseline,jemalloc --rounds 3 --json > run.json', 'two rungs, the run as JSON')
+      .example('$0 reproduce --dry-run', 'how each worker would start'),
   handler: async (
     a: CommonArgs &
       RoundsArgs & {
@@ -50,6 +63,7 @@ export const reproduceCommand = {
         skip?: string[];
         'dry-run': boolean;
         json: boolean;
+        ladder: string;
         history?: string;
         resume?: string;
       },
@@ -59,6 +73,7 @@ export const reproduceCommand = {
     if (a['dry-run']) {
       checkFlags(a);
       roundsFrom(a);
+      if (a.json) return printJson({ rungs: await dryRunPlan(rungs, a.threads), note: DRY_RUN_NOTE });
       return printDryRun(rungs, a.threads);
     }
     const rounds = roundsFrom(a); // checked before the run's folder is made
@@ -79,13 +94,13 @@ export const reproduceCommand = {
     const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     if (previous) log(`resuming ${a.resume}`);
     const run = await executeRun(ladder, rungs, settings, log, previous);
-    if (a.json) console.log(JSON.stringify(run, null, 2));
+    if (a.json) printJson(run);
     else {
       const best = bestLines(run);
       console.log(
         `\n${renderTable(run)}\n${best.length ? `\n${best.join('\n')}\n` : ''}\nreport: ${path.join(settings.outDir, 'report.md')}`,
       );
     }
-    if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = 1;
+    if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = EXIT.FAILED;
   },
 };

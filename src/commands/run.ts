@@ -1,40 +1,67 @@
-import path from 'node:path';
 import type { Argv } from 'yargs';
-import { UserError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
 import { executeRun } from '../run/execute.ts';
 import { applyOverrides } from '../rungs/ladder.ts';
+import { DRY_RUN_NOTE, dryRunPlan, printDryRun } from './dry-run.ts';
 import {
   type CommonArgs,
+  checkFlags,
+  jsonOption,
   ladderFrom,
+  ladderOption,
+  outOptions,
+  printJson,
   type RoundsArgs,
   repeated,
   roundsFrom,
   roundsOptions,
   scenarioOptions,
+  setOption,
   settingsFrom,
+  unknownRung,
 } from './options.ts';
 
 export const runCommand = {
   command: 'run <rung>',
   describe: 'Run one rung of a ladder in fresh workers (one per round) and print its passes and median',
   builder: (y: Argv) =>
-    roundsOptions(
-      scenarioOptions(
-        y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' }),
+    jsonOption(
+      outOptions(
+        setOption(
+          ladderOption(
+            roundsOptions(
+              scenarioOptions(
+                y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' }),
+              ),
+            ),
+          ),
+        ),
       ),
-    ),
-  handler: async (a: CommonArgs & RoundsArgs & { rung: string; json: boolean }) => {
+      'the run document (run.json), or with --dry-run the plan,',
+    )
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: "print how the rung's workers would be started, run nothing",
+      })
+      .example('$0 run baseline', "the article's baseline at the quick profile")
+      .example('$0 run combined --ladder beyond --profile smoke', 'a rung of another ladder, in seconds')
+      .example('$0 run jemalloc --dry-run', 'how its worker would start'),
+  handler: async (a: CommonArgs & RoundsArgs & { rung: string; ladder: string; json: boolean; 'dry-run': boolean }) => {
     const ladder = ladderFrom(a);
     const found = ladder.rungs.find((r) => r.id === a.rung);
-    if (!found)
-      throw new UserError(
-        `unknown rung '${a.rung}' (${path.basename(ladder.file)} has: ${ladder.rungs.map((r) => r.id).join(', ')})`,
-      );
-    const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    if (!found) throw unknownRung(a.rung, ladder);
     const rung = applyOverrides(found, repeated('set', a.set));
+    if (a['dry-run']) {
+      checkFlags(a);
+      roundsFrom(a);
+      if (a.json) return printJson({ rungs: await dryRunPlan([rung], a.threads), note: DRY_RUN_NOTE });
+      return printDryRun([rung], a.threads);
+    }
+    const log = a.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     const rounds = roundsFrom(a); // checked before settingsFrom makes the run's folder
     const run = await executeRun(ladder, [rung], { ...settingsFrom(a, rung.id), rounds }, log);
-    if (a.json) console.log(JSON.stringify(run, null, 2));
-    if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = 1;
+    if (a.json) printJson(run);
+    if (run.rungs.some((r) => r.status !== 'ok' && r.status !== 'skipped')) process.exitCode = EXIT.FAILED;
   },
 };

@@ -1,19 +1,29 @@
 import type { Argv } from 'yargs';
 import { z } from 'zod';
 import { BACKENDS } from '../backends/registry.ts';
-import { ARTICLE_LADDER, ladderJsonSchema } from '../rungs/ladder.ts';
+import { ladderJsonSchema } from '../rungs/ladder.ts';
 import { checkNumber } from '../rungs/settings.ts';
-import { printDryRun } from './dry-run.ts';
-import { ladderFrom, selectedRungs, selectionOptions } from './options.ts';
+import { DRY_RUN_NOTE, dryRunPlan, printDryRun } from './dry-run.ts';
+import { jsonOption, ladderFrom, ladderOption, printJson, selectedRungs, selectionOptions } from './options.ts';
+
+type OptionSchema = { enum?: unknown[]; type?: string; default?: unknown; description?: string };
+
+/** Each backend: its name, title, default environment and options (JSON Schema properties). */
+function backends() {
+  return [...BACKENDS.values()].map((b) => ({
+    name: b.name,
+    title: b.title,
+    env: b.env,
+    options: ((z.toJSONSchema(b.options, { io: 'input' }) as { properties?: Record<string, OptionSchema> })
+      .properties ?? {}) as Record<string, OptionSchema>,
+  }));
+}
 
 /** Each backend: what it is, its default environment, and its options with their values and defaults. */
 function printBackends(): void {
-  for (const b of BACKENDS.values()) {
+  for (const b of backends()) {
     console.log(`${b.name.padEnd(10)} ${b.title} (environment '${b.env}')`);
-    const schema = z.toJSONSchema(b.options, { io: 'input' }) as {
-      properties?: Record<string, { enum?: unknown[]; type?: string; default?: unknown; description?: string }>;
-    };
-    for (const [k, p] of Object.entries(schema.properties ?? {})) {
+    for (const [k, p] of Object.entries(b.options)) {
       const values = p.enum ? p.enum.map(String).join('|') : (p.type ?? 'value');
       console.log(
         `${''.padEnd(10)} options.${k}: ${values}, default ${JSON.stringify(p.default)}${p.description ? `: ${p.description}` : ''}`,
@@ -26,8 +36,7 @@ export const rungsCommand = {
   command: 'rungs',
   describe: 'List the rungs of a ladder and what each one changes',
   builder: (y: Argv) =>
-    selectionOptions(y)
-      .option('ladder', { type: 'string', default: ARTICLE_LADDER, describe: 'ladder file' })
+    jsonOption(ladderOption(selectionOptions(y)), 'the rungs (or --backends, or the --dry-run plan)')
       .option('dry-run', {
         type: 'boolean',
         default: false,
@@ -40,7 +49,9 @@ export const rungsCommand = {
         default: false,
         describe: 'list the backends, their environments and options',
       })
-      .option('schema', { type: 'boolean', default: false, describe: 'print the JSON Schema of ladder files' }),
+      .option('schema', { type: 'boolean', default: false, describe: 'print the JSON Schema of ladder files' })
+      .example('$0 rungs --ladder beyond', "the rungs beyond the article's")
+      .example('$0 rungs --backends', 'each backend and its options'),
   handler: async (a: {
     ladder: string;
     'dry-run': boolean;
@@ -50,13 +61,18 @@ export const rungsCommand = {
     skip?: string[];
     backends: boolean;
     schema: boolean;
+    json: boolean;
   }) => {
-    if (a.backends) return printBackends();
-    if (a.schema) return console.log(JSON.stringify(ladderJsonSchema(), null, 2));
+    if (a.backends) return a.json ? printJson({ backends: backends() }) : printBackends();
+    if (a.schema) return printJson(ladderJsonSchema()); // JSON either way
     const ladder = ladderFrom(a);
     const rungs = selectedRungs(ladder, a);
     if (a.threads !== undefined) checkNumber('threads', a.threads, { int: true, min: 1, max: 4096 });
-    if (a['dry-run']) return printDryRun(rungs, a.threads);
+    if (a['dry-run'])
+      return a.json
+        ? printJson({ rungs: await dryRunPlan(rungs, a.threads), note: DRY_RUN_NOTE })
+        : printDryRun(rungs, a.threads);
+    if (a.json) return printJson({ ladder: { name: ladder.name, file: ladder.file }, rungs });
     console.log(`ladder ${ladder.name} (${ladder.file})`);
     for (const r of rungs) {
       const launcher = Object.entries(r.launcher)

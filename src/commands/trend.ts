@@ -4,9 +4,9 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { checkOutFile } from '../out-dir.ts';
-import { repoRoot } from '../paths.ts';
 import { renderTrendHtml, trendSvg } from '../render/trend.ts';
 import { type RunFile, readHistory } from '../results/run-file.ts';
+import { DEFAULT_HISTORY, jsonOption, printJson } from './options.ts';
 
 const isDir = (p: string) => {
   try {
@@ -62,7 +62,7 @@ export const trendCommand = {
   command: 'trend',
   describe: "Draw one machine's nightly history as a self-contained trend.html (median per night and rung)",
   builder: (y: Argv) =>
-    y
+    jsonOption(y, 'the page written and the nights drawn')
       .option('history', {
         type: 'string',
         describe: "the nightly history directory (default: the repo's results/history)",
@@ -72,8 +72,8 @@ export const trendCommand = {
         describe: 'machine id (a directory under --history); needed when there are several',
       })
       .option('out', { type: 'string', describe: 'the HTML file to write (default: <history>/<machine>/trend.html)' }),
-  handler: async (a: { history?: string; machine?: string; out?: string }) => {
-    const history = a.history !== undefined ? path.resolve(a.history) : path.join(repoRoot, 'results', 'history');
+  handler: async (a: { history?: string; machine?: string; out?: string; json: boolean }) => {
+    const history = a.history !== undefined ? path.resolve(a.history) : DEFAULT_HISTORY;
     if (a.out !== undefined) checkOutFile(a.out, '--out');
     const { id, dir } = machineDir(history, a.machine);
     const nights = readNights(dir);
@@ -81,6 +81,7 @@ export const trendCommand = {
     const out = checkOutFile(a.out ?? path.join(dir, 'trend.html'), '--out');
     const svg = await trendSvg(nights, id);
     writePage(out, renderTrendHtml(nights, id, svg));
-    console.log(out);
+    if (a.json) printJson({ out, machine_id: id, nights: nights.length, history });
+    else console.log(out);
   },
 };

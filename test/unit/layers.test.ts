@@ -9,7 +9,21 @@ import { repoRoot } from '../../src/paths.ts';
 /** Bottom to top. A top-level file of src/ is its own name; cli.ts alone sits above everything. */
 const LAYERS: string[][] = [
   // Plain building blocks: errors, paths, files and folders, shell quoting, locks, the config file.
-  ['errors', 'paths', 'files', 'shell', 'interrupt', 'lock', 'yaml-file', 'out-dir', 'machine', 'config', 'provenance'],
+  [
+    'errors',
+    'exit-codes',
+    'suggest',
+    'paths',
+    'files',
+    'shell',
+    'interrupt',
+    'lock',
+    'yaml-file',
+    'out-dir',
+    'machine',
+    'config',
+    'provenance',
+  ],
   // What both languages share (protocol/*.json).
   ['protocol'],
   // How a worker starts: allocators, launch configuration, core sets.
