@@ -40,7 +40,6 @@ export const compareCommand = {
       .option('markdown', {
         type: 'boolean',
         default: false,
-        conflicts: 'json',
         describe: 'print a Markdown table (for a pull-request comment)',
       })
       .option('fail-on-regression', {
@@ -54,6 +53,7 @@ export const compareCommand = {
         `for CI: exit ${EXIT.REGRESSION} when a rung got slower`,
       ),
   handler: (a: CompareArgs) => {
+    if (a.json && a.markdown) throw new UserError('--json and --markdown: give one of them');
     if (!(a.alpha > 0 && a.alpha < 1)) throw new UserError(`alpha must be between 0 and 1 (got ${a.alpha})`);
     if (!(a.factor >= 0 && Number.isFinite(a.factor))) throw new UserError(`factor must be >= 0 (got ${a.factor})`);
     const c = compareRuns(loadRun(String(a.a)), loadRun(String(a.b)), { alpha: a.alpha, factor: a.factor });

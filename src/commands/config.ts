@@ -39,7 +39,7 @@ export function applyConfig(
   choices: Record<string, unknown[] | undefined>,
 ): void {
   const command = String(argv._[0] ?? '');
-  if (command === 'config') return;
+  if (command === 'config' || argv.help || argv.version) return;
   const cfg = loadConfig();
   for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, (typeof CONFIG_KEYS)[ConfigKey]][]) {
     const value = cfg.values[key];

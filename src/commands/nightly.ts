@@ -1,5 +1,6 @@
 // `ladder nightly`: one run a night into the machine's history, judged against its recent nights.
 import type { Argv } from 'yargs';
+import { UserError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { DEFAULT_JUDGE } from '../nightly/judge.ts';
 import { runNight } from '../nightly/night.ts';
@@ -58,7 +59,6 @@ export const nightlyCommand = {
         describe: 'continue the last interrupted run from its first unfinished round (or rung)',
       })
       .option('markdown', {
-        conflicts: 'json',
         type: 'boolean',
         default: false,
         describe: 'print a Markdown summary (for a CI comment) instead of one line',
@@ -89,6 +89,7 @@ export const nightlyCommand = {
         `Exit codes: ${EXIT.OK} nothing regressed, ${EXIT.REGRESSION} a rung regressed, ${EXIT.FAILED} a rung failed, ${EXIT.BAD_INPUT} bad input, ${EXIT.LOCKED} another run holds the lock.`,
       ),
   handler: async (a: NightlyArgs) => {
+    if (a.json && a.markdown) throw new UserError('--json and --markdown: give one of them');
     checkNumber('window', a.window, { int: true, min: 1, max: 1000 });
     checkNumber('alpha', a.alpha, { min: 1e-9, max: 0.5 });
     checkNumber('factor', a.factor, { min: 0, max: 10 });

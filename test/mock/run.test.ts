@@ -20,7 +20,7 @@ describe('ladder run (real worker, sleep backend; bad input refused before any w
     [['--steps', '0'], /steps must be an integer from 1 to 1000 \(got 0\)/],
     [['--model', 'synthetic:nope'], /unknown model 'synthetic:nope'/],
     [['--model', 'nobody/not-cached-model'], /not in the local Hugging Face cache/],
-    [['--bogus-flag'], /Unknown argument/],
+    [['--bogus-flag'], /unknown option --bogus-flag for run/],
   ])('refuses bad input %j with one line and exit 2', async (args, pattern) => {
     const r = await ladder(['run', 'baseline', ...TINY, '--passes', '1', '--out', tmpDir(), ...args]);
     expect(r.exitCode, r.all).toBe(2);

@@ -57,10 +57,10 @@ function fixture() {
 }
 
 describe('ladder compare', () => {
-  it('flags an injected 2x regression as slower and exits 1 with --fail-on-regression', async () => {
+  it('flags an injected 2x regression as slower and exits 10 (a regression) with --fail-on-regression', async () => {
     const { a, b } = fixture();
     const r = await ladder(['compare', a, path.join(b, 'run.json'), '--fail-on-regression']);
-    expect(r.exitCode, r.all).toBe(1);
+    expect(r.exitCode, r.all).toBe(10);
     expect(r.stdout).toMatch(/^baseline\s+10\.000\s+20\.000\s+2\.000x\s+1\.1e-5\s+10,10\s+–\s+slower$/m);
     expect(r.stdout).toMatch(/^jemalloc\s+6\.000\s+6\.010\s+1\.002x\s+\S+\s+10,10\s+–\s+unchanged$/m);
     expect(r.stdout).toMatch(/^dpm\s.*failed in B$/m);
