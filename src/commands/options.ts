@@ -103,10 +103,11 @@ export function unknownRung(id: string, ladder: Ladder): UserError {
 
 /**
  * The profile a command runs when none is given. A newcomer's first `ladder run` or `reproduce`
- * should answer in minutes, not take the article's two to three hours: quick keeps the article's
- * 512x512 image and fewer steps and passes. `--profile article` is one flag away (or `profile:` in
- * ladder.config.yaml). nightly keeps article: its history is judged night against night, and changing
- * its default would make every existing history incomparable.
+ * should answer in minutes (a rung) or about an hour (the whole ladder on a 2-core VM), not the
+ * article's several hours: quick keeps the article's 512x512 image with fewer steps and passes.
+ * `--profile article` is one flag away (or `profile:` in ladder.config.yaml). nightly keeps article:
+ * its history is judged night against night, and a new default would make existing histories
+ * incomparable.
  */
 export const DEFAULT_PROFILE = 'quick';
 export const DEFAULT_HEARTBEAT_TIMEOUT_S = 30;
@@ -120,7 +121,7 @@ export function scenarioOptions<T>(y: Argv<T>, profile = DEFAULT_PROFILE) {
       type: 'string',
       default: profile,
       choices: Object.keys(PROFILES),
-      describe: `scenario preset: article (512x512, 20 steps, 10 passes; the article's figures, 2-3 hours for the whole ladder), quick (512x512, 5 steps, 3 passes), smoke (64x64, 2 steps, 2 passes); flags below override it. Default ${profile}${profile === DEFAULT_PROFILE ? ': a first run should answer in minutes' : ": a nightly history is judged against its own nights, at the article's scenario"}`,
+      describe: `scenario preset: article (512x512, 20 steps, 10 passes; the article's figures, 2-3 hours for the whole ladder), quick (512x512, 5 steps, 3 passes), smoke (64x64, 2 steps, 2 passes); flags below override it. Default ${profile}${profile === DEFAULT_PROFILE ? ": a first run should answer in minutes (a rung) or an hour (the ladder), not the article's hours" : ": a nightly history is judged against its own nights, at the article's scenario"}`,
     })
     .option('model', {
       type: 'string',

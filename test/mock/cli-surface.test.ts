@@ -243,7 +243,7 @@ describe('help that helps', () => {
     expect(run).toMatch(/the name of one in ladders\/: article, beyond \[/);
     expect(run).toMatch(/Examples: ladder run baseline/);
     expect(run).toMatch(
-      /Default quick: a first run should answer in minutes \[string\] \[choices: .*\] \[default: "quick"\]/,
+      /Default quick: a first run should answer in minutes \(a rung\) or an hour \(the ladder\), not the article's hours \[string\] \[choices: .*\] \[default: "quick"\]/,
     );
     for (const cmd of ['reproduce', 'tune']) expect(await help([cmd, '--help']), cmd).toContain('[default: "quick"]');
     expect(await help(['nightly', '--help'])).toMatch(
