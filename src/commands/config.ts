@@ -10,6 +10,7 @@ import {
   DEFAULT_HEARTBEAT_TIMEOUT_S,
   DEFAULT_HISTORY,
   DEFAULT_PROFILE,
+  FLAG_CHECKS,
   jsonOption,
   NIGHTLY_PROFILE,
   printJson,
@@ -48,6 +49,13 @@ export function applyConfig(
     const allowed = choices[spec.flag];
     if (allowed && !allowed.includes(value))
       throw new UserError(`${cfg.file}: ${key}: '${value}' is not one of ${allowed.join(', ')}`);
+    // A bad value is the file's: say so, whichever command meets it first.
+    try {
+      FLAG_CHECKS[spec.flag]?.(value as never);
+    } catch (err) {
+      if (err instanceof UserError) throw new UserError(`${cfg.file}: ${key}: ${err.message}`, { cause: err });
+      throw err;
+    }
     argv[spec.flag] = value;
     argv[camel(spec.flag)] = value;
   }

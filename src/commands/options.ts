@@ -337,15 +337,26 @@ export function outDirFrom(a: { out?: string; force?: boolean }, label: string, 
   return newRunDir(path.join(repoRoot, 'results', 'runs'), label);
 }
 
+// Below two heartbeat intervals a healthy worker would be declared hung.
+const checkHeartbeatTimeout = (v: number) =>
+  checkNumber('heartbeat-timeout', v, { min: (2 * HEARTBEAT_INTERVAL_MS) / 1000, max: 86_400 });
+const checkMinPsnr = (v: number) => checkNumber('min-psnr', v, { min: 0, max: 1000 });
+
+/** The checks of the flags the config file can set: run on a flag's value and on the file's alike. */
+export const FLAG_CHECKS: Record<string, ((v: never) => unknown) | undefined> = {
+  'heartbeat-timeout': checkHeartbeatTimeout,
+  'min-psnr': checkMinPsnr,
+  model: checkModel,
+};
+
 /**
  * The numeric and model flags, checked with the bounds a real run enforces: also by --dry-run, which
  * would otherwise print a plan for `--steps 1e12` and exit 0.
  */
 export function checkFlags(a: CommonArgs): { model: string; scenario: Scenario } {
-  // Below two heartbeat intervals a healthy worker would be declared hung.
-  checkNumber('heartbeat-timeout', a['heartbeat-timeout'], { min: (2 * HEARTBEAT_INTERVAL_MS) / 1000, max: 86_400 });
+  checkHeartbeatTimeout(a['heartbeat-timeout']);
   if (a.threads !== undefined) checkNumber('threads', a.threads, { int: true, min: 1, max: 4096 });
-  checkNumber('min-psnr', a['min-psnr'], { min: 0, max: 1000 });
+  checkMinPsnr(a['min-psnr']);
   if (a['job-timeout'] !== undefined) checkNumber('job-timeout', a['job-timeout'], { min: 1, max: 7 * 86_400 });
   return { model: checkModel(a.model), scenario: scenarioFrom(a) };
 }

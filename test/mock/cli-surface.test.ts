@@ -4,6 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadFleet } from '../../src/fleet/config.ts';
+import { newManifest, saveManifest } from '../../src/fleet/manifest.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 import { stats } from '../../src/results/stats.ts';
 import { fixtureRun } from '../fixtures/run.ts';
@@ -66,7 +68,9 @@ describe('the config file sets defaults only for the commands that take each key
     const env = config('heartbeat_timeout: 0.5\n');
     const run = await ladder(['run', 'baseline', '--dry-run'], env);
     expect(run.exitCode).toBe(2);
-    expect(run.stderr).toMatch(/heartbeat-timeout must be/);
+    expect(run.stderr).toBe(
+      `ladder: error: ${env.LADDER_CONFIG}: heartbeat_timeout: heartbeat-timeout must be a number from 2 to 86400 (got 0.5)`,
+    );
     expect((await ladder(['run', 'baseline', '--dry-run', '--heartbeat-timeout', '30'], env)).exitCode).toBe(0);
     expect((await ladder(['rungs'], env)).exitCode).toBe(0);
     // history: nightly's and trend's
@@ -82,6 +86,11 @@ describe('the config file sets defaults only for the commands that take each key
     expect(r.exitCode).toBe(2);
     oneLine(r);
     expect(r.stderr).toBe(`ladder: error: ${bad.LADDER_CONFIG}: profile: 'bogus' is not one of article, quick, smoke`);
+    const model = config('model: synthetic:nope\n');
+    const m = await ladder(['run', 'baseline', '--dry-run'], model);
+    expect(m.stderr).toMatch(
+      new RegExp(`^ladder: error: ${model.LADDER_CONFIG}: model: unknown model 'synthetic:nope'`),
+    );
     const typo = config('min_pnsr: 25\n');
     const t = await ladder(['rungs'], typo);
     expect(t.exitCode).toBe(2);
@@ -135,6 +144,16 @@ describe('--json: one document on stdout, on every command that reports somethin
     expect(envs.envs.map((e: { name: string }) => e.name)).toContain('torch');
     expect(json(await ladder(['report', a, '--json'])).files).toContain(path.join(a, 'report.md'));
     expect(json(await ladder(['trend', '--history', history(), '--json']))).toMatchObject({ nights: 1 });
+  });
+
+  it('fleet status', async () => {
+    const root = tmpDir('ladder-fleet-');
+    const file = path.join(root, 'fleet.yaml');
+    writeFileSync(file, `name: lab\nroot: ${root}\nengine: local\nclasses:\n  - { name: spr }\n`);
+    const job = { class: 'spr', id: 'local-1-spr', state: 'completed' as const, script: '', output: '' };
+    saveManifest(newManifest(loadFleet(file), '20261205-000000', 'ladder fleet submit', [job]));
+    const doc = json(await ladder(['fleet', 'status', '--fleet', file, '--json']));
+    expect(doc).toMatchObject({ fleet: 'lab', id: '20261205-000000', engine: 'local', jobs: [job] });
   });
 
   it('doctor', async () => {
