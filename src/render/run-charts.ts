@@ -39,14 +39,19 @@ const CONFIG = {
   legend: { labelFontSize: 12, titleFontSize: 12, orient: 'bottom', direction: 'horizontal' },
 } as const;
 
-function frame(title: string, subtitle: string[], body: Record<string, unknown>): TopLevelSpec {
+function frame(
+  title: string,
+  subtitle: string[],
+  body: Record<string, unknown>,
+  config: Record<string, unknown> = {},
+): TopLevelSpec {
   return {
     description: `${title}. ${subtitle.join(' ')}`,
     title: { text: title, subtitle, ...TITLE_STYLE },
     padding: 0,
     background: 'white',
     ...body,
-    config: CONFIG,
+    config: { ...CONFIG, ...config },
   } as unknown as TopLevelSpec;
 }
 
@@ -226,8 +231,8 @@ export function unetCallsSpec(run: RunFile): TopLevelSpec {
       vconcat: panels,
       spacing: 16,
       resolve: { scale: { y: 'independent' } },
-      config: { ...CONFIG, axisY: { minExtent: 44 } },
     },
+    { axisY: { ...CONFIG.axisY, minExtent: 44 } }, // the panels' plots line up
   );
 }
 
