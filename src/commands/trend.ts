@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
+import { thresholdBands } from '../nightly/judge.ts';
 import { checkOutFile } from '../out-dir.ts';
 import { renderTrendHtml, trendSvg } from '../render/trend.ts';
 import { type RunFile, readHistory } from '../results/run-file.ts';
@@ -79,7 +80,7 @@ export const trendCommand = {
     const nights = readNights(dir);
     if (!nights.length) throw new UserError(`${dir}: no readable nightly run.json`);
     const out = checkOutFile(a.out ?? path.join(dir, 'trend.html'), '--out');
-    const svg = await trendSvg(nights, id);
+    const svg = await trendSvg(nights, id, thresholdBands(nights));
     writePage(out, renderTrendHtml(nights, id, svg));
     if (a.json) printJson({ out, machine_id: id, nights: nights.length, history });
     else console.log(out);

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../files.ts';
-import { verdictLine } from '../nightly/judge.ts';
+import { thresholdBands, verdictLine } from '../nightly/judge.ts';
 import { ARTICLE_COLOR } from '../render/chart.ts';
 import { csvField } from '../render/csv.ts';
 import { mdText } from '../render/markdown.ts';
@@ -277,6 +277,9 @@ export async function writeFleetReports(m: Manifest, g: Gathered, outDir: string
   for (const dir of new Set(machines.filter((r) => r.run.nightly).map((r) => path.dirname(r.dir)))) {
     const nights = readHistory(dir).runs.map((h) => h.run);
     const id = path.basename(dir);
-    writeFileAtomic(path.join(dir, 'trend.html'), renderTrendHtml(nights, id, await trendSvg(nights, id)));
+    writeFileAtomic(
+      path.join(dir, 'trend.html'),
+      renderTrendHtml(nights, id, await trendSvg(nights, id, thresholdBands(nights))),
+    );
   }
 }

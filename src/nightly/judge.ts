@@ -261,3 +261,42 @@ export function versionChanges(previous: RunFile | undefined, current: RunFile):
   }
   return out;
 }
+
+/** The band a night's own time had to leave to count as a change: the judge's reference ± its threshold. */
+export interface ThresholdBand {
+  started: string;
+  lo_s: number;
+  hi_s: number;
+  /** The threshold, as a fraction (0.2: ±20%). */
+  limit: number;
+}
+
+/**
+ * Per rung, the judge's threshold band of each night (trend.html draws it): the median of the pooled
+ * passes of its last `window` earlier nights, times and divided by 1 + the threshold, as judgeRung
+ * takes them (same setup, no unstable night). A night without an earlier one has no band.
+ */
+export function thresholdBands(nights: RunFile[], o: JudgeOptions = DEFAULT_JUDGE): Record<string, ThresholdBand[]> {
+  const out: Record<string, ThresholdBand[]> = {};
+  nights.forEach((night, i) => {
+    for (const r of night.rungs) {
+      if (r.status !== 'ok' || !r.samples_s.length) continue;
+      const all = nights
+        .slice(0, i)
+        .filter(
+          (h) => sameSetup(h, night, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
+        )
+        .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
+        .filter((x): x is RungResult => !!x);
+      if (!all.length) continue;
+      const ref = stats(all.slice(-o.window).flatMap((x) => x.samples_s)).median_s;
+      const limit = threshold(
+        all.slice(-SPREAD_NIGHTS).map((x) => stats(x.samples_s).median_s),
+        o.factor,
+      );
+      const band = { started: night.started, lo_s: ref / (1 + limit), hi_s: ref * (1 + limit), limit };
+      out[r.id] = [...(out[r.id] ?? []), band];
+    }
+  });
+  return out;
+}

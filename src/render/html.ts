@@ -6,14 +6,31 @@ import { BACKENDS } from '../backends/registry.ts';
 import { RunError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import type { RunFile, RungResult } from '../results/run-file.ts';
+import { bestLines } from './best.ts';
 import { chartSvg } from './chart.ts';
 import { renderCsv } from './csv.ts';
 import { mdUnescape } from './markdown.ts';
 import { esc, inlineSvg, pageHead } from './page.ts';
-import { renderBreakdown, renderReport, renderTable, renderThroughput, roundsParts } from './report.ts';
+import {
+  machineLine,
+  overheadLine,
+  renderBreakdown,
+  renderReport,
+  renderTable,
+  renderThroughput,
+  roundsParts,
+} from './report.ts';
+import { RUN_CHARTS, type RunChartName, runChartSvgs } from './run-charts.ts';
 import { svgToPng } from './vega.ts';
 
-export const REPORT_FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'] as const;
+export const REPORT_FILES = [
+  'report.md',
+  'results.csv',
+  'report.html',
+  'chart.svg',
+  'chart.png',
+  ...RUN_CHARTS.flatMap((c) => [`${c.name}.svg`, `${c.name}.png`]),
+] as const;
 
 /** A markdown table of report.md as HTML (its cells parsed back, so both always show the same). */
 function markdownTableHtml(
@@ -110,6 +127,31 @@ function effectiveHtml(run: RunFile): string {
   ].join('\n');
 }
 
+/** Lines report.md writes as Markdown prose, as HTML paragraphs (the same text). */
+const notesHtml = (lines: string[], id: string) => {
+  const paras = lines.filter(Boolean).map((l) => `<p class="note">${esc(mdUnescape(l))}</p>`);
+  return paras.length ? `<div id="${id}">\n${paras.join('\n')}\n</div>` : '';
+};
+
+function skippedHtml(run: RunFile): string {
+  const items = run.rungs
+    .filter((r) => r.status === 'skipped')
+    .map((r) => `<li><strong>${esc(r.id)}</strong>: ${esc(r.skipped ?? 'no reason recorded')}</li>`);
+  return items.length
+    ? `<h2>Skipped rungs (cannot run on this machine; not failures)</h2>\n<ul id="skipped">\n${items.join('\n')}\n</ul>`
+    : '';
+}
+
+/** The pictures of run-charts.ts, each inlined in its own figure (id: its file name). */
+function picturesHtml(pictures: Partial<Record<RunChartName, string>>): string {
+  return RUN_CHARTS.filter((c) => pictures[c.name])
+    .map(
+      (c) =>
+        `<figure class="chart" id="${c.name}">\n${inlineSvg(pictures[c.name]!)}\n<figcaption>${esc(c.caption.replace(/\.$/, ''))} (also in ${c.name}.svg and ${c.name}.png).</figcaption>\n</figure>`,
+    )
+    .join('\n');
+}
+
 function failuresHtml(failed: RungResult[]): string {
   if (!failed.length) return '';
   const items = failed.map(
@@ -153,8 +195,8 @@ function modelLine(run: RunFile, asked: string | undefined): string {
   return `${esc(asked ?? '?')}${got.name !== asked ? ` → ${esc(got.name)}` : ''} (${weights})`;
 }
 
-/** The page. `svg` is the chart from chartSvg(run). */
-export function renderHtml(run: RunFile, svg: string): string {
+/** The page. `svg` is the chart from chartSvg(run); `pictures` those of runChartSvgs(run). */
+export function renderHtml(run: RunFile, svg: string, pictures: Partial<Record<RunChartName, string>> = {}): string {
   const m = run.machine;
   const name = run.ladder?.name ?? 'ad hoc';
   const sc = run.rungs[0]?.config as { scenario?: Record<string, unknown>; model?: string } | undefined;
@@ -199,12 +241,17 @@ ${inlineSvg(svg)}
 </figure>
 <h2>Rungs</h2>
 ${tableHtml(run)}
-<p class="note">The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. Raw samples and everything each worker reported are in run.json; one row per rung in results.csv.</p>
+${notesHtml(bestLines(run), 'best')}
+<p class="note">The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. PSNR compares each rung's final image with an fp32 PyTorch image of the same scheduler, seed and initial latents. Raw samples and everything each worker reported are in run.json; one row per rung in results.csv.</p>
+${notesHtml(machineLine(run), 'machine-drift')}
 ${failuresHtml(failed)}
+${skippedHtml(run)}
 ${warningsHtml(run)}
 ${throughputHtml(run)}
 ${roundsHtml(run)}
 ${breakdownHtml(run)}
+${notesHtml(overheadLine(run), 'roofline-note')}
+${picturesHtml(pictures)}
 ${effectiveHtml(run)}
 </body>
 </html>
@@ -215,8 +262,8 @@ ${effectiveHtml(run)}
 const writeAtomic = writeFileAtomic;
 
 /**
- * Writes report.md, results.csv, report.html, chart.svg and chart.png for `run` into `dir`. The text
- * reports come first: if the chart cannot be drawn, they and report.html (saying why) are still
+ * Writes REPORT_FILES for `run` into `dir`: report.md, results.csv, report.html, and each picture as
+ * SVG and PNG (chart, then RUN_CHARTS). The text reports come first: if a chart cannot be drawn, they and report.html (saying why) are still
  * written, and the error is thrown after.
  */
 export async function writeReports(run: RunFile, dir: string): Promise<void> {
@@ -224,10 +271,16 @@ export async function writeReports(run: RunFile, dir: string): Promise<void> {
   writeAtomic(path.join(dir, 'report.md'), renderReport(run));
   writeAtomic(path.join(dir, 'results.csv'), renderCsv(run));
   let svg: string;
+  let pictures: Record<RunChartName, string>;
   try {
     svg = await chartSvg(run);
     writeAtomic(path.join(dir, 'chart.svg'), svg);
     writeAtomic(path.join(dir, 'chart.png'), await svgToPng(svg));
+    pictures = await runChartSvgs(run);
+    for (const c of RUN_CHARTS) {
+      writeAtomic(path.join(dir, `${c.name}.svg`), pictures[c.name]);
+      writeAtomic(path.join(dir, `${c.name}.png`), await svgToPng(pictures[c.name]));
+    }
   } catch (err) {
     const reason = (err as Error).message.split('\n')[0] ?? String(err);
     writeAtomic(
@@ -236,5 +289,5 @@ export async function writeReports(run: RunFile, dir: string): Promise<void> {
     );
     throw new RunError(`chart: ${reason}`, { stage: 'report' });
   }
-  writeAtomic(path.join(dir, 'report.html'), renderHtml(run, svg));
+  writeAtomic(path.join(dir, 'report.html'), renderHtml(run, svg, pictures));
 }

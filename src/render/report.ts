@@ -194,7 +194,8 @@ export function machineLine(run: RunFile): string[] {
   ];
 }
 
-function overheadLine(run: RunFile): string[] {
+/** The roofline's work and peaks, and the controller's own cost while measuring. */
+export function overheadLine(run: RunFile): string[] {
   const o = run.rungs.map((r) => r.overhead).filter((x): x is Record<string, number> => !!x);
   if (!o.length) return [];
   const maxCpu = Math.max(...o.map((x) => x.controller_cpu_pct_of_passes ?? 0));

@@ -1,7 +1,9 @@
 // trend.html: one machine's nightly history on one self-contained page. Same drawing path as chart.ts
 // (vega-lite -> vega View, renderer 'none' -> SVG, nothing loaded), one panel per rung: the median
-// seconds per image of each night, a whisker (95% CI of the median, else min–max), regressed nights
-// as red triangles, and a dashed vertical rule where package versions changed. Below: a table per night.
+// seconds per image of each night, a whisker (95% CI of the median, else min–max), the judge's
+// threshold band (a night's own time outside it counts as a change, when significant), regressed
+// nights as red triangles, improved ones as green triangles, unstable ones (the machine itself moved)
+// as grey diamonds, and a dashed vertical rule where package versions changed. Below: a table per night.
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunFile, VersionChange } from '../results/run-file.ts';
 import { finite, isPlotted, secs, whisker } from './chart.ts';
@@ -17,6 +19,9 @@ export const TREND_MARKS = {
   line: 'trend_line',
   points: 'trend_points',
   regressed: 'trend_regressed',
+  improved: 'trend_improved',
+  unstable: 'trend_unstable',
+  band: 'trend_threshold_band',
   changes: 'trend_version_changes',
   changeLabels: 'trend_version_labels',
 } as const;
@@ -24,8 +29,26 @@ export const TREND_MARKS = {
 const BLUE = '#4c78a8';
 const RED = '#d62728';
 const CHANGE = '#e08214';
+const GREEN = '#2ca02c';
+const GREY = '#7f7f7f';
+const BAND = '#b7d3b0';
 
 type Night = RunFile & { started: string };
+
+/**
+ * Per rung, the judge's threshold band of each night (nightly/judge.ts thresholdBands): the reference
+ * of the earlier nights divided and multiplied by 1 + the threshold.
+ */
+export type TrendBands = Record<string, { started: string; lo_s: number; hi_s: number; limit: number }[]>;
+
+/** How each kind of night is drawn: its layer, its shape and colour. */
+const KINDS = {
+  other: { name: TREND_MARKS.points, mark: { shape: 'circle', size: 55, color: BLUE } },
+  regressed: { name: TREND_MARKS.regressed, mark: { shape: 'triangle-up', size: 130, color: RED } },
+  improved: { name: TREND_MARKS.improved, mark: { shape: 'triangle-down', size: 130, color: GREEN } },
+  unstable: { name: TREND_MARKS.unstable, mark: { shape: 'diamond', size: 110, color: GREY } },
+} as const;
+type Kind = keyof typeof KINDS;
 /** '2026-11-28 02:15 UTC' */
 export const nightTime = (iso: string) => `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
@@ -61,7 +84,7 @@ export function timeAxisFormat(from: number, to: number): string {
 }
 
 /** The vega-lite spec: one panel per rung that has at least one measured night. `nights` sorted by time. */
-export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
+export function trendSpec(nights: Night[], machineId: string, bands: TrendBands = {}): TopLevelSpec {
   const times = nights.map((n) => Date.parse(n.started));
   const lo = Math.min(...times);
   const hi = Math.max(...times);
@@ -96,8 +119,8 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
       const m = r.stats!.median_s;
       const w = whisker(r);
       const v = verdictOf(n, id);
-      const regressed = v?.verdict === 'regressed';
-      const ratio = finite(v?.ratio) ? `, ${v!.ratio.toFixed(2)}x` : '';
+      const kind: Kind = v && v.verdict in KINDS ? (v.verdict as Kind) : 'other';
+      const ratio = finite(v?.ratio) && kind !== 'other' ? `, ${v!.ratio.toFixed(2)}x` : '';
       return [
         {
           t: Date.parse(n.started),
@@ -105,8 +128,8 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
           median_s: m,
           lo_s: w?.lo,
           hi_s: w?.hi,
-          regressed,
-          description: `${id} ${nightTime(n.started)}: median ${secs(m)} s${w ? ` (${w.band} ${secs(w.lo)}–${secs(w.hi)} s)` : ''}${regressed ? `, regressed${ratio}` : v ? `, ${v.verdict}` : ''}`,
+          kind,
+          description: `${id} ${nightTime(n.started)}: median ${secs(m)} s${w ? ` (${w.band} ${secs(w.lo)}–${secs(w.hi)} s)` : ''}${v ? `, ${v.verdict}${ratio}` : ''}`,
         },
       ];
     });
@@ -119,6 +142,21 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
     } as const;
     const layer: Record<string, unknown>[] = [];
     const p = panels.length;
+    const band = (bands[id] ?? []).map((b) => ({
+      t: Date.parse(b.started),
+      lo_s: b.lo_s,
+      hi_s: b.hi_s,
+      description: `${id} ${nightTime(b.started)}: threshold ±${(100 * b.limit).toFixed(0)}% (${secs(b.lo_s)}–${secs(b.hi_s)} s)`,
+    }));
+    if (band.length) {
+      // Each night's band reaches halfway to its neighbours (step): each is that night's own.
+      layer.push({
+        name: `${TREND_MARKS.band}_${p}`,
+        data: { values: band },
+        mark: { type: 'area', color: BAND, opacity: 0.45, interpolate: 'step' },
+        encoding: { x, y: { field: 'lo_s', ...y }, y2: { field: 'hi_s' } },
+      });
+    }
     if (changes.length) {
       layer.push({
         name: `${TREND_MARKS.changes}_${p}`,
@@ -160,18 +198,13 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
       mark: { type: 'line', color: BLUE, strokeWidth: 1.5, opacity: 0.7 },
       encoding: { x, y: { field: 'median_s', ...y } },
     });
-    for (const [name, regressed] of [
-      [TREND_MARKS.points, false],
-      [TREND_MARKS.regressed, true],
-    ] as const) {
-      const values = rows.filter((r) => r.regressed === regressed);
+    for (const [kind, { name, mark }] of Object.entries(KINDS)) {
+      const values = rows.filter((r) => r.kind === kind);
       if (!values.length) continue;
       layer.push({
         name: `${name}_${p}`,
         data: { values },
-        mark: regressed
-          ? { type: 'point', shape: 'triangle-up', filled: true, size: 130, color: RED, opacity: 1 }
-          : { type: 'point', shape: 'circle', filled: true, size: 55, color: BLUE, opacity: 1 },
+        mark: { type: 'point', filled: true, opacity: 1, ...mark },
         encoding: {
           x,
           y: { field: 'median_s', ...y },
@@ -202,8 +235,9 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
     title: {
       text: `ladder nightly: ${machineId}, seconds per image by night`,
       subtitle: [
-        'Points: median per night; whiskers: 95% CI of the median (min–max where a run has none).',
-        'Red triangles: nights the rung regressed; dashed orange lines: package version changes.',
+        'Points: median per night; whiskers: 95% CI of the median (min–max where a run has none); green band: the',
+        "judge's threshold around the earlier nights (outside it and significant: a change). Red triangles: regressed;",
+        'green triangles: improved; grey diamonds: unstable (the machine itself moved); dashed orange lines: package versions changed.',
       ],
       ...TITLE_STYLE,
     },
@@ -221,8 +255,8 @@ export function trendSpec(nights: Night[], machineId: string): TopLevelSpec {
   } as unknown as TopLevelSpec;
 }
 
-export const trendSvg = (nights: Night[], machineId: string): Promise<string> =>
-  specToSvg(trendSpec(nights, machineId));
+export const trendSvg = (nights: Night[], machineId: string, bands?: TrendBands): Promise<string> =>
+  specToSvg(trendSpec(nights, machineId, bands));
 
 const CSS = `
 :root { color-scheme: light; }
@@ -239,6 +273,8 @@ thead th { background: #f2f4f7; }
 tbody tr:nth-child(even) { background: #fafafa; }
 tr.regressed td, tr.regressed th { background: #fdf1f0; }
 .regression { color: #b03a2e; font-weight: bold; }
+.improved { color: #1e7b1e; }
+.unstable { color: #666; }
 `;
 
 /** The page: title, machine line, the chart (inline SVG from trendSvg), and one table row per night. */
@@ -255,12 +291,17 @@ export function renderTrendHtml(nights: Night[], machineId: string, svg: string)
     const counts = new Map<string, number>();
     for (const r of n.rungs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
     const status = [...counts].map(([s, c]) => `${c} ${s}`).join(', ') || 'no rungs';
-    const regs = (n.nightly?.verdicts ?? [])
-      .filter((v) => v.verdict === 'regressed')
-      .map(
-        (v) =>
-          `${v.id}${finite(v.ratio) ? ` (${v.ratio.toFixed(2)}x${finite(v.p) ? `, p=${v.p.toPrecision(2)}` : ''})` : ''}`,
-      );
+    const judged = (verdict: string) =>
+      (n.nightly?.verdicts ?? [])
+        .filter((v) => v.verdict === verdict)
+        .map(
+          (v) =>
+            `${v.id}${finite(v.ratio) ? ` (${v.ratio.toFixed(2)}x${finite(v.p) ? `, p=${v.p.toPrecision(2)}` : ''})` : ''}`,
+        );
+    const regs = judged('regressed');
+    const others = (['improved', 'unstable'] as const).flatMap((k) =>
+      judged(k).map((x) => `<span class="${k}">${esc(k)}: ${esc(x)}</span>`),
+    );
     const changes = changeLines(n.nightly?.version_changes);
     const rev = n.tool?.git_revision;
     return (
@@ -268,6 +309,7 @@ export function renderTrendHtml(nights: Night[], machineId: string, svg: string)
       `<td>${rev ? `<code title="${esc(rev)}">${esc(rev.slice(0, 12))}</code>` : '–'}</td>` +
       `<td>${esc(status)}</td>` +
       `<td>${regs.length ? `<span class="regression">${regs.map(esc).join('<br>')}</span>` : '–'}</td>` +
+      `<td>${others.length ? others.join('<br>') : '–'}</td>` +
       `<td class="changes">${changes.length ? changes.map(esc).join('<br>') : '–'}</td></tr>`
     );
   });
@@ -281,7 +323,7 @@ ${inline}
 </figure>
 <h2>Nights</h2>
 <table id="nights">
-<thead><tr><th scope="col">started</th><th scope="col">git revision</th><th scope="col">rungs</th><th scope="col">regressed</th><th scope="col">version changes</th></tr></thead>
+<thead><tr><th scope="col">started</th><th scope="col">git revision</th><th scope="col">rungs</th><th scope="col">regressed</th><th scope="col">improved, unstable</th><th scope="col">version changes</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { thresholdBands } from '../../src/nightly/judge.ts';
 import { TREND_MARKS } from '../../src/render/trend.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 import { stats } from '../../src/results/stats.ts';
@@ -13,6 +14,8 @@ const MACHINE = 'vm-2cpu-test';
 const NIGHTS = 5;
 const REGRESSED_NIGHT = 3; // jemalloc gets 25% slower
 const CHANGE_NIGHT = 2; // torch 2.13.0 -> 2.14.0
+const IMPROVED_NIGHT = 4; // dpm gets 15% faster
+const UNSTABLE_NIGHT = 1; // tcmalloc's machine moved
 
 /** Night i: fixtureRun() with its medians drifting a little, as nightly stores it. */
 function night(i: number): RunFile {
@@ -23,7 +26,10 @@ function night(i: number): RunFile {
   run.tool.git_revision = `${String(i).repeat(8)}aaaabbbbccccdddd`;
   for (const r of run.rungs) {
     if (r.status !== 'ok') continue;
-    const f = (1 + 0.01 * i) * (r.id === 'jemalloc' && i === REGRESSED_NIGHT ? 1.25 : 1);
+    const f =
+      (1 + 0.01 * i) *
+      (r.id === 'jemalloc' && i === REGRESSED_NIGHT ? 1.25 : 1) *
+      (r.id === 'dpm' && i === IMPROVED_NIGHT ? 0.85 : 1);
     r.samples_s = r.samples_s.map((s) => s * f);
     r.stats = stats(r.samples_s);
   }
@@ -38,8 +44,13 @@ function night(i: number): RunFile {
             ? 'new'
             : r.id === 'jemalloc' && i === REGRESSED_NIGHT
               ? 'regressed'
-              : 'unchanged',
+              : r.id === 'dpm' && i === IMPROVED_NIGHT
+                ? 'improved'
+                : r.id === 'tcmalloc' && i === UNSTABLE_NIGHT
+                  ? 'unstable'
+                  : 'unchanged',
       ...(r.id === 'jemalloc' && i === REGRESSED_NIGHT ? { ratio: 1.26, p: 0.0002 } : {}),
+      ...(r.id === 'dpm' && i === IMPROVED_NIGHT ? { ratio: 0.85, p: 0.0002 } : {}),
     })),
     version_changes:
       i === CHANGE_NIGHT
@@ -126,6 +137,44 @@ describe('ladder trend', () => {
     expect(marks[0]).toMatch(/aria-label="jemalloc 2026-11-23 [^"]*".*fill="#d62728"/);
     expect(marks[0]).not.toMatch(/d="M[\d.]+,0A/); // a triangle, not the other nights' circle
     expect(html).not.toMatch(/ipex-bf16 \d{4}-/); // failed every night: no point
+  });
+
+  /** The <path> marks of a layer (one group over all panels expected), by its TREND_MARKS name. */
+  const markPaths = (name: string) => {
+    const groups = [
+      ...html.matchAll(new RegExp(`class="mark-[a-z]+ role-mark ${name}_\\d+_marks"[^>]*>(.*?)</g>`, 'gs')),
+    ];
+    return groups.flatMap((g) => g[1]!.match(/<path [^>]*>/g) ?? []);
+  };
+
+  test('improved nights as green triangles, unstable ones as grey diamonds', () => {
+    const improved = markPaths(TREND_MARKS.improved);
+    expect(improved).toHaveLength(1);
+    expect(improved[0]).toMatch(/aria-label="dpm 2026-11-24 [^"]*improved, 0\.85x".*fill="#2ca02c"/);
+    const unstable = markPaths(TREND_MARKS.unstable);
+    expect(unstable).toHaveLength(1);
+    expect(unstable[0]).toMatch(/aria-label="tcmalloc 2026-11-21 [^"]*unstable".*fill="#7f7f7f"/);
+    expect(html).toContain('<span class="improved">improved: dpm (0.85x, p=0.00020)</span>');
+    expect(html).toContain('<span class="unstable">unstable: tcmalloc</span>');
+  });
+
+  test("the judge's threshold band behind each rung's nights", () => {
+    const panels = new Set(points().map((l) => l.split(' ')[0])).size;
+    // One band (an area) per panel, drawn.
+    const bands = markPaths(TREND_MARKS.band);
+    expect(bands).toHaveLength(panels);
+    for (const b of bands) expect(b).toMatch(/ d="M[^"]+Z"/);
+    // What it draws: the earlier nights' pooled median ×÷ (1 + threshold); with fewer than five
+    // earlier nights the threshold is twice the factor (±20%); an unstable night is no reference.
+    const nights = Array.from({ length: NIGHTS }, (_, i) => night(i));
+    const b = thresholdBands(nights);
+    const median0 = (id: string) => stats(nights[0]!.rungs.find((r) => r.id === id)!.samples_s).median_s;
+    expect(b.jemalloc!.map((x) => x.started)).toEqual(nights.slice(1).map((n) => n.started));
+    expect(b.jemalloc![0]!.limit).toBeCloseTo(0.2, 10);
+    expect(b.jemalloc![0]!.hi_s).toBeCloseTo(median0('jemalloc') * 1.2, 9);
+    expect(b.jemalloc![0]!.lo_s).toBeCloseTo(median0('jemalloc') / 1.2, 9);
+    expect(b.tcmalloc![1]!.hi_s).toBeCloseTo(median0('tcmalloc') * 1.2, 9); // night 1 (unstable) left out
+    expect(b['ipex-bf16']).toBeUndefined(); // failed every night
   });
 
   test('the version change is drawn as a rule with its label, and listed in the table', () => {

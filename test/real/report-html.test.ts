@@ -6,11 +6,28 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MARKS } from '../../src/render/chart.ts';
-import { fixtureRun } from '../fixtures/run.ts';
+import { REPORT_FILES } from '../../src/render/html.ts';
+import { RUN_CHARTS, RUN_MARKS } from '../../src/render/run-charts.ts';
+import type { RunFile } from '../../src/results/run-file.ts';
+import { fixtureRun, machineProbe } from '../fixtures/run.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FILES = ['report.md', 'results.csv', 'report.html', 'chart.svg', 'chart.png'];
+const FILES = [...REPORT_FILES];
+
+/** The fixture with a machine that moved during the run and a rung skipped on this machine. */
+function reportRun(): RunFile {
+  const run = fixtureRun();
+  run.machine_probe = machineProbe();
+  run.rungs.push({
+    id: 'zentorch',
+    status: 'skipped',
+    skipped: 'zentorch runs on AMD CPUs only; this one is GenuineIntel',
+    config: {},
+    samples_s: [],
+  });
+  return run;
+}
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 // Headless and offline: no sandbox (root), and none of Chromium's own network traffic.
 const CHROMIUM_ARGS = [
@@ -28,10 +45,10 @@ describe('ladder report DIR', () => {
   let dir: string;
   beforeAll(() => {
     dir = tmpDir('ladder-report-');
-    writeFileSync(path.join(dir, 'run.json'), `${JSON.stringify(fixtureRun(), null, 2)}\n`);
+    writeFileSync(path.join(dir, 'run.json'), `${JSON.stringify(reportRun(), null, 2)}\n`);
   });
 
-  test('writes the five reports from run.json', async () => {
+  test('writes every report and picture from run.json', async () => {
     const r = await ladder(['report', dir]);
     expect(r.exitCode, r.all).toBe(0);
     for (const f of FILES) {
@@ -39,11 +56,13 @@ describe('ladder report DIR', () => {
       expect(statSync(path.join(dir, f)).size, f).toBeGreaterThan(100);
       expect(r.stdout).toContain(path.join(dir, f));
     }
-    expect([...readFileSync(path.join(dir, 'chart.png')).subarray(0, 8)]).toEqual(PNG_SIGNATURE);
-    expect(readFileSync(path.join(dir, 'chart.svg'), 'utf8')).toMatch(
-      /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
-    );
-    expect(readFileSync(path.join(dir, 'results.csv'), 'utf8').split('\r\n').filter(Boolean)).toHaveLength(8);
+    for (const name of ['chart', ...RUN_CHARTS.map((c) => c.name)]) {
+      expect([...readFileSync(path.join(dir, `${name}.png`)).subarray(0, 8)], name).toEqual(PNG_SIGNATURE);
+      expect(readFileSync(path.join(dir, `${name}.svg`), 'utf8'), name).toMatch(
+        /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
+      );
+    }
+    expect(readFileSync(path.join(dir, 'results.csv'), 'utf8').split('\r\n').filter(Boolean)).toHaveLength(9);
     expect(readFileSync(path.join(dir, 'report.md'), 'utf8')).toContain('## Failed rungs');
   });
 
@@ -102,7 +121,7 @@ describe('ladder report DIR', () => {
       });
       await page.goto(pathToFileURL(path.join(dir, 'report.html')).href);
       expect(await page.title()).toBe('ladder report: article');
-      const run = fixtureRun();
+      const run = reportRun();
       const ok = run.rungs.filter((r) => r.status === 'ok');
 
       const svg = page.locator('figure#chart svg');
@@ -124,16 +143,73 @@ describe('ladder report DIR', () => {
       expect(chartText).toContain('32-core Sapphire Rapids');
 
       const rows = page.locator('table#rungs tbody tr');
-      expect(await rows.count()).toBe(7);
+      expect(await rows.count()).toBe(8);
       expect(await rows.nth(5).locator('th').textContent()).toBe('ipex-bf16');
       expect(await page.locator('#failed li').textContent()).toContain('unet has no bfloat16 weights');
       expect(await page.locator('dl.meta').textContent()).toContain('Intel(R) Xeon(R) Processor, 2 logical CPUs');
       expect(requests).toEqual([]); // self-contained: nothing fetched but the file itself
 
+      // What report.md says besides its tables, on the page too.
+      for (const [sel, text] of [
+        ['#best', 'Best on this machine: openvino-static, 3.40x over baseline'],
+        ['#machine-drift', 'fp32 -2.5% (258 → 252 GFLOP/s)'],
+        ['#roofline-note', 'Measured matrix-product peak: fp32 262 GFLOP/s, bf16 611 GFLOP/s'],
+        ['#skipped li', 'zentorch: zentorch runs on AMD CPUs only'],
+      ]) {
+        await expect.poll(() => page.locator(sel!).isVisible(), { message: sel }).toBe(true);
+        expect(await page.locator(sel!).textContent(), sel).toContain(text);
+      }
+
       const shot = path.join(dir, 'report-screenshot.png');
       await page.screenshot({ path: shot, fullPage: true });
       expect([...readFileSync(shot).subarray(0, 8)]).toEqual(PNG_SIGNATURE);
       console.log(`screenshot: ${shot}`);
+    });
+
+    test('draws each picture of the run: passes, UNet calls, components, roofline', async () => {
+      if (!existsSync(path.join(dir, 'report.html'))) await ladder(['report', dir]);
+      const page = await context!.newPage();
+      await page.goto(pathToFileURL(path.join(dir, 'report.html')).href);
+      const ok = reportRun().rungs.filter((r) => r.status === 'ok');
+      const calls = ok.map((r) => r.breakdown!.unet_calls_per_pass!);
+      /** The drawn marks of a layer: vega's <path>s in its group, each with an extent on screen. */
+      const marks = async (figure: string, layer: string) => {
+        const paths = page.locator(`figure#${figure} svg g[class~="${layer}_marks"] path`);
+        const boxes = await paths.evaluateAll((els) =>
+          els.map((e) => (e as SVGGraphicsElement).getBoundingClientRect().toJSON() as DOMRect),
+        );
+        for (const b of boxes) expect(b.width + b.height, `${figure} ${layer}`).toBeGreaterThan(2);
+        return boxes.length;
+      };
+      for (const c of RUN_CHARTS) {
+        const svg = page.locator(`figure#${c.name} svg`);
+        await expect.poll(() => svg.count(), { message: c.name }).toBe(1);
+        expect(await svg.isVisible(), c.name).toBe(true);
+        await svg.scrollIntoViewIfNeeded();
+        const box = (await svg.boundingBox())!;
+        expect(box.width, c.name).toBeGreaterThan(400);
+        expect(box.height, c.name).toBeGreaterThan(150);
+      }
+      // passes: every timed pass, the outlying one of each rung in red.
+      const outliers = await marks('passes', RUN_MARKS.outliers);
+      expect(outliers).toBe(ok.length);
+      expect((await marks('passes', RUN_MARKS.passes)) + outliers).toBe(10 * ok.length);
+      // UNet calls: one panel per rung, every call of its slowest pass; warm-up and straggler in red.
+      for (const [i, n] of calls.entries()) {
+        const slow = await marks('unet-calls', `${RUN_MARKS.slowCalls}_${i}`);
+        expect(slow, ok[i]!.id).toBe(2);
+        expect((await marks('unet-calls', `${RUN_MARKS.calls}_${i}`)) + slow, ok[i]!.id).toBe(n);
+      }
+      expect(await page.locator('figure#unet-calls svg').textContent()).toContain('UNet call in the pass');
+      // components: five stacked parts per rung, the legend naming them.
+      expect(await marks('components', RUN_MARKS.components)).toBe(5 * ok.length);
+      const legend = await page.locator('figure#components svg').textContent();
+      for (const part of ['text encoder', 'UNet', 'VAE decode', 'safety checker', 'rest'])
+        expect(legend).toContain(part);
+      // roofline: a bar and a peak tick per rung, its share as text.
+      expect(await marks('roofline', RUN_MARKS.rates)).toBe(ok.length);
+      expect(await marks('roofline', RUN_MARKS.peaks)).toBe(ok.length);
+      expect(await page.locator('figure#roofline svg').textContent()).toContain('85% of bf16 peak');
     });
   });
 });

@@ -6,9 +6,20 @@ import { describe, expect, test } from 'vitest';
 import { chartRows, chartSpec, chartSvg, MARKS, whisker } from '../../src/render/chart.ts';
 import { CSV_COLUMNS, csvField, renderCsv } from '../../src/render/csv.ts';
 import { renderHtml } from '../../src/render/html.ts';
+import { mdUnescape } from '../../src/render/markdown.ts';
+import { renderReport } from '../../src/render/report.ts';
+import {
+  componentsSpec,
+  passesSpec,
+  RUN_MARKS,
+  rooflineSpec,
+  runChartSvgs,
+  unetCallsSpec,
+} from '../../src/render/run-charts.ts';
 import { svgToPng } from '../../src/render/vega.ts';
+import { runPeaks } from '../../src/results/roofline.ts';
 import type { RungResult } from '../../src/results/run-file.ts';
-import { fixtureRun } from '../fixtures/run.ts';
+import { fixtureRun, machineProbe } from '../fixtures/run.ts';
 
 /** Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF), to read back what renderCsv wrote. */
 function parseCsv(text: string): string[][] {
@@ -93,6 +104,101 @@ describe('results.csv', () => {
     expect(text).toContain(
       '"rung ipex-bf16: toggle did not take effect: dtype: asked bf16, unet has no bfloat16 weights ({""float32"": 686}); ""channels_last"" not applied"',
     );
+  });
+
+  test('PSNR, the median CI, the roofline and the breakdown of each rung', () => {
+    const run = fixtureRun();
+    // A run of several rounds: the paired speedup's interval.
+    const dpm = run.rungs.find((r) => r.id === 'dpm')!;
+    dpm.paired = {
+      vs_baseline: { ratio: 2.25, ci: [2.19, 2.31], level: 0.95, rounds: 5, per_round: [2.2, 2.25, 2.3, 2.24, 2.27] },
+    } as unknown as RungResult['paired'];
+    const rows = parseCsv(renderCsv(run));
+    const col = (id: string, c: (typeof CSV_COLUMNS)[number]) =>
+      rows.find((r) => r[0] === id)![CSV_COLUMNS.indexOf(c)]!;
+    const base = run.rungs[0]!;
+    expect(Number(col('baseline', 'median_ci_low_s'))).toBe(base.stats!.ci95_median_s[0]);
+    expect(Number(col('baseline', 'median_ci_high_s'))).toBe(base.stats!.ci95_median_s[1]);
+    expect(col('baseline', 'psnr_db')).toBe('inf'); // the reference image itself
+    expect(col('openvino-static', 'psnr_db')).toBe('38.4');
+    expect(col('openvino-static', 'psnr_reference')).toBe('fp32-pndm');
+    expect(col('jemalloc', 'psnr_db')).toBe('');
+    expect(col('dpm', 'speedup_vs_baseline_ci_low')).toBe('2.19');
+    expect(col('dpm', 'speedup_vs_baseline_ci_high')).toBe('2.31');
+    expect(col('baseline', 'speedup_vs_baseline_ci_low')).toBe('');
+    expect(col('dpm', 'dtype')).toBe('bf16');
+    expect(Number(col('baseline', 'pct_of_peak'))).toBe(base.roofline!.pct_of_peak);
+    expect(Number(col('baseline', 'unet_pct_of_peak'))).toBe(base.roofline!.unet_pct_of_peak);
+    for (const k of ['text_encoding_s', 'unet_s', 'vae_decode_s', 'safety_checker_s', 'rest_s'] as const)
+      expect(Number(col('baseline', k)), k).toBe(base.breakdown![k]);
+    expect(col('dpm', 'unet_calls_per_pass')).toBe('20');
+    expect(col('ipex-bf16', 'unet_s')).toBe(''); // failed: nothing measured
+  });
+});
+
+describe('pictures of a run', () => {
+  const run = fixtureRun();
+  const ok = run.rungs.filter((r) => r.status === 'ok');
+
+  test('passes: every pass of every ok rung, outliers in their own layer', () => {
+    const spec = passesSpec(run);
+    const points = layerValues(spec, RUN_MARKS.passes);
+    const outliers = layerValues(spec, RUN_MARKS.outliers);
+    expect(points.length + outliers.length).toBe(ok.reduce((a, r) => a + r.samples_s.length, 0));
+    // JITTER's +5.2% pass is the outlier of each rung.
+    expect(outliers.map((o) => o.rung)).toEqual(ok.map((r) => r.id));
+    for (const o of outliers) expect(o.pct).toBeCloseTo(5.2, 0);
+    expect(layerValues(spec, RUN_MARKS.quartiles)).toHaveLength(ok.length);
+    expect(() => compile(spec)).not.toThrow();
+  });
+
+  test("UNet calls: each rung's slowest pass call by call; the warm-up call and the straggler marked", () => {
+    const spec = unetCallsSpec(run);
+    ok.forEach((r, i) => {
+      const calls = [
+        ...layerValues(spec, `${RUN_MARKS.calls}_${i}`),
+        ...layerValues(spec, `${RUN_MARKS.slowCalls}_${i}`),
+      ];
+      expect(calls, r.id).toHaveLength(r.breakdown!.unet_calls_per_pass!);
+      expect(layerValues(spec, `${RUN_MARKS.slowCalls}_${i}`).map((c) => c.call)).toEqual([1, 13]);
+      expect(String(layerValues(spec, `${RUN_MARKS.slowCalls}_${i}`)[0]!.description)).toMatch(
+        new RegExp(`^${r.id} pass 9, UNet call 1: `),
+      );
+    });
+  });
+
+  test('components: five stacked parts per ok rung, in seconds', () => {
+    const values = layerValues(componentsSpec(run), RUN_MARKS.components);
+    // Data sits at the spec's top level here: read it there.
+    const top = (componentsSpec(run) as { data: { values: Record<string, unknown>[] } }).data.values;
+    expect(values).toEqual([]);
+    expect(top).toHaveLength(5 * ok.length);
+    const base = top.filter((v) => v.rung === 'baseline');
+    expect(base.map((v) => v.component)).toEqual(['text encoder', 'UNet', 'VAE decode', 'safety checker', 'rest']);
+    expect(base.reduce((a, v) => a + (v.s as number), 0)).toBeCloseTo(ok[0]!.stats!.median_s, 0);
+  });
+
+  test("roofline: each rung's UNet rate and the peak of its dtype", () => {
+    const rows = (rooflineSpec(run) as { data: { values: Record<string, unknown>[] } }).data.values;
+    const peaks = runPeaks(run);
+    expect(rows.map((r) => r.rung)).toEqual(ok.map((r) => r.id));
+    for (const r of rows) expect(r.peak).toBe(peaks[r.dtype as string]);
+    expect(rows.find((r) => r.rung === 'openvino-static')!.share).toBe('85% of bf16 peak');
+  });
+
+  test('a run with nothing to draw gets pictures that say so', async () => {
+    const bare = fixtureRun();
+    bare.roofline = undefined;
+    for (const r of bare.rungs) {
+      r.components = undefined;
+      r.breakdown = undefined;
+      r.roofline = undefined;
+    }
+    const svgs = await runChartSvgs(bare);
+    expect(svgs['unet-calls']).toContain('no rung recorded its UNet calls');
+    expect(svgs.components).toContain('no rung recorded its components');
+    expect(svgs.roofline).toContain('no roofline in this run');
+    expect(svgs.passes).toContain(RUN_MARKS.passes); // passes are always there
   });
 });
 
@@ -194,6 +300,45 @@ describe('report.html', () => {
       'unet has no bfloat16 weights ({&quot;float32&quot;: 686}); &quot;channels_last&quot; not applied',
     );
     expect(html).toMatch(/<ul id="warnings">\n<li><strong>baseline<\/strong>: 1 outlying pass of 10 \(#9;/);
+  });
+
+  test('carries every line report.md has after its rungs table (best, machine drift, peaks, skipped, failed)', async () => {
+    const run = fixtureRun();
+    run.machine_probe = machineProbe();
+    run.rungs.push({
+      id: 'zentorch',
+      status: 'skipped',
+      skipped: 'zentorch runs on AMD CPUs only; this one is GenuineIntel',
+      config: {},
+      samples_s: [],
+    });
+    const md = renderReport(run);
+    const html = renderHtml(run, await chartSvg(run));
+    const text = (s: string) =>
+      s
+        .replace(/<\/?(strong|span|code)\b[^>]*>/g, '') // inline: no space
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&amp;/g, '&')
+        .replace(/\s+/g, ' ');
+    const page = text(html);
+    // The header lines (machine, model, command) are the page's own list above the chart.
+    const lines = md
+      .split('\n')
+      .slice(md.split('\n').findIndex((l) => l.startsWith('|')))
+      .filter((l) => l.trim() && !l.startsWith('|'));
+    expect(lines.some((l) => l.startsWith('Best on this machine: openvino-static'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('Machine during the run'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('Roofline: '))).toBe(true);
+    expect(lines).toContain('## Skipped rungs (cannot run on this machine; not failures)');
+    expect(lines.length).toBeGreaterThan(10);
+    for (const line of lines) {
+      const plain = mdUnescape(line.replace(/^#+ /, '').replace(/^- /, '').replace(/\*\*/g, ''));
+      expect(page, line).toContain(plain.replace(/\s+/g, ' '));
+    }
   });
 
   test('escapes what it shows', async () => {
