@@ -58,26 +58,11 @@ interface Mention {
 }
 
 /** Programs whose flags are not ladder's: a flag after one of them is not checked. */
-const FOREIGN = new Set([
-  'npm',
-  'pytest',
-  'git',
-  'apt-get',
-  'node',
-  'python',
-  'python3',
-  'pip',
-  'systemctl',
-  'sbatch',
-  'srun',
-  'scrontab',
-  'crontab',
-  'curl',
-  'ruff',
-  'tar',
-  'rsync',
-  'ssh',
-]);
+const FOREIGN = new Set(
+  'npm pytest git apt-get node python python3 pip systemctl sbatch srun sinfo squeue scancel scrontab crontab curl ruff tar rsync ssh prlimit numactl taskset'.split(
+    ' ',
+  ),
+);
 /** Commands a script passes its arguments to. */
 const SCRIPTS: Record<string, string> = { 'scripts/reproduce.sh': 'reproduce', 'scripts/nightly.sh': 'nightly' };
 const WORD = /^[a-z][\w|-]*$/;
@@ -199,6 +184,13 @@ describe('README and docs name only what the CLI has', () => {
 
   test.each(docs)('%s', (file) => {
     expect(problems(file, readFileSync(path.join(repoRoot, file), 'utf8'))).toEqual([]);
+  });
+
+  test.each(docs)('%s cites only files and folders that exist', (file) => {
+    const text = readFileSync(path.join(repoRoot, file), 'utf8');
+    const cited = [...text.matchAll(/`((?:src|test|python|docs|scripts|envs|ladders|protocol|bin|\.ci)\/[\w./-]*)`/g)];
+    const missing = cited.map((m) => m[1]!).filter((p) => !existsSync(path.join(repoRoot, p)));
+    expect(missing).toEqual([]);
   });
 
   test('a flag the CLI does not have is caught, on its command and alone', () => {
