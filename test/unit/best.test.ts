@@ -134,6 +134,28 @@ describe('the best line in plain words', () => {
     expect(line).not.toContain('too few samples');
   });
 
+  test('a significant speedup under the 5% worth a change says both, in one level of words', () => {
+    const run = beyondRun();
+    const set = (id: string, xs: number[]) => {
+      const r = run.rungs.find((x) => x.id === id)!;
+      r.samples_s = xs;
+      r.stats = { ...r.stats!, median_s: (xs[4]! + xs[5]!) / 2 };
+    };
+    set(
+      'openvino-static',
+      Array.from({ length: 10 }, (_, i) => 10 + i * 0.01),
+    );
+    set(
+      'dpm',
+      Array.from({ length: 10 }, (_, i) => 9.7 + i * 0.01),
+    );
+    for (const r of run.rungs) if (!['openvino-static', 'dpm'].includes(r.id)) delete r.quality;
+    const line = bestLines(run)[0]!;
+    expect(line).toMatch(/^Best on this machine: dpm, 1\.03x over openvino-static, /);
+    expect(line).toMatch(/; U test: p=1\.1e-5, significant but under the 5% that counts as faster; /);
+    expect(line).not.toMatch(/\([^)]*\(/);
+  });
+
   test('with enough passes the verdict stands alone, without the counting note', () => {
     const line = bestLines(fewPasses(4))[0]!;
     expect(line).toMatch(/; U test: faster, p=0\.029; /);
