@@ -74,8 +74,13 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     console.error('usage: npx tsx scripts/readme-sample.ts RUN_DIR');
     process.exit(2);
   }
-  const { run } = readRunFile(dir);
-  const file = path.relative(repoRoot, path.resolve(dir, 'run.json'));
-  writeFileAtomic(README, withSample(readFileSync(README, 'utf8'), sampleSection(file, run)));
-  console.log(`README.md: sample output from ${file}`);
+  try {
+    const { run } = readRunFile(dir);
+    const file = path.relative(repoRoot, path.resolve(dir, 'run.json'));
+    writeFileAtomic(README, withSample(readFileSync(README, 'utf8'), sampleSection(file, run)));
+    console.log(`README.md: sample output from ${file}`);
+  } catch (err) {
+    console.error(`readme-sample: error: ${(err as Error).message}`);
+    process.exit(2);
+  }
 }
