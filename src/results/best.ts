@@ -3,7 +3,7 @@
 // Latency ranks seconds per image of one worker; throughput ranks images/s of all of a rung's
 // instances together, and is only asked when some rung ran several instances.
 import type { RunFile, RungResult } from './run-file.ts';
-import { judgeSamples, ratioCI } from './significance.ts';
+import { judgeSamples, minPValue, passesForSignificance, ratioCI, type Verdict } from './significance.ts';
 import { interleaved } from './speedups.ts';
 
 export type Objective = 'latency' | 'throughput';
@@ -18,6 +18,9 @@ export function ranked(r: RungResult, objective: Objective): { samples_s: number
   return r.stats && { samples_s: r.samples_s, median_s: r.stats.median_s };
 }
 
+/** The U test's significance level and the smallest speedup worth a configuration change. */
+export const BEST_TEST = { alpha: 0.05, factor: 0.05 };
+
 export interface Best {
   objective: Objective;
   rung: RungResult;
@@ -26,9 +29,17 @@ export interface Best {
   speedup: number;
   /** Distribution-free CI of the speedup and the coverage it really has (below 95% for few passes). */
   ci?: { ci: [number, number]; level: number };
-  verdict: string;
+  /**
+   * reference: no rung beat the reference. Otherwise the U test's verdict on the passes (unpaired
+   * runs), or for a paired ratio 'faster' when its interval is above 1, else 'unchanged'.
+   */
+  verdict: 'reference' | Verdict;
   /** The U test's p (unpaired runs); undefined for a paired ratio, judged by its interval. */
   p?: number;
+  /** The U test's sample sizes: passes of the rung and of the reference (unpaired runs). */
+  passes?: [number, number];
+  /** When those passes are too few for the U test ever to reach p < alpha: how many per rung would. */
+  needed?: number;
   /** Rounds the paired ratio came from (interleaved runs). */
   rounds?: number;
 }
@@ -60,18 +71,21 @@ export function bestRung(run: RunFile, objective: Objective = 'latency'): Best |
       reference,
       speedup: p.ratio,
       ci: { ci: p.ci, level: p.level },
-      verdict: p.ci[0] > 1 ? 'faster' : 'not shown faster (its interval reaches 1)',
+      verdict: p.ci[0] > 1 ? 'faster' : 'unchanged',
       rounds: p.rounds,
     };
-  // A 5% factor: a smaller speedup is not worth a configuration change.
-  const j = judgeSamples(of(best).samples_s, of(reference).samples_s, { alpha: 0.05, factor: 0.05 });
+  const x = of(best).samples_s;
+  const y = of(reference).samples_s;
+  const j = judgeSamples(x, y, BEST_TEST);
   return {
     objective,
     rung: best,
     reference,
     speedup: of(reference).median_s / of(best).median_s,
-    ci: ratioCI(of(best).samples_s, of(reference).samples_s),
-    verdict: j.verdict + (j.note ? ` (${j.note})` : ''),
+    ci: ratioCI(x, y),
+    verdict: j.verdict,
     p: j.test.p,
+    passes: [x.length, y.length],
+    needed: minPValue(x.length, y.length) >= BEST_TEST.alpha ? passesForSignificance(BEST_TEST.alpha) : undefined,
   };
 }

@@ -118,6 +118,17 @@ export function minPValue(n1: number, n2: number): number {
   return Math.min(1, 2 / binomial(n1 + n2, n1));
 }
 
+/**
+ * The fewest passes per side (both sides alike) with which the U test can reach p < alpha at all:
+ * the smallest n whose 2 / C(2n, n) is below alpha (alpha 0.05: 3 give 0.1, 4 give 0.029).
+ */
+export function passesForSignificance(alpha: number): number {
+  if (!(alpha > 0)) return Number.POSITIVE_INFINITY;
+  let n = 1;
+  while (minPValue(n, n) >= alpha) n++;
+  return n;
+}
+
 /** slower/faster: significant and beyond the factor; inconclusive: too few passes to tell. */
 export type Verdict = 'slower' | 'faster' | 'unchanged' | 'inconclusive';
 

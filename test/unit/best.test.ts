@@ -5,7 +5,7 @@ import { bestLines } from '../../src/render/best.ts';
 import { renderReport } from '../../src/render/report.ts';
 import { bestRung } from '../../src/results/best.ts';
 import type { RungResult } from '../../src/results/run-file.ts';
-import { ratioCI } from '../../src/results/significance.ts';
+import { minPValue, passesForSignificance, ratioCI } from '../../src/results/significance.ts';
 import { fixtureRun } from '../fixtures/run.ts';
 
 const quality = (psnr: number, flagged = false) => ({ reference: 'fp32', psnr_db: psnr, max_abs_diff: 0.1, flagged });
@@ -91,6 +91,75 @@ describe('best on this machine', () => {
     expect(bestLines(run)[0]).toMatch(
       /jemalloc, 1\.7\dx over openvino-static, 9\d\.\d% CI 1\.\d\d–1\.\d\dx; U test: faster/,
     );
+  });
+});
+
+describe('the best line in plain words', () => {
+  /** The beyond fixture cut to `n` passes a rung, dpm's all far below the reference's. */
+  function fewPasses(n: number) {
+    const run = beyondRun();
+    for (const r of run.rungs)
+      if (r.status === 'ok') {
+        r.samples_s = r.samples_s.slice(0, n);
+        r.stats = { ...r.stats!, median_s: [...r.samples_s].sort((a, b) => a - b)[Math.floor(n / 2)]! };
+      }
+    return run;
+  }
+
+  test('the passes the U test needs are computed, not assumed: 2 / C(2n, n) first below 0.05 at n = 4', () => {
+    expect(passesForSignificance(0.05)).toBe(4);
+    expect(minPValue(3, 3)).toBeGreaterThanOrEqual(0.05);
+    expect(passesForSignificance(0.01)).toBe(5); // 2/252 = 0.0079; 4 give 0.029
+    expect(passesForSignificance(0.5)).toBe(2); // 2/6 = 0.33; 1 gives 1
+  });
+
+  test('says plainly that 3 passes cannot reach p < 0.05, and how many can', () => {
+    const run = fewPasses(3);
+    const b = bestRung(run)!;
+    expect(b.rung.id).toBe('dpm');
+    expect(b.speedup).toBeGreaterThan(1.2);
+    expect(b.needed).toBe(4);
+    const line = bestLines(run)[0]!;
+    expect(line).toContain(
+      'not shown faster: with 3 passes per rung the U test cannot reach p < 0.05, whatever the times (its smallest p is 0.100); 4 passes per rung can;',
+    );
+    // One level of brackets: none opens inside another.
+    let depth = 0;
+    for (const c of line) {
+      depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+      expect(depth).toBeLessThanOrEqual(1);
+    }
+    // Only the speedup's direction: no B/A ratio below 1 beside a speedup above 1.
+    expect(line).not.toMatch(/B\/A|0\.\d+x/);
+    expect(line).not.toContain('too few samples');
+  });
+
+  test('a significant speedup under the 5% worth a change says both, in one level of words', () => {
+    const run = beyondRun();
+    const set = (id: string, xs: number[]) => {
+      const r = run.rungs.find((x) => x.id === id)!;
+      r.samples_s = xs;
+      r.stats = { ...r.stats!, median_s: (xs[4]! + xs[5]!) / 2 };
+    };
+    set(
+      'openvino-static',
+      Array.from({ length: 10 }, (_, i) => 10 + i * 0.01),
+    );
+    set(
+      'dpm',
+      Array.from({ length: 10 }, (_, i) => 9.7 + i * 0.01),
+    );
+    for (const r of run.rungs) if (!['openvino-static', 'dpm'].includes(r.id)) delete r.quality;
+    const line = bestLines(run)[0]!;
+    expect(line).toMatch(/^Best on this machine: dpm, 1\.03x over openvino-static, /);
+    expect(line).toMatch(/; U test: p=1\.1e-5, significant but under the 5% that counts as faster; /);
+    expect(line).not.toMatch(/\([^)]*\(/);
+  });
+
+  test('with enough passes the verdict stands alone, without the counting note', () => {
+    const line = bestLines(fewPasses(4))[0]!;
+    expect(line).toMatch(/; U test: faster, p=0\.029; /);
+    expect(line).not.toContain('cannot reach');
   });
 });
 
