@@ -10,7 +10,8 @@ import { jsonOption, printJson } from './options.ts';
 
 export const reportCommand = {
   command: 'report <dir>',
-  describe: "(Re)write a run's reports from its run.json: report.md, results.csv, report.html, chart.svg, chart.png",
+  describe:
+    "(Re)write a run's reports from its run.json: report.md, results.csv, report.html and its pictures (SVG and PNG)",
   builder: (y: Argv) =>
     jsonOption(y, 'the files written').positional('dir', {
       type: 'string',
