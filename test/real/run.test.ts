@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { workerVerdict } from '../../src/commands/overhead.ts';
+import { overheadExitCode, overTargets, workerVerdict } from '../../src/commands/overhead.ts';
 import { median } from '../../src/results/stats.ts';
 import { ladder, TINY, tmpDir } from '../helpers.ts';
 
@@ -15,7 +15,6 @@ describe('ladder run and overhead (real worker, synthetic:tiny)', () => {
       ...['--model', 'synthetic:tiny', '--height', '64', '--width', '64', '--steps', '2', '--passes', '2'],
       ...['--rounds', '2', '--threads', '1', '--out', out],
     ]);
-    expect(r.exitCode, r.all).toBe(0);
     // Two rounds give a 50% interval, and the figure says so.
     // Its figure: the format only (a timing target belongs in the benchmark, not in a test).
     expect(r.stdout).toMatch(
@@ -26,6 +25,9 @@ describe('ladder run and overhead (real worker, synthetic:tiny)', () => {
     );
     expect(r.stdout).toMatch(/job time gap, controller vs worker: bench -?\d+\.\d{2} ms, load -?\d+\.\d{2} ms/);
     const doc = JSON.parse(readFileSync(path.join(out, 'overhead.json'), 'utf8'));
+    // The exit code is the one its saved figures give: 10 when one is over its target (noise on a tiny
+    // model can put one there), else 0.
+    expect(r.exitCode, r.all).toBe(overheadExitCode(overTargets(doc)));
     // A fresh process for each side in each round, the order alternating, one thread on both sides.
     expect(doc.rounds.map((x: { order: string[] }) => x.order[0])).toEqual(['worker', 'plain']);
     const pids = doc.rounds.flatMap((x: { worker: { pid: number }; plain: { pid: number } }) => [
