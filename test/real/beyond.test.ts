@@ -1,12 +1,14 @@
 // The beyond-the-article ladder on synthetic:tiny: every rung in its real worker and environment,
 // openvino-static as the reference in the same run, zentorch skipped (not failed) off AMD, the int8
-// peak, and the "best on this machine" line. Each backend's own proofs, and the proofs catching a
-// toggle that did not take effect, are in torch-compile.test.ts and openvino-beyond.test.ts. (The
+// peak, the "best on this machine" line, and what the two torch.compile rungs prove (one compile each).
+// OpenVINO's own proofs, and the proofs catching a toggle that did not take effect, are in
+// torch-compile.test.ts and openvino-beyond.test.ts. (The
 // article ladder's test plants a low cached peak meanwhile: a run above a cached peak probes it again,
 // so this file's roofline figures hold either way.)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { backend as torchCompile } from '../../src/backends/torch-compile.ts';
 import { describeStack } from '../../src/envs/stacks.ts';
 import { machine } from '../../src/machine.ts';
 import { ladder, TINY, tmpDir } from '../helpers.ts';
@@ -80,6 +82,47 @@ describe('ladder reproduce --ladder beyond (synthetic:tiny)', () => {
     const r = await ladder(['rungs', '--ladder', 'beyond']);
     expect(r.exitCode, r.all).toBe(0);
     for (const id of Object.keys(byId)) expect(r.stdout).toContain(id);
+  });
+
+  // torch-compile (torch.compile inductor, bf16, freezing; and max-autotune), on this ladder's two rungs.
+  it.each([
+    ['torch-compile-bf16', 'default'],
+    ['torch-compile-bf16-autotune', 'max-autotune'],
+  ])('%s compiles the UNet in one graph at load, and never again', (id, mode) => {
+    expect(result.exitCode, result.all).toBe(0);
+    const rung = byId[id];
+    expect(rung.status).toBe('ok');
+    const c = rung.effective.compile;
+    expect(c).toMatchObject({ mode, freezing: true, fullgraph: true, dynamic: false, compiled: ['unet'] });
+    expect(c.graphs).toBeGreaterThanOrEqual(1);
+    expect(c.graph_breaks).toBe(0);
+    expect(c.cache_dir).toMatch(/inductor$/);
+    // Frozen graphs hold mkldnn-packed weights the FX graph cache cannot pickle: it is bypassed, and says so.
+    expect(c.fx_graph_cache).toMatchObject({ hit: 0, bypass: 1 });
+    expect(c.aot_autograd_cache.bypass).toBe(1);
+    expect(rung.timings.compile_s).toBeGreaterThan(0);
+    expect(c.compile_s).toBe(rung.timings.compile_s);
+    // The load-time call matched the pipeline's: its warm-up and passes compiled nothing.
+    expect(rung.effective.runtime).toMatchObject({
+      autocast_dtype: 'bfloat16',
+      unet_output_dtype: 'bfloat16',
+      warmup_compiles: 0,
+      recompiles: 0,
+    });
+    expect(rung.effective.components.unet.channels_last_convs).toBe(rung.effective.components.unet.spatial_convs);
+    expect(rung.samples_s).toHaveLength(3);
+    // Judged against a one-pass fp32 torch image of the same scheduler.
+    expect(rung.quality.reference).toMatch(/^images\/reference/);
+    expect(rung.quality.max_abs_diff).toBeGreaterThan(0);
+  });
+
+  it('torch-compile says in the report what it ran with, cache bypass included', () => {
+    expect(torchCompile.describe(byId['torch-compile-bf16'].effective)).toBe(
+      'bfloat16 (torch.compile inductor, freezing, FX graph cache bypassed)',
+    );
+    expect(torchCompile.describe(byId['torch-compile-bf16-autotune'].effective)).toBe(
+      'bfloat16 (torch.compile max-autotune, freezing, FX graph cache bypassed)',
+    );
   });
 });
 
