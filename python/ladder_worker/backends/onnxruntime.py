@@ -143,7 +143,7 @@ def _torch_module():
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
-    libraries = ("onnxruntime", "onnx", "onnxscript", "torch", "diffusers", "transformers")
+    libraries = ("onnxruntime", "onnx", "torch", "diffusers", "transformers")
     # The fp32 export serves every option (the int8 UNet is derived from it, cached beside it).
     export_options = ()
 
