@@ -1,4 +1,4 @@
-// The real tier runs real backends: PyTorch, OpenVINO and IPEX environments.
+// The real tier runs real backends: PyTorch, OpenVINO, IPEX and ONNX Runtime environments.
 import { provisionEnvs } from './provision.ts';
 
-export default () => provisionEnvs(['torch', 'openvino', 'ipex']);
+export default () => provisionEnvs(['torch', 'openvino', 'ipex', 'onnxruntime']);
