@@ -8,26 +8,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MARKS } from '../../src/render/chart.ts';
 import { REPORT_FILES } from '../../src/render/html.ts';
 import { RUN_CHARTS, RUN_MARKS } from '../../src/render/run-charts.ts';
-import type { RunFile } from '../../src/results/run-file.ts';
-import { fixtureRun, machineProbe } from '../fixtures/run.ts';
+import { reportRun } from '../fixtures/run.ts';
 import { ladder, tmpDir } from '../helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FILES = [...REPORT_FILES];
 
-/** The fixture with a machine that moved during the run and a rung skipped on this machine. */
-function reportRun(): RunFile {
-  const run = fixtureRun();
-  run.machine_probe = machineProbe();
-  run.rungs.push({
-    id: 'zentorch',
-    status: 'skipped',
-    skipped: 'zentorch runs on AMD CPUs only; this one is GenuineIntel',
-    config: {},
-    samples_s: [],
-  });
-  return run;
-}
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 // Headless and offline: no sandbox (root), and none of Chromium's own network traffic.
 const CHROMIUM_ARGS = [

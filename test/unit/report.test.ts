@@ -19,7 +19,7 @@ import {
 import { svgToPng } from '../../src/render/vega.ts';
 import { runPeaks } from '../../src/results/roofline.ts';
 import type { RungResult } from '../../src/results/run-file.ts';
-import { fixtureRun, machineProbe } from '../fixtures/run.ts';
+import { fixtureRun, reportRun } from '../fixtures/run.ts';
 
 /** Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF), to read back what renderCsv wrote. */
 function parseCsv(text: string): string[][] {
@@ -303,15 +303,7 @@ describe('report.html', () => {
   });
 
   test('carries every line report.md has after its rungs table (best, machine drift, peaks, skipped, failed)', async () => {
-    const run = fixtureRun();
-    run.machine_probe = machineProbe();
-    run.rungs.push({
-      id: 'zentorch',
-      status: 'skipped',
-      skipped: 'zentorch runs on AMD CPUs only; this one is GenuineIntel',
-      config: {},
-      samples_s: [],
-    });
+    const run = reportRun();
     const md = renderReport(run);
     const html = renderHtml(run, await chartSvg(run));
     const text = (s: string) =>

@@ -180,6 +180,22 @@ class Backend(abc.ABC):
         blob = json.dumps([self.name, options, self.versions(), *extra], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
+    def diffusers_pipeline(self, info: dict):
+        """The model folder's diffusers pipeline with the rung's scheduler swapped in, its progress bar off."""
+        import diffusers
+
+        from .. import models  # here: models imports the diffusers stack, which the sleep backend never needs
+
+        kwargs = {}
+        scheduler = self.scheduler_class()
+        if scheduler:
+            kwargs["scheduler"] = getattr(diffusers, scheduler).from_pretrained(
+                info["path"], subfolder="scheduler", local_files_only=True
+            )
+        pipe = models.load_pipeline(info, **kwargs)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
     def scheduler_class(self) -> str | None:
         """The diffusers class the `scheduler` option asks for (protocol/scenario.json), None for the model's own."""
         scheduler = self.options["scheduler"]

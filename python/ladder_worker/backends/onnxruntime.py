@@ -21,7 +21,6 @@ import shutil
 import time
 from pathlib import Path
 
-from .. import models
 from ..errors import UserError
 from .base import Backend, call_pipeline, versions
 
@@ -169,17 +168,8 @@ class OnnxRuntimeBackend(Backend):
         return so
 
     def load(self, info: dict, scenario: dict) -> None:
-        import diffusers
-
-        kwargs = {}
-        scheduler = self.scheduler_class()
-        if scheduler:
-            kwargs["scheduler"] = getattr(diffusers, scheduler).from_pretrained(
-                info["path"], subfolder="scheduler", local_files_only=True
-            )
         # The torch pipeline: its tokenizer, scheduler and safety checker stay; its networks are exported.
-        self.pipe = models.load_pipeline(info, **kwargs)
-        self.pipe.set_progress_bar_config(disable=True)
+        self.pipe = self.diffusers_pipeline(info)
         self.onnx_dir = self._export(info)
         unet_file = self.onnx_dir / "unet" / FP32_FILE
         if self.options["precision"] == "int8":
@@ -252,15 +242,12 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
         import torch
 
-        from .torch import module_summary
+        from .torch import torch_leftovers
 
         sessions = {name: s.proof() for name, s in self.sessions.items()}
         ops = op_counts(self.sessions["unet"].path)
         sessions["unet"].update(op_types=ops, integer_ops=integer_ops(ops))
-        components = {}
-        sc = getattr(self.pipe, "safety_checker", None)
-        if isinstance(sc, torch.nn.Module):  # not exported: still PyTorch, fp32
-            components["safety_checker"] = module_summary(sc)
+        components = torch_leftovers(self.pipe)
         return {
             "backend": self.name,
             "scheduler": type(self.pipe.scheduler).__name__,

@@ -324,7 +324,7 @@ class OpenVINOBackend(Backend):
     def effective(self) -> dict:
         import torch
 
-        from .torch import module_summary
+        from .torch import torch_leftovers
 
         subs = {}
         for name in SUBMODELS:
@@ -349,10 +349,7 @@ class OpenVINOBackend(Backend):
                 **ir_summary(part.model),
                 **runtime_summary(compiled),
             }
-        components = {}
-        sc = getattr(self.pipe, "safety_checker", None)
-        if isinstance(sc, torch.nn.Module):  # not converted by optimum-intel: still PyTorch, fp32
-            components["safety_checker"] = module_summary(sc)
+        components = torch_leftovers(self.pipe)
         return {
             "backend": self.name,
             "scheduler": type(self.pipe.scheduler).__name__,

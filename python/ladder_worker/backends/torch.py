@@ -6,7 +6,6 @@ import contextlib
 
 import torch  # absolute: the real torch, not this module
 
-from .. import models
 from .base import Backend, call_pipeline
 
 COMPONENTS = ("unet", "vae", "text_encoder", "safety_checker")
@@ -32,21 +31,19 @@ def module_summary(module: torch.nn.Module) -> dict:
     }
 
 
+def torch_leftovers(pipe) -> dict:
+    """The components a converted pipeline (OpenVINO, ONNX Runtime) still runs in PyTorch, fp32: the
+    safety checker, which neither conversion touches."""
+    sc = getattr(pipe, "safety_checker", None)
+    return {"safety_checker": module_summary(sc)} if isinstance(sc, torch.nn.Module) else {}
+
+
 class TorchBackend(Backend):
     name = "torch"
     libraries = ("torch", "diffusers", "transformers")
 
     def load(self, info: dict, scenario: dict) -> None:
-        import diffusers
-
-        kwargs = {}
-        scheduler = self.scheduler_class()
-        if scheduler:
-            kwargs["scheduler"] = getattr(diffusers, scheduler).from_pretrained(
-                info["path"], subfolder="scheduler", local_files_only=True
-            )
-        self.pipe = models.load_pipeline(info, **kwargs)
-        self.pipe.set_progress_bar_config(disable=True)
+        self.pipe = self.diffusers_pipeline(info)
         if self.options.get("channels_last"):
             for name in self.components():
                 setattr(self.pipe, name, getattr(self.pipe, name).to(memory_format=torch.channels_last))
