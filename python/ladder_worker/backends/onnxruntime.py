@@ -240,19 +240,14 @@ class OnnxRuntimeBackend(Backend):
 
     def effective(self) -> dict:
         import onnxruntime as ort
-        import torch
 
-        from .torch import torch_leftovers
+        from .torch import converted_effective
 
         sessions = {name: s.proof() for name, s in self.sessions.items()}
         ops = op_counts(self.sessions["unet"].path)
         sessions["unet"].update(op_types=ops, integer_ops=integer_ops(ops))
-        components = torch_leftovers(self.pipe)
         return {
-            "backend": self.name,
-            "scheduler": type(self.pipe.scheduler).__name__,
-            "components": components,
-            "torch_threads": torch.get_num_threads(),
+            **converted_effective(self),
             "onnxruntime": {
                 "version": ort.__version__,
                 "available_providers": ort.get_available_providers(),

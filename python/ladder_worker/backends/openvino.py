@@ -322,9 +322,8 @@ class OpenVINOBackend(Backend):
         return ir_dir
 
     def effective(self) -> dict:
-        import torch
 
-        from .torch import torch_leftovers
+        from .torch import converted_effective
 
         subs = {}
         for name in SUBMODELS:
@@ -349,12 +348,8 @@ class OpenVINOBackend(Backend):
                 **ir_summary(part.model),
                 **runtime_summary(compiled),
             }
-        components = torch_leftovers(self.pipe)
         return {
-            "backend": self.name,
-            "scheduler": type(self.pipe.scheduler).__name__,
-            "components": components,
-            "torch_threads": torch.get_num_threads(),
+            **converted_effective(self),
             "openvino": {
                 "submodels": subs,
                 "versions": versions(self.libraries),

@@ -31,11 +31,17 @@ def module_summary(module: torch.nn.Module) -> dict:
     }
 
 
-def torch_leftovers(pipe) -> dict:
-    """The components a converted pipeline (OpenVINO, ONNX Runtime) still runs in PyTorch, fp32: the
-    safety checker, which neither conversion touches."""
-    sc = getattr(pipe, "safety_checker", None)
-    return {"safety_checker": module_summary(sc)} if isinstance(sc, torch.nn.Module) else {}
+def converted_effective(backend) -> dict:
+    """What every converted pipeline (OpenVINO, ONNX Runtime) reports beside its runtime's own proofs: its
+    scheduler, and what it still runs in PyTorch, fp32 (the safety checker, which neither conversion
+    touches) with how many threads."""
+    sc = getattr(backend.pipe, "safety_checker", None)
+    return {
+        "backend": backend.name,
+        "scheduler": type(backend.pipe.scheduler).__name__,
+        "components": {"safety_checker": module_summary(sc)} if isinstance(sc, torch.nn.Module) else {},
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 class TorchBackend(Backend):
