@@ -5,20 +5,22 @@ import { defineConfig } from 'vitest/config';
 // real runs on the sleep backend. `real`: real backends, allocators, OpenVINO, Slurm and a browser.
 // `npm run test:fast` is unit and mock; `npm test` (scripts/test.sh) runs every tier, and the machine
 // tier (vitest.machine.config.ts) alone after them.
-const tier = (name: string, dirs: string[], setup?: string, timeoutS = 180) => ({
+const tier = (name: string, dirs: string[], setup?: string, timeoutS = 180, isolate = true) => ({
   test: {
     name,
     include: dirs.map((d) => `test/${d}/**/*.test.ts`),
     ...(setup ? { globalSetup: [`test/setup/${setup}.ts`] } : {}),
     testTimeout: timeoutS * 1000,
     hookTimeout: 600_000,
+    isolate,
   },
 });
 
 export default defineConfig({
   test: {
     projects: [
-      tier('unit', ['unit'], undefined, 60),
+      // Pure logic shares one process per worker: a fresh process per file cost more CPU than the tests.
+      tier('unit', ['unit'], undefined, 60, false),
       tier('mock', ['mock'], 'mock'),
       tier('faults', ['faults'], 'faults'),
       tier('real', ['real'], 'real'),

@@ -1,11 +1,12 @@
 // What users see of the command line (issue 21): the config file as per-command defaults, --json on
 // every command that reports something, one table of exit codes, suggestions for typos, help that
 // helps. Only commands that start no worker (or the sleep one) run here.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadFleet } from '../../src/fleet/config.ts';
 import { newManifest, saveManifest } from '../../src/fleet/manifest.ts';
+import { repoRoot } from '../../src/paths.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 import { stats } from '../../src/results/stats.ts';
 import { fixtureRun } from '../fixtures/run.ts';
@@ -259,7 +260,13 @@ describe('help that helps', () => {
     // Help is wrapped to the terminal's width: read as one line.
     const help = async (args: string[]) => (await ladder(args)).stdout.replace(/\s+/g, ' ');
     const run = await help(['run', '--help']);
-    expect(run).toMatch(/the name of one in ladders\/: article, beyond \[/);
+    // Every ladder file of ladders/ (the tune space is not a ladder), as the folder holds them now.
+    const ladders = readdirSync(path.join(repoRoot, 'ladders'))
+      .filter((f) => f.endsWith('.yaml') && f !== 'space.yaml')
+      .map((f) => f.replace(/\.yaml$/, ''))
+      .sort();
+    expect(ladders).toContain('beyond');
+    expect(run).toContain(`the name of one in ladders/: ${ladders.join(', ')} [`);
     expect(run).toMatch(/Examples: ladder run baseline/);
     expect(run).toMatch(
       /Default quick: a first run should answer in minutes \(a rung\) or an hour \(the ladder\), not the article's hours \[string\] \[choices: .*\] \[default: "quick"\]/,

@@ -69,7 +69,7 @@ describe('a ladder on a drifting machine', () => {
   it('interleaved in rounds, recovers every true ratio within 3%', async () => {
     const dir = tmpDir();
     const out = path.join(dir, 'run');
-    const rounds = 12;
+    const rounds = 8;
     const r = await ladder([
       'reproduce',
       '--ladder',
