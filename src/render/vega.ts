@@ -63,7 +63,29 @@ function cropToContent(Resvg: Renderers['Resvg'], svg: string, margin = 14): str
 }
 
 /** Any vega-lite spec as a standalone SVG document, drawn offline and cropped to what is drawn. */
-export async function specToSvg(spec: TopLevelSpec): Promise<string> {
+/**
+ * The last pictures drawn, by their input: the same spec draws the same SVG, and the same SVG the same
+ * PNG. One process draws the same pictures again when it writes several runs' reports (a night and
+ * its trend page, the tests' in-process runs): the "nothing to draw" pictures of every sleep-backend
+ * run cost 0.3 s of CPU each time.
+ */
+const drawn = new Map<string, Promise<string | Buffer>>();
+function remember<T extends string | Buffer>(key: string, draw: () => Promise<T>): Promise<T> {
+  let hit = drawn.get(key) as Promise<T> | undefined;
+  if (!hit) {
+    hit = draw();
+    hit.catch(() => drawn.delete(key)); // a failure is not remembered
+    drawn.set(key, hit);
+    if (drawn.size > 32) drawn.delete(drawn.keys().next().value!);
+  }
+  return hit;
+}
+
+export function specToSvg(spec: TopLevelSpec): Promise<string> {
+  return remember(`spec:${JSON.stringify(spec)}`, () => drawSvg(spec));
+}
+
+async function drawSvg(spec: TopLevelSpec): Promise<string> {
   const { Resvg, vega, compile } = await renderers();
   const vg = compile(spec).spec;
   delete vg.background; // measured without it (it would cover the whole canvas), put back by cropToContent
@@ -80,7 +102,11 @@ export async function specToSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 /** The SVG rasterized by resvg, at `scale` (2: crisp on high-density screens and in documents). */
-export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
+export function svgToPng(svg: string, scale = 2): Promise<Buffer> {
+  return remember(`png:${scale}:${svg}`, () => drawPng(svg, scale));
+}
+
+async function drawPng(svg: string, scale: number): Promise<Buffer> {
   const { Resvg } = await renderers();
   const resvg = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
