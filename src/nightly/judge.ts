@@ -106,14 +106,27 @@ export function machineMoved(run: RunFile): number {
   return Math.max(0, ...Object.values(run.machine_probe?.moved ?? {}).map(Math.abs));
 }
 
+/** The rung `id` in the earlier nights that measured the same thing, successfully, on a machine that held still. */
+function comparableNights(current: RunFile, history: RunFile[], id: string): RungResult[] {
+  // A night on a machine that moved says nothing about the code: it is no reference either.
+  return history
+    .filter((h) => sameSetup(h, current, id) && h.nightly?.verdicts.find((v) => v.id === id)?.verdict !== 'unstable')
+    .map((h) => h.rungs.find((x) => x.id === id && x.status === 'ok' && x.samples_s.length))
+    .filter((x): x is RungResult => !!x);
+}
+
+/** The threshold a rung is judged by, from the spread of its recent nights' medians. */
+const limitOf = (all: RungResult[], o: JudgeOptions) =>
+  threshold(
+    all.slice(-SPREAD_NIGHTS).map((x) => stats(x.samples_s).median_s),
+    o.factor,
+  );
+
 /** One rung's verdict against the pooled passes of its recent nights (and the older ones, for drift). */
 function judgeRung(r: RungResult, all: RungResult[], o: JudgeOptions): RungVerdict & { limit?: number } {
   const past = all.slice(-o.window);
   const pooled = past.flatMap((x) => x.samples_s);
-  const limit = threshold(
-    all.slice(-SPREAD_NIGHTS).map((x) => stats(x.samples_s).median_s),
-    o.factor,
-  );
+  const limit = limitOf(all, o);
   const against = `against ${past.length} night(s), ${pooled.length} passes; threshold ±${(100 * limit).toFixed(0)}%`;
   const recent = test(r.samples_s, pooled, o, limit);
   if (recent.verdict !== 'unchanged') return { id: r.id, ...recent, limit, detail: against };
@@ -158,14 +171,7 @@ export function judge(current: RunFile, history: RunFile[], o: JudgeOptions = DE
     .filter((r) => r.status !== 'skipped')
     .map((r: RungResult): RungVerdict => {
       if (r.status !== 'ok' || !r.samples_s.length) return { id: r.id, verdict: 'failed', detail: r.error };
-      // Only nights that measured the same thing, and measured it successfully.
-      // A night on a machine that moved says nothing about the code: it is no reference either.
-      const nights = history.filter(
-        (h) => sameSetup(h, current, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
-      );
-      const past = nights
-        .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
-        .filter((x): x is RungResult => !!x);
+      const past = comparableNights(current, history, r.id);
       if (!past.length)
         return { id: r.id, verdict: 'new', detail: 'no earlier night with the same scenario and model' };
       const own = byOwnTime(r, past, moved, o);
@@ -281,19 +287,10 @@ export function thresholdBands(nights: RunFile[], o: JudgeOptions = DEFAULT_JUDG
   nights.forEach((night, i) => {
     for (const r of night.rungs) {
       if (r.status !== 'ok' || !r.samples_s.length) continue;
-      const all = nights
-        .slice(0, i)
-        .filter(
-          (h) => sameSetup(h, night, r.id) && h.nightly?.verdicts.find((v) => v.id === r.id)?.verdict !== 'unstable',
-        )
-        .map((h) => h.rungs.find((x) => x.id === r.id && x.status === 'ok' && x.samples_s.length))
-        .filter((x): x is RungResult => !!x);
+      const all = comparableNights(night, nights.slice(0, i), r.id);
       if (!all.length) continue;
       const ref = stats(all.slice(-o.window).flatMap((x) => x.samples_s)).median_s;
-      const limit = threshold(
-        all.slice(-SPREAD_NIGHTS).map((x) => stats(x.samples_s).median_s),
-        o.factor,
-      );
+      const limit = limitOf(all, o);
       const band = { started: night.started, lo_s: ref / (1 + limit), hi_s: ref * (1 + limit), limit };
       out[r.id] = [...(out[r.id] ?? []), band];
     }
