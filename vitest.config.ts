@@ -1,4 +1,8 @@
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import type { TestSpecification } from 'vitest/node';
+import { BaseSequencer } from 'vitest/node';
+import { cacheRoot } from './src/paths.ts';
 
 // Tiers, fastest first. `unit`: pure logic, nothing provisioned, no worker. `mock`: the real CLI,
 // worker and socket on the sleep backend (the torch environment only). `faults`: faults injected into
@@ -16,8 +20,21 @@ const tier = (name: string, dirs: string[], setup?: string, timeoutS = 180, isol
   },
 });
 
+// The slowest tier starts first, its slowest files first (durations of earlier runs, kept in the
+// cache outside the checkout like the environments, so a fresh clone has them too; a file never run
+// before goes first). The quick tiers then fill the gaps, and no long file is left running alone at the
+// end of the suite.
+const FIRST = ['real', 'faults', 'mock', 'unit'];
+class SlowestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => FIRST.indexOf(f.project.name) >>> 0;
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
 export default defineConfig({
+  cacheDir: path.join(cacheRoot(), 'vitest'),
   test: {
+    sequence: { sequencer: SlowestFirst },
     projects: [
       // Pure logic shares one process per worker: a fresh process per file cost more CPU than the tests.
       tier('unit', ['unit'], undefined, 60, false),

@@ -6,7 +6,7 @@ import { EXIT } from '../exit-codes.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../files.ts';
 import { repoRoot } from '../paths.ts';
 import { specToSvg, svgToPng } from '../render/vega.ts';
-import { parseDuration } from '../rungs/settings.ts';
+import { checkNumber, parseDuration } from '../rungs/settings.ts';
 import { bestYaml, renderTune, tuneChartSpec } from '../tune/answer.ts';
 import { type Objective, RunExecutor } from '../tune/executor.ts';
 import { costFrom, pastRungs, planRounds } from '../tune/plan.ts';
@@ -29,6 +29,7 @@ export const parseBudget = (text: string): number => parseDuration(text);
 interface TuneArgs extends CommonArgs {
   space: string;
   budget: string;
+  'max-rounds'?: number;
   objective: Objective;
   'dry-run': boolean;
   resume: boolean;
@@ -52,6 +53,11 @@ export const tuneCommand = {
     )
       .option('space', { type: 'string', default: 'space', describe: 'space file (or the name of one in ladders/)' })
       .option('budget', { type: 'string', default: '45m', describe: 'wall time the search may take: 45m, 1h30m, 90s' })
+      .option('max-rounds', {
+        type: 'number',
+        describe:
+          'stop after this many rounds (1: screen every candidate once); the winner is then the fastest, not a proven one',
+      })
       .option('objective', {
         type: 'string',
         default: 'latency',
@@ -74,6 +80,13 @@ export const tuneCommand = {
       .example('$0 tune --budget 1h30m --objective throughput', 'the search, for images per second'),
   handler: async (a: TuneArgs) => {
     const budgetS = parseBudget(a.budget);
+    const search = {
+      ...DEFAULT_SEARCH,
+      budgetS,
+      ...(a['max-rounds'] === undefined
+        ? {}
+        : { maxRounds: checkNumber('max-rounds', a['max-rounds'], { int: true, min: 1, max: 100 }) }),
+    };
     if (a.resume && a.out === undefined)
       throw new UserError('--resume needs --out: the folder of the interrupted search');
     const space = loadSpace(spacePath(a.space));
@@ -93,11 +106,11 @@ export const tuneCommand = {
     const rounds = planRounds(
       e.candidates.map((c) => c.rung),
       e.reference,
-      DEFAULT_SEARCH,
+      search,
       cost,
     );
     const unknown = [e.reference, ...e.candidates.map((c) => c.rung)].filter((r) => !cost(r)).length;
-    log(`plan (successive halving, keep 1/${DEFAULT_SEARCH.eta} a round, the reference in every round):`);
+    log(`plan (successive halving, keep 1/${search.eta} a round, the reference in every round):`);
     for (const [i, r] of rounds.entries())
       log(
         `  round ${i}: ${r.candidates} candidates x ${r.passes} passes${r.estimate_s !== undefined ? `, about ${minutes(r.estimate_s)}` : ''}${i === 0 ? ' (and the fp32 reference images of the quality guard)' : ''}`,
@@ -140,7 +153,7 @@ export const tuneCommand = {
     const settings = settingsFrom(a, '', outDir);
     mkdirSync(settings.outDir, { recursive: true });
     const exec = new RunExecutor(e.reference, settings, settings.outDir, log, a.resume, a.objective);
-    const res = await successiveHalving(e.candidates, e.reference.id, exec, { ...DEFAULT_SEARCH, budgetS });
+    const res = await successiveHalving(e.candidates, e.reference.id, exec, search);
     const doc = {
       space,
       objective: a.objective,

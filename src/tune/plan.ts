@@ -107,7 +107,7 @@ export function costFrom(past: RungResult[]): (r: Rung) => Cost | undefined {
 export function planRounds(
   candidates: Rung[],
   reference: Rung,
-  o: Pick<SearchOptions, 'eta' | 'firstPasses' | 'maxPasses'>,
+  o: Pick<SearchOptions, 'eta' | 'firstPasses' | 'maxPasses' | 'maxRounds'>,
   cost: (r: Rung) => Cost | undefined,
 ): PlannedRound[] {
   const known = candidates.map(cost);
@@ -126,7 +126,8 @@ export function planRounds(
     });
     const kept = n > 1 ? Math.max(2, Math.ceil(n / o.eta)) : 1;
     const nextPasses = Math.min(o.maxPasses, passes * o.eta);
-    if ((kept === n && nextPasses === passes) || (n === 1 && passes >= o.maxPasses)) break;
+    if ((kept === n && nextPasses === passes) || (n === 1 && passes >= o.maxPasses) || rounds.length >= o.maxRounds)
+      break;
     n = Math.min(n, kept);
     passes = nextPasses;
   }

@@ -2,7 +2,8 @@
 // candidates and the reference in one run (figures compare only within a run), drops the ones whose
 // toggles failed or whose image fell under the quality floor, keeps the fastest 1/eta, and measures
 // them again with eta times the passes. It stops when one candidate beats the rest with
-// significance, when one is left, or when the next round would not fit in the budget. Pure: the
+// significance, when one is left, when the next round would not fit in the budget, or after the rounds
+// asked at most (a screening: its winner is only the fastest, not a proven one). Pure: the
 // executor runs rounds (real workers, or scripted ones in the tests) and says what they cost.
 import { judgeSamples } from '../results/significance.ts';
 import type { Candidate } from './space.ts';
@@ -46,6 +47,8 @@ export interface SearchOptions {
   firstPasses: number;
   /** Passes at most in a round (the confirmation round of the last ones). */
   maxPasses: number;
+  /** Rounds at most (`--max-rounds`; 1: the screening round alone). */
+  maxRounds: number;
   /** Significance level and smallest factor that count as "better". */
   alpha: number;
   factor: number;
@@ -55,6 +58,7 @@ export const DEFAULT_SEARCH: Omit<SearchOptions, 'budgetS'> = {
   eta: 3,
   firstPasses: 1,
   maxPasses: 9,
+  maxRounds: Number.POSITIVE_INFINITY,
   alpha: 0.05,
   factor: 0.02,
 };
@@ -137,6 +141,11 @@ export async function successiveHalving(
     if (good.length === 1 && passes >= o.maxPasses) {
       stop = `one candidate left, measured with ${passes} passes`;
       alive = candidates.filter((c) => c.id === best!.id);
+      break;
+    }
+    if (rounds.length >= o.maxRounds) {
+      stop = `${rounds.length} round${rounds.length > 1 ? 's' : ''}, the most asked (--max-rounds): ${best!.id} was the fastest, not shown faster with significance`;
+      alive = good.map((m) => candidates.find((c) => c.id === m.id)!);
       break;
     }
     const keep = Math.max(1, Math.min(good.length, Math.ceil(good.length / o.eta)));

@@ -178,7 +178,13 @@ describe('--json: one document on stdout, on every command that reports somethin
     const tune = json(await ladder(['tune', '--dry-run', '--json', '--runs', tmpDir()]));
     expect(tune).toMatchObject({ space: 'space', objective: 'latency' });
     expect(tune.candidates.length).toBeGreaterThan(0);
-    expect(tune.plan.length).toBeGreaterThan(0);
+    expect(tune.plan.length).toBeGreaterThan(1);
+    // --max-rounds cuts the plan too; a count that is not a whole number of rounds is bad input.
+    const one = json(await ladder(['tune', '--dry-run', '--json', '--runs', tmpDir(), '--max-rounds', '1']));
+    expect(one.plan).toHaveLength(1);
+    const bad = await ladder(['tune', '--dry-run', '--max-rounds', '0']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toBe('ladder: error: max-rounds must be an integer from 1 to 100 (got 0)');
   });
 
   it('nightly: the night, not its one-line summary', async () => {

@@ -42,8 +42,13 @@ constraints:
     forbid: { launcher.library: ${MISSING} }
     why: one broken candidate is enough
 `);
-    // No roofline: the search is what is tested here, and the roofline has its own tests.
-    result = await ladder(['tune', '--space', space, '--budget', '20m', ...TINY, '--no-roofline', '--out', out]);
+    // One round and no roofline: real workers, allocators and proofs are what is tested here. The rounds
+    // after the screening, and the roofline, have their own tests (test/mock/tune.test.ts, ladder.test.ts).
+    result = await ladder([
+      'tune',
+      ...['--space', space, '--budget', '20m', '--max-rounds', '1'],
+      ...[...TINY, '--no-roofline', '--out', out],
+    ]);
     tune = readJson(path.join(out, 'tune.json'));
   }, 1_200_000);
 
@@ -71,6 +76,8 @@ constraints:
     expect(tune.search.spent_s).toBeGreaterThan(0);
     expect(tune.search.spent_s).toBeLessThanOrEqual(tune.budget_s);
     expect(tune.search.winner).toBeDefined();
+    expect(tune.search.rounds).toHaveLength(1);
+    expect(tune.search.stop).toMatch(/^1 round, the most asked \(--max-rounds\): /);
     for (const f of ['tune.md', 'tune.svg', 'tune.png', 'best.yaml'])
       expect(existsSync(path.join(out, f)), f).toBe(true);
     expect(readFileSync(path.join(out, 'tune.svg'), 'utf8')).toMatch(/^<svg/);
@@ -131,6 +138,8 @@ axes:
       'throughput',
       '--budget',
       '20m',
+      '--max-rounds',
+      '1',
       ...TINY,
       '--no-roofline',
       '--out',

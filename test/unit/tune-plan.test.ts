@@ -31,6 +31,8 @@ describe('ladder tune: the plan', () => {
     expect(planRounds([rung('a')], rung('ref'), DEFAULT_SEARCH, () => undefined).map((r) => r.passes)).toEqual([
       1, 3, 9,
     ]);
+    // --max-rounds cuts the plan as it cuts the search.
+    expect(planRounds(cs, rung('ref'), { ...DEFAULT_SEARCH, maxRounds: 2 }, () => undefined)).toHaveLength(2);
   });
 
   it('costs each round from what the same configurations took before, the fastest kept', () => {

@@ -74,6 +74,31 @@ describe('successive halving', () => {
     expect(res.stop).toMatch(/faster than .* with significance|one candidate left/);
   });
 
+  it('stops after --max-rounds: the fastest of the last round wins, said to be unproven', async () => {
+    const scripts: Record<string, Script> = {};
+    for (let i = 0; i < 6; i++) scripts[`c${i}`] = { pass_s: 10 + i };
+    scripts.c4 = { pass_s: 6 };
+    const { exec, calls, candidates } = scripted(scripts);
+    const res = await successiveHalving(candidates, 'reference', exec, {
+      ...DEFAULT_SEARCH,
+      budgetS: 10_000,
+      maxRounds: 1,
+    });
+    expect(calls.map((c) => [c.ids.length, c.passes])).toEqual([[6, 1]]);
+    expect(res.winner).toBe('c4');
+    expect(res.stop).toBe(
+      '1 round, the most asked (--max-rounds): c4 was the fastest, not shown faster with significance',
+    );
+    // Two rounds: the screening, then the kept ones with three times the passes.
+    const two = scripted(scripts);
+    await successiveHalving(two.candidates, 'reference', two.exec, {
+      ...DEFAULT_SEARCH,
+      budgetS: 10_000,
+      maxRounds: 2,
+    });
+    expect(two.calls.map((c) => c.passes)).toEqual([1, 3]);
+  });
+
   it('drops a candidate whose toggle failed, and one under the quality floor, with the reason', async () => {
     const { exec, candidates } = scripted({
       fast_but_broken: { pass_s: 2, fail: 'allocator: asked jemalloc, none mapped' },
