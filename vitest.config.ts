@@ -38,7 +38,7 @@ export default defineConfig({
     projects: [
       // Pure logic shares one process per worker: a fresh process per file cost more CPU than the tests.
       tier('unit', ['unit'], undefined, 60, false),
-      tier('mock', ['mock'], 'mock'),
+      tier('mock', ['mock'], 'mock', 180, false),
       tier('faults', ['faults'], 'faults'),
       tier('real', ['real'], 'real'),
     ],
