@@ -54,7 +54,18 @@ SCHEDULER_TYPES = {
 # The fixed input of the UNet check: a timestep in the middle of the schedule, inputs from this seed.
 CHECK_SEED = 1
 CHECK_TIMESTEP = 500
-US, MS = 1e-6, 1e-3
+# GenAI's metrics: UNet calls in microseconds, the text encoder and the VAE in milliseconds.
+US = 1e-6
+MS = 1e-3
+
+
+def genai_scheduler_type(diffusers_class: str) -> str:
+    """GenAI's Scheduler.Type name for a diffusers scheduler class; a UserError where GenAI has none."""
+    kind = SCHEDULER_TYPES.get(diffusers_class)
+    if kind is None:
+        known = ", ".join(SCHEDULER_TYPES)
+        raise UserError(f"openvino-genai: GenAI has no {diffusers_class} (it has {known})")
+    return kind
 
 
 def _generator_class():
@@ -172,10 +183,7 @@ class OpenVINOGenAIBackend(Backend):
 
         config = view / "scheduler" / "scheduler_config.json"
         wanted = self.scheduler_class() or json.loads(config.read_text())["_class_name"]
-        kind = SCHEDULER_TYPES.get(wanted)
-        if kind is None:
-            known = ", ".join(openvino_genai.Scheduler.Type.__members__)
-            raise UserError(f"openvino-genai: GenAI has no {wanted} (its schedulers: {known})")
+        kind = genai_scheduler_type(wanted)
         self.scheduler = {"class": wanted, "genai_type": kind}
         return openvino_genai.Scheduler.from_config(str(config), getattr(openvino_genai.Scheduler.Type, kind))
 
@@ -191,7 +199,8 @@ class OpenVINOGenAIBackend(Backend):
         self.ir_dir, marker = self._ir(info)
         # What the IR was made with (the openvino backend's marker): its quantization mode and calibration size.
         made = marker.get("quantization") or {}
-        self.ir_quantization = {"mode": made.get("mode", "none"), "calibration_unet_calls": made.get("calibration_unet_calls")}
+        calls = made.get("calibration_unet_calls")
+        self.ir_quantization = {"mode": made.get("mode", "none"), "calibration_unet_calls": calls}
         self.view = self._view(self.ir_dir)
         scheduler = self._scheduler(self.view)
         self.properties = self._properties()
