@@ -25,7 +25,7 @@ const options = z
   .object({
     scheduler: scheduler
       .refine((s) => SCHEDULERS[s] == null || GENAI_SCHEDULERS.includes(SCHEDULERS[s]), {
-        message: `GenAI has none of this scheduler (it has ${GENAI_SCHEDULERS.join(', ')})`,
+        error: (issue) => `GenAI has no ${SCHEDULERS[String(issue.input)]} (it has ${GENAI_SCHEDULERS.join(', ')})`,
       })
       .describe(
         'the model folder’s own (PNDM for SD 1.5) as GenAI’s Scheduler.from_config; dpm is refused: GenAI 2026.4 has no DPM-Solver',
@@ -51,6 +51,7 @@ interface Network {
 interface UnetCheck {
   precision: string;
   threads: number;
+  execution_devices?: string[];
   compute_ops: number;
   int8_ops: number;
   max_abs_diff: number;
@@ -120,6 +121,9 @@ export const backend: Backend<typeof options, Effective> = {
     if (threads !== undefined && check.threads !== threads) {
       problems.push(`threads: asked ${threads}, the UNet compiled with GenAI’s properties has ${check.threads}`);
     }
+    const devices = check.execution_devices?.join(', ');
+    if (devices !== 'CPU')
+      problems.push(`devices: the UNet compiled with GenAI’s properties runs on ${String(devices)}`);
     if (o.precision !== 'auto' && check.precision !== o.precision) {
       problems.push(
         `precision: asked ${o.precision}, the UNet compiled with GenAI’s properties runs ${check.precision}`,

@@ -48,6 +48,7 @@ function effective(precision: 'bf16' | 'f32', int8 = false) {
       unet_check: {
         precision,
         threads: 2,
+        execution_devices: ['CPU'],
         compute_ops: 83,
         int8_ops: int8 ? 83 : 0,
         max_abs_diff: 0,
@@ -84,6 +85,12 @@ describe('openvino-genai proofs', () => {
     const unchecked = effective('bf16') as any;
     delete unchecked.openvino_genai.unet_check;
     expect(prove({}, unchecked)).toEqual(['unet: the worker could not compare GenAI’s UNet with a compile of its IR']);
+  });
+
+  it('catches a UNet compiled for another device', () => {
+    const eff = effective('bf16');
+    eff.openvino_genai.unet_check.execution_devices = ['GPU.0'];
+    expect(prove({}, eff)).toEqual(['devices: the UNet compiled with GenAI’s properties runs on GPU.0']);
   });
 
   it('catches threads other than the launcher’s', () => {
@@ -150,7 +157,9 @@ describe('openvino-genai proofs', () => {
   });
 
   it('refuses DPM-Solver (GenAI has none) and options it does not know', () => {
-    expect(() => genai.options.parse({ scheduler: 'dpm' })).toThrow(/GenAI has none of this scheduler/);
+    expect(() => genai.options.parse({ scheduler: 'dpm' })).toThrow(
+      /GenAI has no DPMSolverMultistepScheduler \(it has PNDMScheduler, /,
+    );
     expect(() => genai.options.parse({ static_shape: false })).toThrow();
     expect(() => genai.options.parse({ precision: 'int8' })).toThrow();
   });

@@ -53,6 +53,7 @@ SCHEDULER_TYPES = {
 }
 # The fixed input of the UNet check: a timestep in the middle of the schedule, inputs from this seed.
 CHECK_SEED = 1
+DEVICE = "CPU"
 CHECK_TIMESTEP = 500
 # GenAI's metrics: UNet calls in microseconds, the text encoder and the VAE in milliseconds.
 US = 1e-6
@@ -217,7 +218,7 @@ class OpenVINOGenAIBackend(Backend):
         self.timings["reshape_s"] = time.perf_counter() - t
         t = time.perf_counter()
         for part in (clip, unet, vae):
-            part.compile("CPU", **self.properties)
+            part.compile(DEVICE, **self.properties)
         self.timings["compile_s"] = time.perf_counter() - t
         self.parts = {"text_encoder": clip, "unet": unet, "vae_decoder": vae}
         self.pipe = openvino_genai.Text2ImagePipeline.stable_diffusion(scheduler, clip, unet, vae)
@@ -244,7 +245,7 @@ class OpenVINOGenAIBackend(Backend):
                 entry = {"xml": file_proof(xml), "bin": file_proof(xml.with_suffix(".bin")), "inputs": None}
                 if blobs[name] is not None:
                     # The exported compiled model's inputs; importing it recompiles, so only its shapes count.
-                    compiled = core.import_model(blobs[name], "CPU")
+                    compiled = core.import_model(blobs[name], DEVICE)
                     entry["inputs"] = _inputs(compiled)
                     if name == "unet":
                         out["unet_check"] = self._unet_check(core, xml, compiled, blobs[name])
@@ -261,7 +262,7 @@ class OpenVINOGenAIBackend(Backend):
 
         model = core.read_model(str(xml))
         model.reshape({i.get_any_name(): exported.input(i.get_any_name()).get_partial_shape() for i in model.inputs})
-        ours = core.compile_model(model, "CPU", self.properties)
+        ours = core.compile_model(model, DEVICE, self.properties)
         rng = np.random.default_rng(CHECK_SEED)
         feeds = {}
         for i in ours.inputs:
@@ -277,11 +278,12 @@ class OpenVINOGenAIBackend(Backend):
         precision = _plain(ours.get_property("INFERENCE_PRECISION_HINT"))
         # GenAI's exported UNet at the other precision: the check must tell the two apart.
         other = "f32" if precision == "bf16" else "bf16"
-        contrast = core.import_model(blob, "CPU", {**self.properties, "INFERENCE_PRECISION_HINT": other})
+        contrast = core.import_model(blob, DEVICE, {**self.properties, "INFERENCE_PRECISION_HINT": other})
         other_out = np.array(next(iter(contrast.create_infer_request().infer(feeds).values())))
         return {
             "precision": precision,
             "threads": int(ours.get_property("INFERENCE_NUM_THREADS")),
+            "execution_devices": _plain(ours.get_property("EXECUTION_DEVICES")),
             "performance_hint": _plain(ours.get_property("PERFORMANCE_HINT")),
             **runtime_summary(ours),
             "max_abs_diff": float(np.abs(got - want).max()),
@@ -341,6 +343,7 @@ class OpenVINOGenAIBackend(Backend):
                 "ir_dir": str(self.ir_dir.resolve()),
                 "ir_quantization": self.ir_quantization,
                 "view": str(self.view),
+                "device": DEVICE,
                 "properties": self.properties,
                 "scheduler_type": self.scheduler["genai_type"],
                 **self.proofs,
