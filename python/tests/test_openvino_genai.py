@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ladder_worker.backends.openvino_genai import GenAITimers, OpenVINOGenAIBackend, genai_scheduler_type
+from ladder_worker.backends.openvino_genai import GenAITimers, OpenVINOGenAIBackend, busy_threads, genai_scheduler_type
 from ladder_worker.errors import UserError
 
 
@@ -48,3 +48,10 @@ def test_timers_read_genais_metrics_in_seconds():
     assert out["safety_checker_s"] == 0.0
     assert out["rest_s"] == pytest.approx(0.2 - 0.03 - 0.004 - 0.11)
     assert timers.missing == ["safety_checker"]
+
+
+def test_busy_threads_counts_the_threads_a_call_works_on():
+    # Pure Python holds the GIL: one thread does the work, whatever else the process runs.
+    seen = busy_threads(lambda: sum(range(200_000)), seconds=0.3)
+    assert seen["busy_threads"] == 1
+    assert seen["busy_calls"] >= 1 and seen["busy_ticks"][0] > 0

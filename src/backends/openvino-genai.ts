@@ -52,6 +52,9 @@ interface UnetCheck {
   precision: string;
   threads: number;
   execution_devices?: string[];
+  /** Threads of the worker that GenAI's own UNet kept busy (CPU time over repeated calls, from /proc). */
+  busy_threads?: number;
+  busy_ticks?: number[];
   compute_ops: number;
   int8_ops: number;
   max_abs_diff: number;
@@ -120,6 +123,9 @@ export const backend: Backend<typeof options, Effective> = {
     if (!check) return [...problems, 'unet: the worker could not compare GenAI’s UNet with a compile of its IR'];
     if (threads !== undefined && check.threads !== threads) {
       problems.push(`threads: asked ${threads}, the UNet compiled with GenAI’s properties has ${check.threads}`);
+    }
+    if (threads !== undefined && check.busy_threads !== threads) {
+      problems.push(`threads: asked ${threads}, GenAI’s UNet kept ${String(check.busy_threads)} threads busy`);
     }
     const devices = check.execution_devices?.join(', ');
     if (devices !== 'CPU')

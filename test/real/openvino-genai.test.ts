@@ -24,6 +24,9 @@ rungs:
   - id: genai-int8
     extends: genai-bf16
     options: { quantization: int8, calibration_samples: 4 }
+  - id: genai-1-thread
+    extends: genai-bf16
+    launcher: { threads: 1 }
   - id: openvino-f32
     backend: openvino
     launcher: { threads: 2 }
@@ -105,6 +108,8 @@ describe('OpenVINO GenAI peer (synthetic:tiny)', () => {
     for (const [id, precision] of Object.entries(cases)) {
       const check = g(id).unet_check;
       expect(check, id).toMatchObject({ precision, threads: 2, execution_devices: ['CPU'], max_abs_diff: 0 });
+      // Counted from the CPU time of the worker's threads while GenAI's own UNet ran.
+      expect(check.busy_threads, `${id} ${JSON.stringify(check.busy_ticks)}`).toBe(2);
       expect(check.other_precision_max_abs_diff, id).toBeGreaterThan(0);
       expect(g(id).properties, id).toMatchObject({ INFERENCE_NUM_THREADS: 2, INFERENCE_PRECISION_HINT: precision });
     }
@@ -168,10 +173,23 @@ describe('OpenVINO GenAI peer (synthetic:tiny)', () => {
     ]);
   });
 
+  it('runs GenAI’s UNet on the launcher’s thread count, counted from the worker’s threads', () => {
+    const one = g('genai-1-thread');
+    expect(one.properties.INFERENCE_NUM_THREADS).toBe(1);
+    expect(one.unet_check.busy_threads, JSON.stringify(one.unet_check.busy_ticks)).toBe(1);
+    expect(g('genai-bf16').unet_check.busy_threads).toBe(2);
+    expect(proveLoaded('genai-1-thread', {}, { threads: 2 } as LaunchConfig)).toEqual([
+      'threads: asked 2, GenAI was given 1',
+      'threads: asked 2, the UNet compiled with GenAI’s properties has 1',
+      'threads: asked 2, GenAI’s UNet kept 1 threads busy',
+    ]);
+  });
+
   it('catches threads that did not reach GenAI', () => {
     expect(proveLoaded('genai-bf16', {}, { threads: 3 } as LaunchConfig)).toEqual([
       'threads: asked 3, GenAI was given 2',
       'threads: asked 3, the UNet compiled with GenAI’s properties has 2',
+      'threads: asked 3, GenAI’s UNet kept 2 threads busy',
     ]);
   });
 

@@ -49,6 +49,8 @@ function effective(precision: 'bf16' | 'f32', int8 = false) {
         precision,
         threads: 2,
         execution_devices: ['CPU'],
+        busy_threads: 2,
+        busy_ticks: [14, 8],
         compute_ops: 83,
         int8_ops: int8 ? 83 : 0,
         max_abs_diff: 0,
@@ -97,7 +99,12 @@ describe('openvino-genai proofs', () => {
     expect(prove({}, effective('bf16'), { threads: 4 } as LaunchConfig)).toEqual([
       'threads: asked 4, GenAI was given 2',
       'threads: asked 4, the UNet compiled with GenAI’s properties has 2',
+      'threads: asked 4, GenAI’s UNet kept 2 threads busy',
     ]);
+    // Given 2 and compiled with 2, yet GenAI's UNet worked on one thread.
+    const eff = effective('bf16');
+    eff.openvino_genai.unet_check.busy_threads = 1;
+    expect(prove({}, eff)).toEqual(['threads: asked 2, GenAI’s UNet kept 1 threads busy']);
     expect(prove({}, effective('bf16'), {} as LaunchConfig)).toEqual([]);
   });
 

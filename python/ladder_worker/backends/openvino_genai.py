@@ -17,7 +17,8 @@ What is proven, GenAI exposing no compiled model's properties:
 - precision and threads: the UNet IR compiled here with the same shapes and properties, its properties
   and runtime graph read back, and GenAI's UNet run on one fixed input must give the same output bit for
   bit; the same input through the exported GenAI UNet at the other precision must differ (the check
-  tells the precisions apart);
+  tells the precisions apart); GenAI's UNet run for half a second, the threads of this process that did
+  the work counted from their CPU times (/proc/self/task);
 - int8: FakeQuantize ops and int8 weights in the UNet IR, int8 kernels in that compiled runtime graph;
 - shared latents: GenAI draws its initial latents from our Generator, whose draws are recorded.
 """
@@ -58,6 +59,10 @@ CHECK_TIMESTEP = 500
 # GenAI's metrics: UNet calls in microseconds, the text encoder and the VAE in milliseconds.
 US = 1e-6
 MS = 1e-3
+# The thread count GenAI's UNet really uses: its calls repeated for at least this long, then the threads of
+# this process that ran for at least this share of the busiest one's CPU time.
+BUSY_S = 0.5
+BUSY_SHARE = 0.2
 
 
 def genai_scheduler_type(diffusers_class: str) -> str:
@@ -67,6 +72,32 @@ def genai_scheduler_type(diffusers_class: str) -> str:
         known = ", ".join(SCHEDULER_TYPES)
         raise UserError(f"openvino-genai: GenAI has no {diffusers_class} (it has {known})")
     return kind
+
+
+def thread_cpu_ticks() -> dict[str, int]:
+    """CPU time (user + system, in clock ticks) of each thread of this process, from /proc."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+
+
+def busy_threads(call, seconds: float = BUSY_S) -> dict:
+    """How many threads `call` keeps busy: it is repeated for `seconds` (at least once), and each thread's CPU
+    time over that window is compared with the busiest one's."""
+    before = thread_cpu_ticks()
+    t0, calls = time.perf_counter(), 0
+    while calls == 0 or time.perf_counter() - t0 < seconds:
+        call()
+        calls += 1
+    after = thread_cpu_ticks()
+    ticks = sorted((after[t] - before.get(t, 0) for t in after), reverse=True)
+    busy = sum(1 for t in ticks if ticks[0] > 0 and t >= BUSY_SHARE * ticks[0])
+    return {"busy_threads": busy, "busy_ticks": [t for t in ticks if t > 0], "busy_calls": calls}
 
 
 def _generator_class():
@@ -274,7 +305,10 @@ class OpenVINOGenAIBackend(Backend):
         want = np.array(next(iter(ours.create_infer_request().infer(feeds).values())))
         unet = self.parts["unet"]
         unet.set_hidden_states("encoder_hidden_states", ov.Tensor(feeds["encoder_hidden_states"]))
-        got = np.array(unet.infer(ov.Tensor(feeds["sample"]), ov.Tensor(feeds["timestep"])).data).copy()
+        sample, timestep = ov.Tensor(feeds["sample"]), ov.Tensor(feeds["timestep"])
+        got = np.array(unet.infer(sample, timestep).data).copy()
+        # GenAI's own UNet (the compiled model its pipeline runs): how many threads it really keeps busy.
+        busy = busy_threads(lambda: unet.infer(sample, timestep))
         precision = _plain(ours.get_property("INFERENCE_PRECISION_HINT"))
         # GenAI's exported UNet at the other precision: the check must tell the two apart.
         other = "f32" if precision == "bf16" else "bf16"
@@ -289,6 +323,7 @@ class OpenVINOGenAIBackend(Backend):
             "max_abs_diff": float(np.abs(got - want).max()),
             "other_precision": other,
             "other_precision_max_abs_diff": float(np.abs(other_out - want).max()),
+            **busy,
         }
 
     def initial_latents(self, seed: int, height: int, width: int):
