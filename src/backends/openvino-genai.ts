@@ -1,8 +1,8 @@
 // OpenVINO GenAI's C++ Text2ImagePipeline on the IR the openvino backend exports (float or NNCF int8),
 // static shapes, the shared initial latents through a Generator. GenAI exposes no compiled model's
 // properties: the worker exports each compiled component (static inputs), compiles the UNet IR itself with
-// the same properties (precision, threads, int8 kernels read back) and requires GenAI's UNet to give that
-// compile's output bit for bit on one fixed input.
+// the same properties (precision, threads, int8 kernels read back), requires GenAI's UNet to give that
+// compile's output bit for bit on one fixed input, and counts the threads GenAI's UNet keeps busy.
 import { z } from 'zod';
 import { SCHEDULERS } from '../protocol/scenario.ts';
 import { scheduler } from './common.ts';

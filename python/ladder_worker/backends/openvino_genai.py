@@ -306,9 +306,10 @@ class OpenVINOGenAIBackend(Backend):
         unet = self.parts["unet"]
         unet.set_hidden_states("encoder_hidden_states", ov.Tensor(feeds["encoder_hidden_states"]))
         sample, timestep = ov.Tensor(feeds["sample"]), ov.Tensor(feeds["timestep"])
-        got = np.array(unet.infer(sample, timestep).data).copy()
-        # GenAI's own UNet (the compiled model its pipeline runs): how many threads it really keeps busy.
-        busy = busy_threads(lambda: unet.infer(sample, timestep))
+        outputs = []
+        # GenAI's own UNet (the compiled model its pipeline runs): its output, and how many threads it keeps busy.
+        busy = busy_threads(lambda: outputs.append(np.array(unet.infer(sample, timestep).data).copy()))
+        got = outputs[0]
         precision = _plain(ours.get_property("INFERENCE_PRECISION_HINT"))
         # GenAI's exported UNet at the other precision: the check must tell the two apart.
         other = "f32" if precision == "bf16" else "bf16"
