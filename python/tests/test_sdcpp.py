@@ -9,6 +9,7 @@ import pytest
 
 from ladder_worker.backends.sdcpp import (
     HASHED_BYTES,
+    LOGGED,
     SAMPLERS,
     SdcppBackend,
     SdcppTimers,
@@ -81,8 +82,10 @@ def test_file_proof_names_the_file_and_its_head(tmp_path):
 
 
 def test_sd_cpp_log_lines_are_read():
-    stat = "Diffusion model weight type stat:      f32: 395  |    q8_0: 291"
-    assert parse_weight_stat(stat.split("stat:")[1]) == {"f32": 395, "q8_0": 291}
+    stat = "stable-diffusion.cpp:335  - Diffusion model weight type stat:      f32: 395  |    q8_0: 291"
+    m = LOGGED["weight_stat"].search(stat)
+    assert m.group(1) == "Diffusion model weight"
+    assert parse_weight_stat(m.group(2)) == {"f32": 395, "q8_0": 291}
     lines = [
         "stable-diffusion.cpp:3367 - generate_image 64x64",
         "denoiser.hpp:499  - get_sigmas with discrete scheduler",

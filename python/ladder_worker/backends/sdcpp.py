@@ -70,7 +70,9 @@ ISA_FLAGS = {
 LOGGED = {
     "loaded": re.compile(r"loading model from '(.*)'"),
     "version": re.compile(r"Version: (.*?)\s*$"),
-    "weight_stat": re.compile(r"^(Weight|Conditioner weight|Diffusion model weight|VAE weight) type stat:\s*(.*?)\s*$"),
+    "weight_stat": re.compile(
+        r"- (Weight|Conditioner weight|Diffusion model weight|VAE weight) type stat:\s*(.*?)\s*$"
+    ),
     "sample_method": re.compile(r"sampling using (.*) method"),
     "schedule": re.compile(r"get_sigmas with (.*?) scheduler"),
     "seed": re.compile(r"generating image: \d+/\d+ - seed (-?\d+)"),
