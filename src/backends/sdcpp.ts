@@ -136,6 +136,6 @@ export const backend: Backend<typeof options, Effective> = {
     const s = eff.sdcpp;
     if (!s) return '–';
     const isa = ['AVX512_VNNI', 'AVX512', 'AVX2'].find((k) => s.isa[k]) ?? 'no AVX2';
-    return `${dominantType(s.file_types.diffusion_model)} gguf (stable-diffusion.cpp ${s.sd_version}, ${isa}, ${s.n_threads} threads, ${s.sampler.sample_method}/${s.sampler.schedule}, own noise)`;
+    return `${heldType(s.file_types.diffusion_model, s.weight_type) ?? 'no'} gguf (stable-diffusion.cpp ${s.sd_version}, ${isa}, ${s.n_threads} threads, ${s.sampler.sample_method}/${s.sampler.schedule}, own noise)`;
   },
 };

@@ -138,9 +138,11 @@ describe('sdcpp proofs', () => {
     expect(sdcpp.reference(sdcpp.options.parse({ weight_type: 'f32' }))).toBe('self');
     const f32 = effective('f16');
     f32.sdcpp.file.path = f32.sdcpp.loaded_path = `${DIR}/model-f32.gguf`;
+    f32.sdcpp.weight_type = 'f32' as never;
     f32.sdcpp.file_types.diffusion_model = { f32: 1000 } as never;
     f32.sdcpp.weight_stats.diffusion_model = { f32: 686 } as never;
     expect(prove({ weight_type: 'f32' }, f32)).toEqual([]);
+    expect(sdcpp.describe(f32)).toMatch(/^f32 gguf \(stable-diffusion\.cpp /);
     expect(prove({ weight_type: 'f32' }, { ...effective('f16'), sdcpp: { ...effective('f16').sdcpp } })).toEqual([
       `model: asked model-f32.gguf, the worker opened ${DIR}/model-f16.gguf`,
       'weight_type: asked f32, the UNet in the file is f16',
