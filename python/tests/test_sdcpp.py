@@ -87,6 +87,7 @@ def test_sd_cpp_log_lines_are_read():
     assert m.group(1) == "Diffusion model weight"
     assert parse_weight_stat(m.group(2)) == {"f32": 395, "q8_0": 291}
     lines = [
+        "model.cpp:742  - using 2 threads for model loading",
         "stable-diffusion.cpp:3367 - generate_image 64x64",
         "denoiser.hpp:499  - get_sigmas with discrete scheduler",
         "stable-diffusion.cpp:2814 - sampling using DPM++ (2M) method",
@@ -98,6 +99,7 @@ def test_sd_cpp_log_lines_are_read():
     assert find_logged(lines, "schedule").group(1) == "discrete"
     assert find_logged(lines, "seed").group(1) == "0"
     assert find_logged(lines, "size").groups() == ("64", "64")
+    assert find_logged(lines, "threads").group(1) == "2"
     assert find_logged(lines, "loaded") is None
 
 

@@ -57,6 +57,7 @@ interface Effective extends CommonEffective {
     model_version: string | null;
     weight_stats: Record<string, Record<string, number>>;
     n_threads: number;
+    logged_threads: number | null;
     sampler: { sample_method: string; schedule: string; logged_as: string };
   };
 }
@@ -100,6 +101,9 @@ export const backend: Backend<typeof options, Effective> = {
     const threads = o.threads ?? launcher.threads;
     if (threads !== undefined && s.n_threads !== threads) {
       problems.push(`threads: asked ${threads}, the sd.cpp context has ${s.n_threads}`);
+    }
+    if (s.logged_threads !== s.n_threads) {
+      problems.push(`threads: passed ${s.n_threads}, sd.cpp logged loading with ${s.logged_threads ?? 'no count'}`);
     }
     if (s.isa_missing.length) {
       problems.push(`isa: ggml was built without ${s.isa_missing.join(', ')}, which this CPU has`);

@@ -127,11 +127,18 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
   it('ran the threads asked, counted from the threads that did the work; catches threads not taken', () => {
     expect(eff('sdcpp-q8_0').sdcpp.n_threads).toBe(2); // unset: the launcher's thread count
     expect(eff('sdcpp-q8_0').runtime.busy_threads).toBe(2);
+    expect(eff('sdcpp-q8_0').sdcpp.logged_threads).toBe(2); // sd.cpp's own count
     expect(eff('sdcpp-knobs').sdcpp.n_threads).toBe(1);
+    expect(eff('sdcpp-knobs').sdcpp.logged_threads).toBe(1);
     expect(eff('sdcpp-knobs').runtime.busy_threads).toBe(1);
     expect(proveLoaded('sdcpp-q8_0', { threads: 1 })).toEqual(['threads: asked 1, the sd.cpp context has 2']);
     expect(proveLoaded('sdcpp-knobs', { threads: undefined }, { threads: 2 } as LaunchConfig)).toEqual([
       'threads: asked 2, the sd.cpp context has 1',
+    ]);
+    const q8 = eff('sdcpp-q8_0');
+    const relogged = { ...q8, sdcpp: { ...q8.sdcpp, logged_threads: 1 } };
+    expect(sdcpp.proveLoaded(parse('sdcpp-q8_0', {}), relogged, byId['sdcpp-q8_0'].config.launcher)).toEqual([
+      'threads: passed 2, sd.cpp logged loading with 1',
     ]);
     // A context that says 2 threads while one did the work.
     const oneRan = { ...eff('sdcpp-q8_0'), runtime: eff('sdcpp-knobs').runtime };

@@ -42,6 +42,7 @@ function effective(wtype: 'q8_0' | 'f16') {
       model_version: 'SD 1.x',
       weight_stats: { diffusion_model: wtype === 'q8_0' ? { f32: 395, q8_0: 291 } : { f32: 300, f16: 386 } },
       n_threads: 2,
+      logged_threads: 2,
       sampler: { sample_method: 'ipndm', schedule: 'discrete', logged_as: 'iPNDM' },
     },
   };
@@ -87,6 +88,9 @@ describe('sdcpp proofs', () => {
     expect(prove({}, effective('q8_0'), { threads: 4 } as LaunchConfig)).toEqual([
       'threads: asked 4, the sd.cpp context has 2',
     ]);
+    const lost = effective('q8_0');
+    lost.sdcpp.logged_threads = 4;
+    expect(prove({}, lost)).toEqual(['threads: passed 2, sd.cpp logged loading with 4']);
     const eff = effective('q8_0');
     eff.runtime.busy_threads = 1;
     expect(proveRuntime({}, eff)).toEqual(['threads: the context has 2, 1 threads ran the generation']);

@@ -70,6 +70,7 @@ ISA_FLAGS = {
 LOGGED = {
     "loaded": re.compile(r"loading model from '(.*)'"),
     "version": re.compile(r"Version: (.*?)\s*$"),
+    "threads": re.compile(r"using (\d+) threads for model loading"),
     "weight_stat": re.compile(
         r"- (Weight|Conditioner weight|Diffusion model weight|VAE weight) type stat:\s*(.*?)\s*$"
     ),
@@ -437,6 +438,7 @@ class SdcppBackend(Backend):
             if m:
                 stats[STAT_NAMES[m.group(1)]] = parse_weight_stat(m.group(2))
         version = find_logged(lines, "version")
+        threads = find_logged(lines, "threads")
         system_info = sd.sd_get_system_info().decode().strip()
         isa = parse_system_info(system_info)
         build_file = Path(sys.prefix) / "ladder-sdcpp-build.json"
@@ -461,6 +463,8 @@ class SdcppBackend(Backend):
                 "model_version": version.group(1) if version else None,
                 "weight_stats": stats,
                 "n_threads": self.sd.n_threads,
+                # The context's own count, as sd.cpp logged it loading the weights with it.
+                "logged_threads": int(threads.group(1)) if threads else None,
                 "sampler": {"sample_method": method, "schedule": schedule, "logged_as": SAMPLE_METHOD_LOGGED[method]},
                 "initial_latents": "sd.cpp's own noise from the seed (cuda RNG): the shared latents are not taken",
                 "versions": versions(self.libraries),
