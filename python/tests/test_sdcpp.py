@@ -18,6 +18,7 @@ from ladder_worker.backends.sdcpp import (
     find_logged,
     gguf_tensor_types,
     isa_missing,
+    knobs_logged,
     parse_system_info,
     parse_weight_stat,
     stage_diffusers,
@@ -101,6 +102,21 @@ def test_sd_cpp_log_lines_are_read():
     assert find_logged(lines, "size").groups() == ("64", "64")
     assert find_logged(lines, "threads").group(1) == "2"
     assert find_logged(lines, "loaded") is None
+
+
+def test_knobs_are_on_where_sd_cpp_logged_them():
+    lines = [
+        "stable-diffusion.cpp:545  - Using Conv2d direct in the diffusion model",
+        "stable-diffusion.cpp:737  - Using flash attention in the diffusion model",
+    ]
+    assert knobs_logged(lines) == {
+        "flash_attn": {"text_encoder_vae": False, "diffusion_model": True},
+        "conv_direct": {"diffusion_model": True, "vae": False},
+    }
+    assert knobs_logged(["stable-diffusion.cpp:723  - Using flash attention"])["flash_attn"] == {
+        "text_encoder_vae": True,
+        "diffusion_model": False,
+    }
 
 
 def test_system_info_and_the_isa_the_build_lacks():

@@ -30,8 +30,19 @@ const options = z
       .max(1024, 'must be at most 1024')
       .optional()
       .describe('n_threads of the sd.cpp context (unset: the launcher’s thread count, else sd.cpp’s default)'),
+    flash_attn: z
+      .boolean()
+      .default(false)
+      .describe('sd.cpp’s flash attention (flash_attn): in the UNet, the text encoder and the VAE'),
+    conv_direct: z
+      .boolean()
+      .default(false)
+      .describe('sd.cpp’s direct 2D convolution instead of im2col + matrix product, in the UNet and the VAE'),
   })
   .strict();
+
+const KNOBS = ['flash_attn', 'conv_direct'] as const;
+type Knob = (typeof KNOBS)[number];
 
 interface SdcppRuntime extends Runtime {
   busy_threads?: number;
@@ -58,6 +69,8 @@ interface Effective extends CommonEffective {
     weight_stats: Record<string, Record<string, number>>;
     n_threads: number;
     logged_threads: number | null;
+    /** Per knob, per network: whether sd.cpp logged turning it on while loading. */
+    knobs_logged: Record<Knob, Record<string, boolean>>;
     sampler: { sample_method: string; schedule: string; logged_as: string };
   };
 }
@@ -104,6 +117,15 @@ export const backend: Backend<typeof options, Effective> = {
     }
     if (s.logged_threads !== s.n_threads) {
       problems.push(`threads: passed ${s.n_threads}, sd.cpp logged loading with ${s.logged_threads ?? 'no count'}`);
+    }
+    for (const knob of KNOBS) {
+      const wrong = Object.entries(s.knobs_logged?.[knob] ?? {}).filter(([, on]) => on !== o[knob]);
+      if (!s.knobs_logged?.[knob]) problems.push(`${knob}: the worker did not read sd.cpp’s log for it`);
+      for (const [net] of wrong) {
+        problems.push(
+          `${knob}: asked ${o[knob] ? 'on' : 'off'}, sd.cpp logged it ${o[knob] ? 'off' : 'on'} in the ${net}`,
+        );
+      }
     }
     if (s.isa_missing.length) {
       problems.push(`isa: ggml was built without ${s.isa_missing.join(', ')}, which this CPU has`);

@@ -24,6 +24,9 @@ rungs:
   - id: sdcpp-knobs
     extends: sdcpp-q8_0
     options: { threads: 1, scheduler: dpm }
+  - id: sdcpp-fast
+    extends: sdcpp-q8_0
+    options: { flash_attn: true, conv_direct: true }
   - id: sdcpp-f32
     extends: sdcpp-q8_0
     options: { weight_type: f32 }
@@ -31,7 +34,7 @@ rungs:
     backend: torch
     launcher: { threads: 2 }
 `;
-const SDCPP = ['sdcpp-q8_0', 'sdcpp-f16', 'sdcpp-knobs', 'sdcpp-f32'];
+const SDCPP = ['sdcpp-q8_0', 'sdcpp-f16', 'sdcpp-knobs', 'sdcpp-fast', 'sdcpp-f32'];
 
 const sdcpp = getBackend('sdcpp');
 
@@ -173,6 +176,29 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
     expect(proveRuntime('sdcpp-knobs', { scheduler: 'default' })).toEqual([
       'scheduler: asked iPNDM, sd.cpp sampled with DPM++ (2M)',
     ]);
+  });
+
+  it('turned on flash attention and direct convolutions where asked, as sd.cpp logged; catches them off', () => {
+    expect(eff('sdcpp-fast').sdcpp.knobs_logged).toEqual({
+      flash_attn: { text_encoder_vae: true, diffusion_model: true },
+      conv_direct: { diffusion_model: true, vae: true },
+    });
+    expect(Object.values(eff('sdcpp-q8_0').sdcpp.knobs_logged).flatMap((k: any) => Object.values(k))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(proveLoaded('sdcpp-q8_0', { flash_attn: true })).toEqual([
+      'flash_attn: asked on, sd.cpp logged it off in the text_encoder_vae',
+      'flash_attn: asked on, sd.cpp logged it off in the diffusion_model',
+    ]);
+    expect(proveLoaded('sdcpp-fast', { conv_direct: false })).toEqual([
+      'conv_direct: asked off, sd.cpp logged it on in the diffusion_model',
+      'conv_direct: asked off, sd.cpp logged it on in the vae',
+    ]);
+    // Same noise and weights: the knobs change the arithmetic's order, not the image.
+    expect(byId['sdcpp-fast'].quality.psnr_db).toBeGreaterThan(30);
   });
 
   it('times text encoding, each step and the VAE decode from sd.cpp itself', () => {

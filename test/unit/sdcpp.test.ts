@@ -43,6 +43,10 @@ function effective(wtype: 'q8_0' | 'f16') {
       weight_stats: { diffusion_model: wtype === 'q8_0' ? { f32: 395, q8_0: 291 } : { f32: 300, f16: 386 } },
       n_threads: 2,
       logged_threads: 2,
+      knobs_logged: {
+        flash_attn: { text_encoder_vae: false, diffusion_model: false },
+        conv_direct: { diffusion_model: false, vae: false },
+      },
       sampler: { sample_method: 'ipndm', schedule: 'discrete', logged_as: 'iPNDM' },
     },
   };
@@ -94,6 +98,22 @@ describe('sdcpp proofs', () => {
     const eff = effective('q8_0');
     eff.runtime.busy_threads = 1;
     expect(proveRuntime({}, eff)).toEqual(['threads: the context has 2, 1 threads ran the generation']);
+  });
+
+  it('catches a flash attention or direct convolution sd.cpp did not log turning on, or did unasked', () => {
+    expect(prove({ flash_attn: true }, effective('q8_0'))).toEqual([
+      'flash_attn: asked on, sd.cpp logged it off in the text_encoder_vae',
+      'flash_attn: asked on, sd.cpp logged it off in the diffusion_model',
+    ]);
+    const eff = effective('q8_0');
+    eff.sdcpp.knobs_logged.conv_direct.vae = true;
+    expect(prove({}, eff)).toEqual(['conv_direct: asked off, sd.cpp logged it on in the vae']);
+    expect(prove({ conv_direct: true }, eff)).toEqual([
+      'conv_direct: asked on, sd.cpp logged it off in the diffusion_model',
+    ]);
+    const unread = effective('q8_0') as any;
+    delete unread.sdcpp.knobs_logged.flash_attn;
+    expect(prove({}, unread)).toEqual(['flash_attn: the worker did not read sd.cpp’s log for it']);
   });
 
   it('catches a ggml built without an ISA extension this CPU has', () => {

@@ -82,6 +82,17 @@ LOGGED = {
     "sampling_s": re.compile(r"sampling completed, taking ([\d.]+)s"),
     "vae_decode_s": re.compile(r"decode_first_stage completed, taking ([\d.]+)s"),
 }
+# What sd.cpp logs loading a context with each of its knobs on, per network; absent, the knob is off.
+KNOBS_LOGGED = {
+    "flash_attn": {
+        "text_encoder_vae": "Using flash attention",
+        "diffusion_model": "Using flash attention in the diffusion model",
+    },
+    "conv_direct": {
+        "diffusion_model": "Using Conv2d direct in the diffusion model",
+        "vae": "Using Conv2d direct in the vae model",
+    },
+}
 STAT_NAMES = {
     "Weight": "all",
     "Conditioner weight": "text_encoder",
@@ -193,6 +204,12 @@ def busy_threads(before: dict[int, int], after: dict[int, int], share: float = 0
     used = [after[t] - before.get(t, 0) for t in after]
     top = max(used, default=0)
     return sum(1 for u in used if top > 0 and u >= share * top)
+
+
+def knobs_logged(lines) -> dict[str, dict[str, bool]]:
+    """Which of sd.cpp's knobs it logged turning on, per network ({'flash_attn': {'diffusion_model': True...}})."""
+    said = {line.split(" - ", 1)[-1].strip() for line in lines}
+    return {knob: {net: text in said for net, text in where.items()} for knob, where in KNOBS_LOGGED.items()}
 
 
 def find_logged(lines, key: str):
@@ -329,6 +346,9 @@ class SdcppBackend(Backend):
             vae_decode_only=True,
             # Unset and no launcher count: sd.cpp's own default (the number of physical cores).
             n_threads=self.threads if self.threads is not None else sd.sd_get_num_physical_cores(),
+            flash_attn=self.options["flash_attn"],
+            diffusion_conv_direct=self.options["conv_direct"],
+            vae_conv_direct=self.options["conv_direct"],
             verbose=False,
         )
         self.timings["sd_load_s"] = time.perf_counter() - t
@@ -462,6 +482,8 @@ class SdcppBackend(Backend):
                 "loaded_path": loaded.group(1) if loaded else None,
                 "model_version": version.group(1) if version else None,
                 "weight_stats": stats,
+                "knobs": {k: self.options[k] for k in KNOBS_LOGGED},
+                "knobs_logged": knobs_logged(lines),
                 "n_threads": self.sd.n_threads,
                 # The context's own count, as sd.cpp logged it loading the weights with it.
                 "logged_threads": int(threads.group(1)) if threads else None,
