@@ -80,6 +80,20 @@ async function checks(): Promise<Check[]> {
       required: false,
     });
   }
+  // The sdcpp environment builds stable-diffusion.cpp from source (envs/sdcpp/post-install.sh).
+  for (const [tool, pkg] of [
+    ['cmake', 'cmake'],
+    ['g++', 'g++'],
+  ] as const) {
+    const p = findTool(tool);
+    out.push({
+      what: tool,
+      ok: !!p,
+      detail: p ?? `not found (only to build the sdcpp environment): apt-get install ${pkg}`,
+      apt: pkg,
+      required: false,
+    });
+  }
   mkdirSync(cacheRoot(), { recursive: true });
   const fs = statfsSync(cacheRoot());
   const free = (fs.bavail * fs.bsize) / 2 ** 30;

@@ -56,6 +56,9 @@ describe('ladder rungs / doctor / help', () => {
     expect(r.stdout).toMatch(/^ok\s+jemalloc\s+\/\S+libjemalloc\.so\.2$/m);
     expect(r.stdout).toMatch(/^ok\s+env torch\s+ready/m);
     expect(r.stdout).toMatch(/^\S+\s+disk\s+\d+ GiB free/m);
+    // What building the sdcpp environment needs, installed by --fix.
+    expect(r.stdout).toMatch(/^(ok\s+cmake\s+\/\S+cmake|warn\s+cmake\s+not found .*apt-get install cmake)$/m);
+    expect(r.stdout).toMatch(/^(ok|warn)\s+g\+\+\s/m);
   });
 
   it('explains every option in --help', async () => {
