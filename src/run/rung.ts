@@ -336,8 +336,9 @@ export async function runRung(
       slot.warnings = [warning];
       log(`  warning: ${warning}`);
     }
-    if (settings.explain) {
-      // After the passes, so nothing of it is in a figure. A rung whose backend cannot profile keeps its figure.
+    if (settings.explain && round === 0) {
+      // After the passes, so nothing of it is in a figure; once per rung (the first round). A rung whose
+      // backend cannot profile keeps its figure.
       log('  --explain: profiling one UNet call');
       try {
         slot.explain = await explainJob(first.session, settings);
