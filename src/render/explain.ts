@@ -17,7 +17,7 @@ function isaCell(pct: ExplainSummary['groups'][number]['isa_pct']): string {
 export function explainTable(s: ExplainSummary): string {
   const rows = s.groups.map(
     (g) =>
-      `| ${KIND_LABELS[g.kind]} | ${g.share_pct.toFixed(1)}% | ${ms(g.time_s)} | ${g.calls} | ${dash(g.flops, (f) => (f / 1e9).toFixed(3))} | ${dash(g.gflops, (x) => x.toFixed(1))} | ${mdText(g.dtype ?? '–')} | ${dash(g.pct_of_peak, (x) => `${x.toFixed(1)}%`)} | ${isaCell(g.isa_pct)} | ${mdText(g.top_kernels.map((k) => k.name).join(', ') || '–')} |`,
+      `| ${KIND_LABELS[g.kind]} | ${g.share_pct.toFixed(1)}% | ${ms(g.time_s)} | ${g.calls} | ${dash(g.flops, (f) => (f / 1e9).toFixed(3))} | ${dash(g.gflops, (x) => x.toFixed(1))} | ${mdText(g.dtype ?? '–')} | ${dash(g.pct_of_peak, (x) => `${x.toFixed(1)}%${x > 100 ? ' (above the peak: a FLOP count or the peak is off)' : ''}`)} | ${isaCell(g.isa_pct)} | ${mdText(g.top_kernels.map((k) => k.name).join(', ') || '–')} |`,
   );
   return [
     '| op kind | share of call | time (ms) | ops | GFLOP | GFLOP/s | dtype | % of peak | kernels by ISA (time) | top kernels |',
