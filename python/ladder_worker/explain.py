@@ -85,18 +85,13 @@ def matmul_flops(a, output) -> int | None:
 
 
 def attention_flops(q, k) -> int | None:
-    """4 x B x H x L x S x D: the two matrix products of attention, q and k as [B, H, L, D] or [B, L, H, D]
-    (the sequence dim is where q and k differ, else the longer of the two middle dims) or [B*H, L, D]."""
-    if not q or not k or len(q) != len(k):
+    """4 x B x H x L x S x D, the two matrix products of attention, as 4 x L x (elements of k): k holds
+    B x H x S x D in any layout ([B, H, S, D], [B, S, H, D], OpenVINO's transposed [B, H, D, S]). L is q's
+    sequence dim: the longer of its middle dims ([B, H, L, D] or [B, L, H, D]), or [B*H, L, D]'s."""
+    if not q or not k or len(q) not in (3, 4):
         return None
-    if len(q) == 3:
-        return 4 * q[0] * q[1] * k[1] * q[2]
-    if len(q) != 4:
-        return None
-    differ = [i for i in (1, 2) if q[i] != k[i]]
-    seq = differ[0] if differ else (1 if q[1] >= q[2] else 2)
-    heads = 3 - seq
-    return 4 * q[0] * q[heads] * q[seq] * k[seq] * q[3]
+    seq = q[1] if len(q) == 3 else max(q[1], q[2])
+    return 4 * seq * _prod(k)
 
 
 def _prod(xs) -> int:

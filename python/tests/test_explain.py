@@ -92,6 +92,8 @@ def test_flops_from_shapes():
     assert explain.attention_flops([2, 8, 64, 40], [2, 8, 77, 40]) == 4 * 2 * 8 * 64 * 77 * 40
     assert explain.attention_flops([2, 64, 8, 40], [2, 77, 8, 40]) == 4 * 2 * 8 * 64 * 77 * 40
     assert explain.attention_flops([2, 8, 64, 40], [2, 8, 64, 40]) == 4 * 2 * 8 * 64 * 64 * 40
+    # OpenVINO's fused attention: q [B, L, H, D], k transposed [B, H, D, S].
+    assert explain.attention_flops([2, 1024, 4, 8], [2, 4, 8, 77]) == 4 * 2 * 4 * 1024 * 77 * 8
     assert explain.node_flops("elementwise", [[2, 8]], [2, 8]) is None
 
 

@@ -1,14 +1,15 @@
 // `ladder explain` on real backends, synthetic:tiny: one load per backend, one UNet call profiled by
 // the runtime's own profiler. Its groups must add up to the measured call within 10%, its convolutions
 // and matrix products carry FLOPs and a rate, and its kernels are classified. 256x256 (32x32 latents):
-// at 64x64 the tiny UNet is so small that the framework between ops is most of a call. ONNX Runtime at
-// 512x512: its session spends a few microseconds between each of the UNet's 751 nodes, which on a busy
-// machine (a thread preempted between nodes) reached 19% of a call at 256x256.
+// at 64x64 the tiny UNet is so small that the framework between ops is most of a call. Eager PyTorch and
+// ONNX Runtime at 512x512: diffusers' Python between eager ops was 12% of a 256x256 call, and ONNX
+// Runtime's session between each of the UNet's 751 nodes reached 19% of one on a busy machine.
 import { describe, expect, it } from 'vitest';
 import { OP_KINDS } from '../../src/results/explain.ts';
 import { ladder, TINY } from '../helpers.ts';
 
 const SIZE = ['--height', '256', '--width', '256'];
+const LARGE = ['--height', '512', '--width', '512'];
 
 async function explain(rung: string, ladderName: string, size = SIZE) {
   const r = await ladder(['explain', rung, '--ladder', ladderName, ...TINY, ...size, '--json']);
@@ -44,7 +45,7 @@ const isas = (g: Group) => Object.keys(g.isa_pct);
 
 describe('ladder explain on real backends (synthetic:tiny)', () => {
   it('torch: torch.profiler, the oneDNN kernels of its convolutions named with their ISA', async () => {
-    const doc = await explain('baseline', 'article');
+    const doc = await explain('baseline', 'article', LARGE);
     const by = expectExplained(doc, /^torch\.profiler/);
     expect(doc.profile.flops_by_kind.convolution).toBeGreaterThan(0);
     // oneDNN's verbose log names each convolution's implementation and ISA (jit:avx512_core, brg...).
@@ -63,10 +64,13 @@ describe('ladder explain on real backends (synthetic:tiny)', () => {
         isas(by[kind]!).some((i) => i !== 'other'),
         JSON.stringify(by[kind]),
       ).toBe(true);
+    // The plugin fuses attention (MatMul, Softmax, MatMul) into one Subgraph node: attention, with FLOPs.
+    expect(by.attention!.time_s).toBeGreaterThan(0);
+    expect(by.attention!.flops).toBeGreaterThan(0);
   }, 900_000);
 
   it("onnxruntime: its profiler's node events, the provider of each", async () => {
-    const doc = await explain('onnxruntime-fp32', 'peers', ['--height', '512', '--width', '512']);
+    const doc = await explain('onnxruntime-fp32', 'peers', LARGE);
     expectExplained(doc, /^ONNX Runtime profiler/);
     expect(doc.profile.kernels.every((k: { name: string }) => k.name.startsWith('CPUExecutionProvider '))).toBe(true);
   }, 900_000);
