@@ -2,7 +2,7 @@
 // after the passes of a rung run with --explain), and the peaks its rates are placed against.
 import { ToggleError } from '../errors.ts';
 import { machine } from '../machine.ts';
-import { type ExplainProfile, neededPeaks } from '../results/explain.ts';
+import { type ExplainProfile, explainSummary, neededPeaks } from '../results/explain.ts';
 import { type Rung, resolvedOptions, withThreads } from '../rungs/ladder.ts';
 import type { Scenario } from '../rungs/settings.ts';
 import type { WorkerSession } from '../worker/session.ts';
@@ -27,7 +27,7 @@ export interface Explained {
 /**
  * `ladder explain`: a fresh worker for the rung, loaded and proven as a run loads it, one UNet call
  * profiled, and the peaks of the dtypes it ran in (the machine's cached peaks; a short probe in the
- * same worker for those it lacks, and for the sleep mock, whose probe is scripted).
+ * same worker for those it lacks or that the call beat, and for the sleep mock, whose probe is scripted).
  */
 export async function explainRung(
   given: Rung,
@@ -53,18 +53,25 @@ export async function explainRung(
         peaks[d] = cached[d];
         source[d] = 'cache';
       }
-    const missing = needed.filter((d) => peaks[d] === undefined);
-    if (missing.length) {
-      log(`  probing the ${missing.join('/')} matrix-product peak (short: the cache has none)`);
+    // A peak the cache lacks, or one below what a group of this call achieved (probed in a slow moment,
+    // as the roofline step says too), is probed in this worker; the higher reading is kept.
+    const above = (d: string) =>
+      explainSummary(profile, peaks).groups.some((g) => g.dtype === d && (g.pct_of_peak ?? 0) > 100);
+    const probe = needed.filter((d) => peaks[d] === undefined || above(d));
+    if (probe.length) {
+      log(`  probing the ${probe.join('/')} matrix-product peak (short: the cache has none, or one below this call)`);
       const res = await probeJob(inst.session, {
-        dtypes: missing,
+        dtypes: probe,
         ...EXPLAIN_PROBE,
         label: 'start',
         options: resolvedOptions(rung),
       });
-      for (const d of missing) {
-        peaks[d] = res.gflops[d]!;
-        source[d] = 'probed';
+      for (const d of probe) {
+        const got = res.gflops[d]!;
+        if (peaks[d] === undefined || got > peaks[d]) {
+          peaks[d] = got;
+          source[d] = 'probed';
+        }
       }
     }
     await inst.session.shutdown();
