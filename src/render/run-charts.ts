@@ -413,6 +413,7 @@ export function explainSpec(run: RunFile): TopLevelSpec {
               title: null,
               scale: { domain: names, range: KIND_COLORS },
               sort: names,
+              legend: { labelLimit: 240, columns: 4 },
             },
             order: { field: 'order' },
             description: { field: 'description' },
