@@ -300,7 +300,36 @@ def torch_flops_by_kind(unet, call) -> dict:
     out: collections.Counter = collections.Counter()
     for op, n in counter.get_flop_counts().get("Global", {}).items():
         out[op_kind(str(op))] += int(n)
-    return dict(out)
+    # Ops of an extension have no FLOP formula (IPEX's convolutions and linear layers count 0): their
+    # modules' shapes do.
+    if not out["convolution"] or not out["matmul"]:
+        for kind, n in module_flops(original, call).items():
+            out[kind] = out[kind] or n
+    return {k: v for k, v in out.items() if v}
+
+
+def module_flops(unet, call) -> dict:
+    """FLOPs of the convolution and linear modules of one call, from their output shapes and attributes
+    (in_channels, groups, kernel_size; in_features), whatever class implements them."""
+    counts: collections.Counter = collections.Counter()
+
+    def hook(module, _args, output):
+        shape = list(getattr(output, "shape", []))
+        if not shape:
+            return
+        if hasattr(module, "kernel_size") and hasattr(module, "in_channels"):
+            taps = _prod(module.kernel_size if isinstance(module.kernel_size, (tuple, list)) else [module.kernel_size])
+            counts["convolution"] += 2 * _prod(shape) * module.in_channels // getattr(module, "groups", 1) * taps
+        elif hasattr(module, "in_features"):
+            counts["matmul"] += 2 * _prod(shape) * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in unet.modules() if m is not unet]
+    try:
+        call(unet)
+    finally:
+        for h in handles:
+            h.remove()
+    return dict(counts)
 
 
 def _events_kind(event, cpu_capability: str, inductor_isa: str, records: Records) -> None:

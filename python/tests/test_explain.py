@@ -213,3 +213,30 @@ def test_a_backend_without_a_profiler_says_so_in_one_line(tmp_path):
     backend = get("sleep", {}, tmp_path)
     with pytest.raises(UserError, match=r"^sleep cannot profile a UNet call: "):
         super(type(backend), backend).explain({})
+
+
+def test_module_flops_match_torchs_own_count():
+    """The modules' shapes (what an extension's ops without a FLOP formula are counted by) give what
+    FlopCounterMode counts on plain PyTorch."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 8, 3, padding=1)
+            self.grouped = torch.nn.Conv2d(8, 8, 3, padding=1, groups=2)
+            self.linear = torch.nn.Linear(8, 16)
+
+        def forward(self, x):
+            y = self.grouped(self.conv(x))
+            return self.linear(y.permute(0, 2, 3, 1))
+
+    net, x = Net().eval(), torch.zeros(2, 4, 8, 8)
+
+    def call(module):
+        with torch.inference_mode():
+            module(x)
+
+    counted = explain.torch_flops_by_kind(net, call)
+    assert counted["convolution"] == 2 * (2 * 8 * 8 * 8) * (4 * 9) + 2 * (2 * 8 * 8 * 8) * (4 * 9)
+    assert explain.module_flops(net, call) == {k: counted[k] for k in ("convolution", "matmul")}
