@@ -46,7 +46,11 @@ def op_kind(name: str) -> str:
     """The kind of an op, from its name in any runtime (aten::conv2d, Convolution, MatMulInteger,
     cpp_fused_native_group_norm_silu_3, a oneDNN primitive kind such as reorder)."""
     base = name.lower().rsplit("::", 1)[-1]
-    for kind, pattern in _KIND_PATTERNS:
+    rules = _KIND_PATTERNS
+    if "cpp_fused" in base:
+        # An inductor kernel is named after every op it fused: its views and splits cost nothing there.
+        rules = sorted(rules, key=lambda r: r[0] == "layout")
+    for kind, pattern in rules:
         if pattern.search(base):
             return kind
     return "other"
@@ -225,8 +229,9 @@ def profile_result(
     notes: list[str],
     flops_by_kind: dict | None = None,
 ) -> dict:
-    """What every backend's explain() returns: the profiled call's wall time (what the groups must add up
-    to), the unprofiled calls' times (the profiler's own cost is the difference), ops and kernels."""
+    """What every backend's explain() returns: `call_s`, what the groups must add up to (the profiled call's
+    wall time, or the profiler's own total for it), the unprofiled calls' times (the profiler's own cost is
+    the difference), ops and kernels."""
     return {
         "profiler": profiler,
         "dtype": dtype,
@@ -383,19 +388,22 @@ def _subtree(event):
 
 def _native_kernels(event, kind: str, cpu_capability: str, inductor_isa: str, records: Records) -> None:
     """The kernels of an op the verbose logs do not cover: ATen's own (vectorized for the CPU capability
-    torch picked) and inductor's generated C++ kernels (for the vector ISA inductor picked)."""
-    if kind in ("convolution", "matmul"):
-        return  # oneDNN or MKL: their verbose logs name the kernels
+    torch picked), inductor's generated C++ kernels (for the vector ISA inductor picked) and an extension's
+    own ops (zentorch, IPEX: named as the op, ISA not said)."""
     for leaf in _subtree(event):
         if leaf.self_cpu_time_total <= 0:
             continue
+        seconds = leaf.self_cpu_time_total / 1e6
+        namespace = leaf.name.split("::")[0] if "::" in leaf.name else None
         if _is_inductor_kernel(leaf.name):
-            records.kernel(
-                f"inductor {leaf.name}", op_kind(leaf.name), leaf.self_cpu_time_total / 1e6, isa=inductor_isa
-            )
-        elif leaf.name.startswith("aten::"):
-            name = f"ATen {leaf.name} ({cpu_capability})"
-            records.kernel(name, op_kind(leaf.name), leaf.self_cpu_time_total / 1e6)
+            records.kernel(f"inductor {leaf.name}", op_kind(leaf.name), seconds, isa=inductor_isa)
+        elif kind in ("convolution", "matmul") and namespace in ("aten", "mkldnn"):
+            continue  # oneDNN or MKL: their verbose logs name the kernels
+        elif namespace == "aten":
+            records.kernel(f"ATen {leaf.name} ({cpu_capability})", op_kind(leaf.name), seconds)
+        elif namespace is not None:
+            # An extension's own op (zentorch::, torch_ipex::): its library logs nothing oneDNN's log has.
+            records.kernel(leaf.name, op_kind(leaf.name), seconds)
 
 
 def _inductor_isa() -> str:

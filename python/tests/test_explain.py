@@ -37,6 +37,8 @@ KINDS = {
     "Subgraph[eltwise]": "elementwise",
     "QuickGelu": "elementwise",
     "cpp_fused_add_mul_5": "elementwise",
+    "graph_0_cpp_fused_add_gelu_mul_split_8": "elementwise",
+    "zentorch::zentorch_addmm_1dbias": "matmul",
     "binary": "elementwise",
     "aten::to": "layout",
     "aten::_to_copy": "layout",

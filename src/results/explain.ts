@@ -64,7 +64,7 @@ export const explainProfileSchema = z.looseObject({
   profiler: z.string(),
   /** The dtype the call computes in (ops that do not say their own). */
   dtype: z.string(),
-  /** Wall time of the profiled call: what the groups add up to. */
+  /** What the groups add up to: the profiled call's wall time (OpenVINO: the mean of its profiled calls; ONNX Runtime: the session's own run). */
   call_s: finite.positive(),
   /** Median wall time of calls without the profiler (the profiler's own cost is the difference). */
   unprofiled_call_s: finite.positive(),
