@@ -6,6 +6,7 @@ import { compareCommand } from './commands/compare.ts';
 import { applyConfig, configCommand } from './commands/config.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { envsCommand } from './commands/envs.ts';
+import { explainCommand } from './commands/explain.ts';
 import { fleetCommand } from './commands/fleet.ts';
 import { nightlyCommand } from './commands/nightly.ts';
 import { overheadCommand } from './commands/overhead.ts';
@@ -85,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       .usage('$0 <command> [options]\n\nReproduce, verify and extend the Stable Diffusion CPU optimization ladder.')
       .command(reproduceCommand as never)
       .command(runCommand as never)
+      .command(explainCommand as never)
       .command(rungsCommand as never)
       .command(reportCommand as never)
       .command(doctorCommand as never)

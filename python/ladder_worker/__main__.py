@@ -123,6 +123,10 @@ def main() -> int:
                 from . import roofline
 
                 result = roofline.job(pipe, {**scenario.DEFAULTS, **msg["scenario"]}, msg["peaks"], msg.get("repeats"))
+            elif kind == "explain":
+                if backend is None:
+                    raise UserError("explain before load: no pipeline loaded")
+                result = backend.explain({**scenario.DEFAULTS, **msg["scenario"]})
             elif kind == "probe":
                 # No model needed: the class of the backend the worker was started with answers.
                 cls = backends.get_class(args.backend or "torch")

@@ -39,6 +39,10 @@ const options = z
       .default([])
       .describe('a scripted machine: [[t, factor], ...] slow-down over virtual seconds since the run began'),
     drift_clock: z.string().max(4096).default('').describe('the file holding those seconds, shared by every worker'),
+    explain: z
+      .boolean()
+      .default(true)
+      .describe('the explain job answers a scripted profile (false: like a backend without a profiler)'),
   })
   .strict();
 

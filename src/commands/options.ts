@@ -183,6 +183,16 @@ export function scenarioOptions<T>(y: Argv<T>, profile = DEFAULT_PROFILE) {
     });
 }
 
+/** --explain: profile one UNet call of each rung after its passes (reproduce, run). */
+export function explainOption<T>(y: Argv<T>) {
+  return y.option('explain', {
+    type: 'boolean',
+    default: false,
+    describe:
+      "after each rung's passes, profile one UNet call with its runtime's own profiler (ladder explain): a section in run.json and the reports",
+  });
+}
+
 /** --ladder: a file, or one of the ladders in ladders/ by name (listed from the folder). */
 export function ladderOption<T>(y: Argv<T>) {
   return y.option('ladder', {
@@ -304,6 +314,7 @@ export type CommonArgs = {
   envs: Channel;
   roofline: boolean;
   set?: string[];
+  explain?: boolean;
 };
 
 /** The ladder a command names: a file, or the name of one in ladders/. */
@@ -378,5 +389,6 @@ export function settingsFrom(a: CommonArgs, label: string, outDir?: string): Run
     roofline: a.roofline,
     reprobe: a.reprobe,
     machineProbe: a['machine-probe'],
+    explain: a.explain,
   };
 }

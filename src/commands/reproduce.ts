@@ -13,6 +13,7 @@ import { DRY_RUN_NOTE, dryRunPlan, printDryRun } from './dry-run.ts';
 import {
   type CommonArgs,
   checkFlags,
+  explainOption,
   jsonOption,
   ladderFrom,
   ladderOption,
@@ -34,7 +35,7 @@ export const reproduceCommand = {
     "Run the whole ladder in interleaved rounds, one fresh worker per rung and round, and print it beside the article's figures",
   builder: (y: Argv) =>
     jsonOption(
-      outOptions(setOption(ladderOption(roundsOptions(selectionOptions(scenarioOptions(y)))))),
+      outOptions(setOption(ladderOption(roundsOptions(selectionOptions(explainOption(scenarioOptions(y))))))),
       'the run document (run.json), or with --dry-run the plan,',
     )
       .option('resume', {

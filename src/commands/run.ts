@@ -6,6 +6,7 @@ import { DRY_RUN_NOTE, dryRunPlan, printDryRun } from './dry-run.ts';
 import {
   type CommonArgs,
   checkFlags,
+  explainOption,
   jsonOption,
   ladderFrom,
   ladderOption,
@@ -30,8 +31,10 @@ export const runCommand = {
         setOption(
           ladderOption(
             roundsOptions(
-              scenarioOptions(
-                y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' }),
+              explainOption(
+                scenarioOptions(
+                  y.positional('rung', { type: 'string', demandOption: true, describe: 'rung id (see: ladder rungs)' }),
+                ),
               ),
             ),
           ),

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { BACKENDS } from '../backends/registry.ts';
 import { RunError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
+import { runExplains } from '../results/explain.ts';
 import type { RunFile, RungResult } from '../results/run-file.ts';
 import { bestLines } from './best.ts';
 import { chartSvg } from './chart.ts';
 import { renderCsv } from './csv.ts';
-import { mdUnescape } from './markdown.ts';
+import { explainLines, explainTable } from './explain.ts';
+import { mdText, mdUnescape } from './markdown.ts';
 import { esc, inlineSvg, pageHead } from './page.ts';
 import {
   machineLine,
@@ -89,6 +91,25 @@ function roundsHtml(run: RunFile): string {
 function breakdownHtml(run: RunFile): string {
   const md = renderBreakdown(run);
   return md ? `<h2>Where the time goes (median per pass)</h2>\n${markdownTableHtml(md, 'breakdown')}` : '';
+}
+
+/** Each rung run with --explain: its group table and notes, as report.md has them. */
+function explainHtml(run: RunFile): string {
+  const summaries = runExplains(run);
+  if (!summaries.size) return '';
+  return [
+    '<h2>Where one UNet call goes (--explain)</h2>',
+    ...run.rungs.flatMap((r) => {
+      const s = summaries.get(r.id);
+      return s
+        ? [
+            `<h3>${esc(r.id)}</h3>`,
+            markdownTableHtml(explainTable(s), `explain-${r.id}`),
+            notesHtml(explainLines(s).map(mdText), `explain-notes-${r.id}`),
+          ]
+        : [];
+    }),
+  ].join('\n');
 }
 
 function warningsHtml(run: RunFile): string {
@@ -251,6 +272,7 @@ ${throughputHtml(run)}
 ${roundsHtml(run)}
 ${breakdownHtml(run)}
 ${notesHtml(overheadLine(run), 'roofline-note')}
+${explainHtml(run)}
 ${picturesHtml(pictures)}
 ${effectiveHtml(run)}
 </body>

@@ -1,9 +1,11 @@
 // report.md: the ladder side by side with the article's figures.
 
+import { runExplains } from '../results/explain.ts';
 import { PAIRED_LEVEL, type PairedRatio } from '../results/paired.ts';
 import { runPeaks } from '../results/roofline.ts';
 import type { RunFile, RungResult } from '../results/run-file.ts';
 import { bestLines } from './best.ts';
+import { renderExplainSections } from './explain.ts';
 import { mdCode, mdText } from './markdown.ts';
 
 const num = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
@@ -262,6 +264,7 @@ export function renderReport(run: RunFile): string {
     ...renderRounds(run),
     ...(renderBreakdown(run) ? ['## Where the time goes (median per pass)', '', renderBreakdown(run), ''] : []),
     ...overheadLine(run),
+    ...renderExplainSections(run, runExplains(run)),
     ...machineLine(run),
     "The article measured a 32-core Sapphire Rapids at 512x512, 20 steps; its speedups are computed from its published figures. PSNR compares each rung's final image with an fp32 PyTorch image of the same scheduler, seed and initial latents.",
     ...(failures.length ? ['', '## Failed rungs', '', ...failures] : []),

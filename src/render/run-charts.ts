@@ -7,6 +7,7 @@
 // A run with nothing to draw for a picture gets a one-line picture saying so (the files always exist).
 import type { TopLevelSpec } from 'vega-lite';
 import type { PassComponents } from '../results/breakdown.ts';
+import { KIND_LABELS, OP_KINDS, runExplains } from '../results/explain.ts';
 import { runPeaks } from '../results/roofline.ts';
 import type { RunFile, RungResult } from '../results/run-file.ts';
 import { median, quantile } from '../results/stats.ts';
@@ -25,6 +26,7 @@ export const RUN_MARKS = {
   rates: 'roofline_unet_rates',
   peaks: 'roofline_peaks',
   shares: 'roofline_shares',
+  explain: 'explain_kind_bars',
 } as const;
 
 const RED = '#d62728';
@@ -367,6 +369,62 @@ export function rooflineSpec(run: RunFile): TopLevelSpec {
   );
 }
 
+const KIND_COLORS = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#b279a2', '#9d9d9d', '#d8d8d8'];
+
+/** A stacked bar per rung run with --explain: the share of its profiled UNet call each op kind took. */
+export function explainSpec(run: RunFile): TopLevelSpec {
+  const title = 'Where one UNet call goes, by op kind';
+  const summaries = runExplains(run);
+  if (!summaries.size) return nothing(title, 'no rung of this run was profiled (--explain)');
+  const names = [...OP_KINDS.map((k) => KIND_LABELS[k]), 'left over'];
+  const values = [...summaries.entries()].flatMap(([rung, s]) => [
+    ...s.groups.map((g, order) => ({
+      rung,
+      kind: KIND_LABELS[g.kind],
+      order,
+      pct: g.share_pct,
+      description: `${rung}, ${KIND_LABELS[g.kind]}: ${g.share_pct.toFixed(1)}% of the call (${(g.time_s * 1e3).toFixed(2)} ms)${g.pct_of_peak !== undefined ? `, ${g.pct_of_peak.toFixed(0)}% of the ${g.dtype} peak` : ''}`,
+    })),
+    {
+      rung,
+      kind: 'left over',
+      order: s.groups.length,
+      pct: Math.max(0, s.leftover_pct),
+      description: `${rung}: ${s.leftover_pct.toFixed(1)}% of the call in no op the profiler saw`,
+    },
+  ]);
+  return frame(
+    title,
+    ["Share of one profiled UNet call (the runtime's own profiler) each op kind took; grey: time in no op it saw."],
+    {
+      width: 620,
+      height: { step: 30 },
+      data: { values },
+      layer: [
+        {
+          name: RUN_MARKS.explain,
+          mark: { type: 'bar', height: { band: 0.62 } },
+          encoding: {
+            y: rungAxis([...summaries.keys()]),
+            x: { field: 'pct', type: 'quantitative', stack: 'zero', title: '% of the UNet call', axis: { grid: true } },
+            color: {
+              field: 'kind',
+              type: 'nominal',
+              title: null,
+              scale: { domain: names, range: KIND_COLORS },
+              sort: names,
+              legend: { labelLimit: 240, columns: 4 },
+            },
+            order: { field: 'order' },
+            description: { field: 'description' },
+            tooltip: [{ field: 'description', title: 'op kind' }],
+          },
+        },
+      ],
+    },
+  );
+}
+
 /** The pictures of report.html besides chart.svg: file stem, figure id, caption, spec. */
 export const RUN_CHARTS = [
   {
@@ -388,6 +446,11 @@ export const RUN_CHARTS = [
     name: 'roofline',
     caption: "Each rung's UNet rate against the measured peak of the dtype it ran in.",
     spec: rooflineSpec,
+  },
+  {
+    name: 'explain',
+    caption: 'Where one profiled UNet call of each rung run with --explain goes, by op kind.',
+    spec: explainSpec,
   },
 ] as const;
 

@@ -10,6 +10,7 @@ import { UserError } from '../errors.ts';
 import { readProblem, readRegularFile, writeJsonAtomic } from '../files.ts';
 import type { Machine } from '../machine.ts';
 import type { SchedulerInfo } from '../provenance.ts';
+import { type ExplainProfile, explainProfileSchema } from './explain.ts';
 import type { PairedRatio } from './paired.ts';
 import type { Stats } from './stats.ts';
 import type { Throughput, Window } from './throughput.ts';
@@ -137,6 +138,8 @@ export interface RungResult {
   throughput?: Throughput;
   /** The controller's own cost while the worker measured, and the gap between its and the worker's job times. */
   overhead?: Record<string, number>;
+  /** One UNet call profiled after the passes (--explain): ops and kernels by kind (results/explain.ts). */
+  explain?: ExplainProfile;
 }
 
 /** An fp32 reference image made only for the quality guard (not a rung of the ladder). */
@@ -237,6 +240,7 @@ const rungSchema = z.looseObject({
   warnings: z.array(z.string()).optional(),
   skipped: z.string().optional(),
   quality: z.looseObject({ psnr_db: finite.nullable().optional() }).optional(),
+  explain: explainProfileSchema.optional(),
 });
 const runSchema = z.looseObject({
   schema_version: z.number().int().min(1),

@@ -7,13 +7,14 @@ import { performance } from 'node:perf_hooks';
 import type { CommonEffective } from '../backends/types.ts';
 import { provision } from '../envs/provision.ts';
 import type { Channel } from '../envs/stacks.ts';
-import { RunError, ToggleError } from '../errors.ts';
+import { RunError, ToggleError, UserError } from '../errors.ts';
 import { instanceRungs } from '../launcher/instances.ts';
 import { launchPlan } from '../launcher/launch.ts';
 import { ownerRecord } from '../lock.ts';
 import { cacheRoot } from '../paths.ts';
 import type { Message } from '../protocol/wire.ts';
 import { type PassComponents, summarizeComponents } from '../results/breakdown.ts';
+import { type ExplainProfile, parseExplainProfile } from '../results/explain.ts';
 import { nonFinite, readNpy } from '../results/quality.ts';
 import type { RungResult } from '../results/run-file.ts';
 import { spreadWarning, stats } from '../results/stats.ts';
@@ -36,6 +37,8 @@ export interface RungSettings {
   jobTimeoutS?: number;
   /** Which environments the workers run in: the pinned ones (default), or today's latest resolution. */
   envs?: Channel;
+  /** Profile one UNet call of each rung after its passes (the explain job), into its `explain`. */
+  explain?: boolean;
 }
 
 // Deadlines are generous: past one the worker is killed and the rung fails. A load may export or
@@ -98,7 +101,7 @@ function progressPrinter(log: Log): (m: Message) => void {
 }
 
 /** One worker of a rung, loaded and proven. */
-interface Instance {
+export interface Instance {
   rung: Rung;
   session: WorkerSession;
   effective: CommonEffective & Record<string, unknown>;
@@ -107,7 +110,7 @@ interface Instance {
 }
 
 /** Starts a worker for `rung` and loads the model; throws a ToggleError if a load-time toggle failed. */
-async function loadInstance(
+export async function loadInstance(
   rung: Rung,
   settings: RungSettings,
   log: Log,
@@ -190,6 +193,14 @@ function bench(
   const benching = session.job('bench', { scenario }, benchProgress);
   session.setDeadline(fixed ?? WARMUP_DEADLINE_S, fixed ? '--job-timeout' : 'no step timed yet');
   return benching;
+}
+
+/** Runs the explain job in a loaded worker. */
+export async function explainJob(session: WorkerSession, settings: RungSettings): Promise<ExplainProfile> {
+  const job = session.job('explain', { scenario: settings.scenario });
+  // Warm-up calls, a profiled call and, for a converted runtime, the UNet compiled once more.
+  session.setDeadline(settings.jobTimeoutS ?? LOAD_DEADLINE_S, settings.jobTimeoutS ? '--job-timeout' : 'explain');
+  return parseExplainProfile(await job);
 }
 
 /** What the controller knows of a rung's workers beyond its slot: for the rounds of a run. */
@@ -324,6 +335,18 @@ export async function runRung(
     if (warning) {
       slot.warnings = [warning];
       log(`  warning: ${warning}`);
+    }
+    if (settings.explain && round === 0) {
+      // After the passes, so nothing of it is in a figure; once per rung (the first round). A rung whose
+      // backend cannot profile keeps its figure.
+      log('  --explain: profiling one UNet call');
+      try {
+        slot.explain = await explainJob(first.session, settings);
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        slot.warnings = [...(slot.warnings ?? []), `--explain: ${err.message}`];
+        log(`  warning: --explain: ${err.message}`);
+      }
     }
     await Promise.all(instances.map((i) => i.session.shutdown()));
     slot.status = 'ok';

@@ -262,7 +262,7 @@ export class WorkerSession {
 
   /** Runs one job (load, bench) and resolves with the worker's result. */
   async job(
-    type: 'load' | 'bench' | 'roofline' | 'probe',
+    type: 'load' | 'bench' | 'roofline' | 'probe' | 'explain',
     fields: Record<string, unknown>,
     onProgress?: ProgressHandler,
   ): Promise<Record<string, unknown>> {

@@ -326,6 +326,7 @@ describe('report.html', () => {
     expect(lines.some((l) => l.startsWith('Machine during the run'))).toBe(true);
     expect(lines.some((l) => l.startsWith('Roofline: '))).toBe(true);
     expect(lines).toContain('## Skipped rungs (cannot run on this machine; not failures)');
+    expect(lines).toContain('## Where one UNet call goes (--explain)');
     expect(lines.length).toBeGreaterThan(10);
     for (const line of lines) {
       const plain = mdUnescape(line.replace(/^#+ /, '').replace(/^- /, '').replace(/\*\*/g, ''));

@@ -167,6 +167,11 @@ class Backend(abc.ABC):
             "seconds": time.perf_counter() - t0,
         }
 
+    def explain(self, scenario: dict) -> dict:
+        """One UNet call of the run's shapes profiled with the runtime's own profiler (the explain job), as
+        explain.profile_result() returns it. A backend without one says so in one line."""
+        raise UserError(f"{self.name} cannot profile a UNet call: no profiler is wired into this backend")
+
     def roofline_pipe(self):
         """The PyTorch pipeline the roofline job may count FLOPs on, or None."""
         return None

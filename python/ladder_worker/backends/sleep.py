@@ -31,6 +31,8 @@ src/backends/sleep.ts, which the controller applies too):
   drift_clock ['']       the file holding those virtual seconds, shared by every worker of the run (needed with
                          drift): each call adds its time to it. Workers of a run never overlap, so the clock, and
                          every time drawn from it, is the same on every run of the same script.
+  explain [True]         the explain job answers a scripted profile; False: it fails as a backend without a
+                         profiler does
 
 Process noise is drawn from noise_seed in the first round of an interleaved run and from
 (noise_seed, round) in later ones: every round's worker lands at its own level.
@@ -246,6 +248,51 @@ class SleepBackend(Backend):
         if self._seen is not None:
             self._seen["unet_calls"] += num_inference_steps
         return self.image(seed, height, width)
+
+    def explain(self, scenario: dict) -> dict:
+        """A scripted profile of one UNet call (pass_s x the UNet's share / steps): one node of each kind with
+        a kernel of each ISA class, shapes for FLOPs, 97% of the call in nodes. Takes no time. With option
+        explain false it fails as a backend without a profiler does."""
+        if not self.opts["explain"]:
+            return super().explain(scenario)
+        from .. import explain
+
+        call_s = self.opts["pass_s"] * SHARES["unet_s"] / max(1, scenario["steps"])
+        bf16 = self.reported_dtype() == "bf16"
+        mm = "brgemm_avx512_amx_bf16" if bf16 else "brgemm_avx512_FP32"
+        nodes = [
+            (
+                "Convolution",
+                "brgconv_avx512_amx_bf16" if bf16 else "brgconv_avx512_FP32",
+                0.45,
+                [[2, 320, 32, 32], [320, 320, 3, 3]],
+                [2, 320, 32, 32],
+            ),
+            ("FullyConnected", mm, 0.25, [[2, 4096, 320], [320, 320]], [2, 4096, 320]),
+            (
+                "ScaledDotProductAttention",
+                "jit_avx512_FP32",
+                0.10,
+                [[2, 8, 4096, 40], [2, 8, 77, 40]],
+                [2, 8, 4096, 40],
+            ),
+            ("MVN", "jit_avx2_FP32", 0.06, None, None),
+            ("Eltwise", "jit_avx512_FP32", 0.05, None, None),
+            ("Reorder", "ref_any_FP32", 0.04, None, None),
+            ("Range", "unknown_FP32", 0.02, None, None),
+        ]
+        records = explain.node_records(
+            {"name": n, "kernel": k, "time_s": share * call_s, "inputs": i, "output": o} for n, k, share, i, o in nodes
+        )
+        return explain.profile_result(
+            profiler="scripted (sleep backend)",
+            dtype=self.reported_dtype(),
+            records=records,
+            call_s=call_s,
+            unprofiled=[call_s],
+            inputs={"sample": [2, 4, scenario["height"] // 8, scenario["width"] // 8]},
+            notes=["A scripted profile: 97% of the call in nodes, 3% left over."],
+        )
 
     def image(self, seed: int, height: int, width: int) -> np.ndarray:
         shape = (1, height, width, 3)

@@ -75,6 +75,11 @@ class TorchBackend(Backend):
     def roofline_pipe(self):
         return self.pipe
 
+    def explain(self, scenario: dict) -> dict:
+        from .. import explain
+
+        return explain.torch_profile(self, scenario, "bf16" if self.options.get("dtype") == "bf16" else "fp32")
+
     def autocast(self):
         if self.options.get("dtype") == "bf16":
             return torch.autocast("cpu", dtype=torch.bfloat16)

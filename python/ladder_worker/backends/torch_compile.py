@@ -60,6 +60,9 @@ class TorchCompileBackend(TorchBackend):
 
         # Freezing folds the weights into the graph as constants (inference only: grad is off here).
         inductor_config.freezing = bool(self.options["freezing"])
+        # `ladder explain` only: each generated C++ kernel records itself for torch.profiler (a cost on
+        # every kernel call, so never in a measured run).
+        inductor_config.cpp.enable_kernel_profile = bool(scenario.get("explain"))
         mode = self.options["mode"]
         kwargs = dict(fullgraph=bool(self.options["fullgraph"]), dynamic=False, backend=self.compile_backend)
         if self.compile_backend == "inductor":
