@@ -55,3 +55,11 @@ def test_busy_threads_counts_the_threads_a_call_works_on():
     seen = busy_threads(lambda: sum(range(200_000)), seconds=0.3)
     assert seen["busy_threads"] == 1
     assert seen["busy_calls"] >= 1 and seen["busy_ticks"][0] > 0
+
+
+@pytest.mark.parametrize("check", [None, {"max_abs_diff": 0.25}])
+def test_explain_profiles_only_a_compile_proven_identical_to_genais(tmp_path, check):
+    backend = OpenVINOGenAIBackend({}, tmp_path)
+    backend.proofs = {"unet_check": check} if check else {}
+    with pytest.raises(UserError, match="cannot profile a UNet call: GenAI's UNet was not proven identical"):
+        backend.explain({})

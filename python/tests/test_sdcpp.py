@@ -223,3 +223,13 @@ def test_timers_take_text_and_vae_from_the_log_and_steps_from_the_progress_marks
         "rest_s": pytest.approx(0.25),
     }
     assert timers.missing == ["safety_checker"]
+
+
+def test_explain_says_in_one_line_what_sdcpp_cannot_time(tmp_path):
+    with pytest.raises(UserError) as e:
+        SdcppBackend({}, tmp_path).explain({})
+    message = str(e.value)
+    assert message.startswith("sdcpp cannot profile a UNet call: stable-diffusion.cpp (stable-diffusion-cpp-python ")
+    assert "one ggml graph on the CPU backend, which times no op" in message
+    assert "only whole sampling steps are timed (the run's unet_steps_s)" in message
+    assert "\n" not in message

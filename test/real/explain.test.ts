@@ -43,6 +43,17 @@ function expectExplained(doc: any, profiler: RegExp) {
 /** The ISA classes the kernels of one kind ran in, by time. */
 const isas = (g: Group) => Object.keys(g.isa_pct);
 
+/** OpenVINO's per-node counters: every convolution and matrix product classified from its kernel name. */
+function expectCounters(doc: any) {
+  const by = expectExplained(doc, /^OpenVINO PERF_COUNT/);
+  for (const kind of ['convolution', 'matmul'])
+    expect(
+      isas(by[kind]!).some((i) => i !== 'other'),
+      JSON.stringify(by[kind]),
+    ).toBe(true);
+  return by;
+}
+
 describe('ladder explain on real backends (synthetic:tiny)', () => {
   it('torch: torch.profiler, the oneDNN kernels of its convolutions named with their ISA', async () => {
     const doc = await explain('baseline', 'article', LARGE);
@@ -57,16 +68,19 @@ describe('ladder explain on real backends (synthetic:tiny)', () => {
   }, 600_000);
 
   it('openvino: per-node counters, every compute node classified from its kernel name', async () => {
-    const doc = await explain('openvino-static', 'beyond');
-    const by = expectExplained(doc, /^OpenVINO PERF_COUNT/);
-    for (const kind of ['convolution', 'matmul'])
-      expect(
-        isas(by[kind]!).some((i) => i !== 'other'),
-        JSON.stringify(by[kind]),
-      ).toBe(true);
+    const by = expectCounters(await explain('openvino-static', 'beyond'));
     // The plugin fuses attention (MatMul, Softmax, MatMul) into one Subgraph node: attention, with FLOPs.
     expect(by.attention!.time_s).toBeGreaterThan(0);
     expect(by.attention!.flops).toBeGreaterThan(0);
+  }, 900_000);
+
+  it("openvino-genai: the worker's own compile of GenAI's UNet IR (proven identical at load), its counters", async () => {
+    const doc = await explain('openvino-genai-bf16', 'peers');
+    expectCounters(doc);
+    // The result says which model it profiled: GenAI exposes none of its own.
+    expect(doc.profile.notes.join(' ')).toMatch(/worker's own compile of GenAI's UNet IR .* bit for bit/);
+    // GenAI's static UNet: batch 2 (classifier-free guidance), 32x32 latents.
+    expect(doc.profile.inputs.sample).toEqual([2, 4, 32, 32]);
   }, 900_000);
 
   it("onnxruntime: its profiler's node events, the provider of each", async () => {

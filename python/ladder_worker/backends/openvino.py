@@ -177,6 +177,68 @@ def _node_name(node_type: str, op) -> str:
     return f"Subgraph[{fused}]"
 
 
+def perf_count_profile(compiled, request, call, *, unprofiled, inputs, wrapper: str, notes=()) -> dict:
+    """One UNet call of `compiled` (compiled with PERF_COUNT) profiled from the CPU plugin's per-node counters:
+    `call` runs it once through `request` (infer requests of `compiled`); `wrapper` says what runs around the
+    request in `call`. Its per-node counters after warm-up calls, shapes from its runtime graph."""
+    import openvino as ov
+
+    from .. import explain
+
+    # The CPU plugin's counters are each node's mean over every call since compiling, in whole
+    # microseconds: a node's time in the profiled calls is its total after them less its total
+    # after the first call (which sets up kernels and weights), over their number.
+    def totals(calls: int) -> dict:
+        return {
+            i.node_name: (i, calls * round(i.real_time.total_seconds() * 1e6))
+            for i in request.get_profiling_info()
+            if i.status == i.Status.EXECUTED
+        }
+
+    explain.timed(call, 1)
+    before = totals(1)
+    walls = explain.timed(call, explain.TIMED_CALLS)
+    after = totals(1 + explain.TIMED_CALLS)
+    call_s = sum(walls) / len(walls)
+    graph = {op.get_friendly_name(): op for op in compiled.get_runtime_model().get_ops()}
+
+    def shape(ps):
+        return [d.get_length() for d in ps] if ps.is_static else None
+
+    nodes = []
+    for name, (info, total) in after.items():
+        op = graph.get(name)
+        nodes.append(
+            {
+                "name": _node_name(info.node_type, op),
+                "kernel": info.exec_type,
+                "time_s": max(0, total - before.get(name, (None, 0))[1]) / 1e6 / explain.TIMED_CALLS,
+                "inputs": [shape(op.input_value(i).get_partial_shape()) for i in range(op.get_input_size())]
+                if op is not None
+                else [],
+                "output": shape(op.get_output_partial_shape(0)) if op is not None and op.get_output_size() else None,
+                "dtype": explain.dtype_of(_rt(op, "runtimePrecision") or "") if op is not None else None,
+            }
+        )
+    precision = _plain(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    return explain.profile_result(
+        profiler=f"OpenVINO PERF_COUNT (openvino {ov.__version__})",
+        dtype=explain.dtype_of(str(precision)) or "fp32",
+        records=explain.node_records(nodes),
+        call_s=call_s,
+        unprofiled=unprofiled,
+        inputs=inputs,
+        notes=[
+            *notes,
+            f"Node times are the CPU plugin's per-node counters (real time), the mean over {explain.TIMED_CALLS} "
+            f"calls after a first one, against their mean wall time; the leftover is {wrapper}, the plugin "
+            "between nodes, and the counters' rounding to whole microseconds.",
+            "Nodes are the plugin's fused nodes: an activation or bias fused into a convolution is timed with it.",
+            "FLOPs are computed from each node's shapes in the runtime graph.",
+        ],
+    )
+
+
 class OpenVINOBackend(Backend):
     name = "openvino"
     libraries = ("openvino", "optimum-intel", "optimum", "diffusers", "transformers", "torch")
@@ -372,7 +434,7 @@ class OpenVINOBackend(Backend):
 
     def explain(self, scenario: dict) -> dict:
         """The UNet compiled once more, as the pipeline's (the same config) plus PERF_COUNT, run on the
-        pipeline's own inputs: its per-node counters after warm-up calls, shapes from its runtime graph."""
+        pipeline's own inputs through the pipeline's UNet wrapper."""
         import openvino as ov
 
         from .. import explain
@@ -390,63 +452,17 @@ class OpenVINOBackend(Backend):
         request = compiled.create_infer_request()
         original = unet.request
         unet.request = lambda inputs, share_inputs=True: request.infer(inputs, share_inputs=share_inputs)
-
-        # The CPU plugin's counters are each node's mean over every call since compiling, in whole
-        # microseconds: a node's time in the profiled calls is its total after them less its total
-        # after the first call (which sets up kernels and weights), over their number.
-        def totals(calls: int) -> dict:
-            return {
-                i.node_name: (i, calls * round(i.real_time.total_seconds() * 1e6))
-                for i in request.get_profiling_info()
-                if i.status == i.Status.EXECUTED
-            }
-
         try:
-            explain.timed(call, 1)
-            before = totals(1)
-            walls = explain.timed(call, explain.TIMED_CALLS)
-            after = totals(1 + explain.TIMED_CALLS)
+            return perf_count_profile(
+                compiled,
+                request,
+                call,
+                unprofiled=unprofiled,
+                inputs=explain.shapes(args, kwargs),
+                wrapper="the pipeline wrapper (tensors in and out)",
+            )
         finally:
             unet.request = original
-        call_s = sum(walls) / len(walls)
-        graph = {op.get_friendly_name(): op for op in compiled.get_runtime_model().get_ops()}
-
-        def shape(ps):
-            return [d.get_length() for d in ps] if ps.is_static else None
-
-        nodes = []
-        for name, (info, total) in after.items():
-            op = graph.get(name)
-            nodes.append(
-                {
-                    "name": _node_name(info.node_type, op),
-                    "kernel": info.exec_type,
-                    "time_s": max(0, total - before.get(name, (None, 0))[1]) / 1e6 / explain.TIMED_CALLS,
-                    "inputs": [shape(op.input_value(i).get_partial_shape()) for i in range(op.get_input_size())]
-                    if op is not None
-                    else [],
-                    "output": shape(op.get_output_partial_shape(0))
-                    if op is not None and op.get_output_size()
-                    else None,
-                    "dtype": explain.dtype_of(_rt(op, "runtimePrecision") or "") if op is not None else None,
-                }
-            )
-        precision = _plain(compiled.get_property("INFERENCE_PRECISION_HINT"))
-        return explain.profile_result(
-            profiler=f"OpenVINO PERF_COUNT (openvino {ov.__version__})",
-            dtype=explain.dtype_of(str(precision)) or "fp32",
-            records=explain.node_records(nodes),
-            call_s=call_s,
-            unprofiled=unprofiled,
-            inputs=explain.shapes(args, kwargs),
-            notes=[
-                f"Node times are the CPU plugin's per-node counters (real time), the mean over {explain.TIMED_CALLS} "
-                "calls after a first one, against their mean wall time; the leftover is the pipeline wrapper (tensors "
-                "in and out), the plugin between nodes, and the counters' rounding to whole microseconds.",
-                "Nodes are the plugin's fused nodes: an activation or bias fused into a convolution is timed with it.",
-                "FLOPs are computed from each node's shapes in the runtime graph.",
-            ],
-        )
 
     def generate(self, **call):  # the arguments of Backend.generate, passed on as they are
         height, width = call["height"], call["width"]

@@ -37,7 +37,7 @@ from ..errors import UserError
 from ..scenario import DEFAULTS
 from .base import Backend, seeded_latents, versions
 from .onnxruntime import file_proof
-from .openvino import IR_MARKER, OpenVINOBackend, _plain, ir_summary, runtime_summary
+from .openvino import IR_MARKER, OpenVINOBackend, _plain, ir_summary, perf_count_profile, runtime_summary
 
 # The networks Text2ImagePipeline runs for SD 1.x, each a folder of the IR.
 NETWORKS = ("text_encoder", "unet", "vae_decoder")
@@ -292,7 +292,10 @@ class OpenVINOGenAIBackend(Backend):
         import openvino as ov
 
         model = core.read_model(str(xml))
-        model.reshape({i.get_any_name(): exported.input(i.get_any_name()).get_partial_shape() for i in model.inputs})
+        # GenAI's static UNet shapes: explain compiles the same IR at them again.
+        shapes = {i.get_any_name(): exported.input(i.get_any_name()).get_partial_shape() for i in model.inputs}
+        self.unet_ir = (xml, shapes)
+        model.reshape(shapes)
         ours = core.compile_model(model, DEVICE, self.properties)
         rng = np.random.default_rng(CHECK_SEED)
         feeds = {}
@@ -326,6 +329,74 @@ class OpenVINOGenAIBackend(Backend):
             "other_precision_max_abs_diff": float(np.abs(other_out - want).max()),
             **busy,
         }
+
+    def _unet_feeds(self, scenario: dict, compiled) -> dict:
+        """The inputs of the first UNet call of a one-step generate() of the scenario, built as GenAI builds
+        them: GenAI's own text encoder on the prompt (and the empty negative prompt), the run's initial latents
+        twice (classifier-free guidance) scaled by the scheduler, its first timestep."""
+        import diffusers
+        import torch
+
+        scheduler = getattr(diffusers, self.scheduler["class"]).from_pretrained(
+            str(self.view / "scheduler"), local_files_only=True
+        )
+        scheduler.set_timesteps(1)
+        t = scheduler.timesteps[0]
+        latents = torch.from_numpy(self.initial_latents(scenario["seed"], self.height, self.width))
+        sample = scheduler.scale_model_input(torch.cat([latents] * 2) * scheduler.init_noise_sigma, t)
+        hidden = self.parts["text_encoder"].infer(scenario["prompt"], "", True)
+        ts = compiled.input("timestep")
+        return {
+            "sample": sample.numpy().astype(np.float32),
+            "timestep": np.full(list(ts.get_shape()), float(t), dtype=ts.get_element_type().to_dtype()),
+            "encoder_hidden_states": np.array(hidden.data, dtype=np.float32).copy(),
+        }
+
+    def explain(self, scenario: dict) -> dict:
+        """GenAI's pipeline exposes no compiled model: the worker's own compile of the same UNet IR at GenAI's
+        static shapes with its properties (proven at load to give GenAI's UNet output bit for bit) compiled
+        again with PERF_COUNT, on the inputs of GenAI's first UNet call. The unprofiled calls are GenAI's own
+        UNet on those inputs."""
+        check = self.proofs.get("unet_check") or {}
+        if check.get("max_abs_diff") != 0:
+            raise UserError(
+                f"{self.name} cannot profile a UNet call: GenAI's UNet was not proven identical to the worker's "
+                f"compile of its IR at load (max_abs_diff {check.get('max_abs_diff')})"
+            )
+        import openvino as ov
+
+        from .. import explain
+
+        core = ov.Core()
+        xml, shapes = self.unet_ir
+        model = core.read_model(str(xml))
+        model.reshape(shapes)
+        compiled = core.compile_model(model, DEVICE, {**self.properties, "PERF_COUNT": True})
+        request = compiled.create_infer_request()
+        feeds = self._unet_feeds({**DEFAULTS, **scenario}, compiled)
+        unet = self.parts["unet"]
+        unet.set_hidden_states("encoder_hidden_states", ov.Tensor(feeds["encoder_hidden_states"]))
+        sample, timestep = ov.Tensor(feeds["sample"]), ov.Tensor(feeds["timestep"])
+
+        def genai_call():
+            unet.infer(sample, timestep)
+
+        explain.timed(genai_call, explain.WARMUP_CALLS)
+        unprofiled = explain.timed(genai_call, explain.TIMED_CALLS)
+        return perf_count_profile(
+            compiled,
+            request,
+            lambda: request.infer(feeds),
+            unprofiled=unprofiled,
+            inputs={k: list(v.shape) for k, v in feeds.items()},
+            wrapper="the Python infer call (tensors in and out)",
+            notes=[
+                "The profiled model is the worker's own compile of GenAI's UNet IR at GenAI's static shapes with "
+                f"GenAI's properties {json.dumps(self.properties, sort_keys=True)}, plus PERF_COUNT: GenAI's "
+                "pipeline exposes no compiled model, and at load GenAI's UNet gave this compile's output bit for "
+                "bit (max_abs_diff 0). The unprofiled calls are GenAI's own UNet on the same inputs.",
+            ],
+        )
 
     def initial_latents(self, seed: int, height: int, width: int):
         # The VAE's downsampling, as GenAI derives it: 2 ** (its blocks - 1).

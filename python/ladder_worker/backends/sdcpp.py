@@ -431,6 +431,19 @@ class SdcppBackend(Backend):
                 size=size and [int(size.group(1)), int(size.group(2))],
             )
 
+    def explain(self, scenario: dict) -> dict:
+        """Refused, saying why (docs/peers.md): sd.cpp computes its UNet with ggml_backend_graph_compute on the
+        CPU backend, which times no node (ggml dropped its per-node perf counters, and no environment variable
+        of this build turns timing on); per-node timing in ggml is a scheduler's eval callback, and sd.cpp
+        creates no scheduler, nor do the bindings expose one. Read in the vendored build's symbols, calls and
+        strings (nm, objdump, strings)."""
+        version = self.versions().get(PACKAGE, "?")
+        raise UserError(
+            f"{self.name} cannot profile a UNet call: stable-diffusion.cpp (stable-diffusion-cpp-python {version}) "
+            "runs it as one ggml graph on the CPU backend, which times no op, and builds no ggml scheduler whose "
+            "eval callback could time each op; only whole sampling steps are timed (the run's unet_steps_s)"
+        )
+
     def generate(self, *, seed, prompt, height, width, latents, guidance_scale, num_inference_steps, output_type):
         method, schedule = SAMPLERS[self.options["scheduler"]]
         self.log.progress = []
