@@ -1,5 +1,5 @@
 import { Console } from 'node:console';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -120,4 +120,18 @@ export async function waitFor(cond: () => boolean, timeoutMs: number): Promise<b
     await new Promise((r) => setTimeout(r, 100));
   }
   return cond();
+}
+
+/**
+ * `ladder reproduce` of a ladder given as YAML text, written to `<dir>/ladder.yaml`, its run in `<dir>/run`:
+ * the CLI's result, the run file, and its rungs by id.
+ */
+export async function reproduceYaml(dir: string, yaml: string, args: string[]) {
+  const file = path.join(dir, 'ladder.yaml');
+  writeFileSync(file, yaml);
+  const out = path.join(dir, 'run');
+  const result = await ladder(['reproduce', '--ladder', file, ...args, '--out', out]);
+  const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as any;
+  const byId: Record<string, any> = Object.fromEntries(run.rungs.map((r: { id: string }) => [r.id, r]));
+  return { result, run, byId, out };
 }

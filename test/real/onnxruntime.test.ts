@@ -1,13 +1,7 @@
-// ONNX Runtime as a peer, on synthetic:tiny: the networks exported once to ONNX, run fp32, with an int8
-// UNet (quantize_dynamic) and with its session knobs, each proven from inside the worker (providers, files,
-// threads, graph optimization, the UNet's op types). Then the proofs, fed the real reports with an ask the
-// sessions did not get, must catch each toggle that did not take effect.
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackend } from '../../src/backends/registry.ts';
 import type { LaunchConfig } from '../../src/launcher/config.ts';
-import { ladder, TINY, tmpDir } from '../helpers.ts';
+import { type ladder, reproduceYaml, TINY, tmpDir } from '../helpers.ts';
 
 const LADDER = `
 name: onnxruntime-peer
@@ -32,21 +26,7 @@ describe('ONNX Runtime peer (synthetic:tiny)', () => {
   let byId: Record<string, any>;
 
   beforeAll(async () => {
-    const file = path.join(out, 'onnxruntime.yaml');
-    writeFileSync(file, LADDER);
-    result = await ladder([
-      'reproduce',
-      '--ladder',
-      file,
-      ...TINY,
-      '--passes',
-      '2',
-      '--no-roofline',
-      '--out',
-      path.join(out, 'run'),
-    ]);
-    const run = JSON.parse(readFileSync(path.join(out, 'run', 'run.json'), 'utf8'));
-    byId = Object.fromEntries(run.rungs.map((r: { id: string }) => [r.id, r]));
+    ({ result, byId } = await reproduceYaml(out, LADDER, [...TINY, '--passes', '2', '--no-roofline']));
   }, 900_000);
 
   const eff = (id: string) => byId[id].effective;

@@ -2,13 +2,13 @@
 // (NNCF hybrid and full int8, calibrated on the shipped prompts), OpenVINO's knobs read back from every
 // compiled model, and the compiled-model cache cold then warm. Then the proofs themselves, fed the real
 // report of a rung whose toggles were not asked, must catch each toggle that did not take effect.
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackend } from '../../src/backends/registry.ts';
 import type { LaunchConfig } from '../../src/launcher/config.ts';
 import { cacheRoot } from '../../src/paths.ts';
-import { ladder, TINY, tmpDir } from '../helpers.ts';
+import { type ladder, reproduceYaml, TINY, tmpDir } from '../helpers.ts';
 
 const LADDER = `
 name: openvino-beyond
@@ -49,22 +49,8 @@ describe('OpenVINO int8 and knobs (synthetic:tiny)', () => {
       if (d.startsWith('synthetic-tiny') && d.includes(`-${SHAPE}x${SHAPE}-`))
         rmSync(path.join(blobs, d), { recursive: true, force: true });
     }
-    const file = path.join(out, 'openvino-beyond.yaml');
-    writeFileSync(file, LADDER);
-    const args = [
-      'reproduce',
-      '--ladder',
-      file,
-      ...TINY.map((a, i) => (TINY[i - 1] === '--height' || TINY[i - 1] === '--width' ? String(SHAPE) : a)),
-      '--passes',
-      '2',
-      '--no-roofline',
-      '--out',
-      path.join(out, 'run'),
-    ];
-    result = await ladder(args);
-    const run = JSON.parse(readFileSync(path.join(out, 'run', 'run.json'), 'utf8'));
-    byId = Object.fromEntries(run.rungs.map((r: { id: string }) => [r.id, r]));
+    const tiny = TINY.map((a, i) => (TINY[i - 1] === '--height' || TINY[i - 1] === '--width' ? String(SHAPE) : a));
+    ({ result, byId } = await reproduceYaml(out, LADDER, [...tiny, '--passes', '2', '--no-roofline']));
   }, 900_000);
 
   const subs = (id: string) => byId[id].effective.openvino.submodels;

@@ -1,15 +1,9 @@
-// OpenVINO GenAI's Text2ImagePipeline as a peer, on synthetic:tiny: bf16, f32 and int8 on the openvino
-// backend's own IR (beside an openvino rung on the same float IR), each proven from inside the worker (the
-// IR files, static shapes, GenAI's UNet output against a compile of its IR with the same properties,
-// threads, int8 ops, versions, the shared latents). Then the proofs, fed the real reports with an ask the
-// pipeline did not get, must catch each toggle that did not take effect.
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackend } from '../../src/backends/registry.ts';
 import type { LaunchConfig } from '../../src/launcher/config.ts';
 import { compareImages, readNpy } from '../../src/results/quality.ts';
-import { ladder, TINY, tmpDir } from '../helpers.ts';
+import { type ladder, reproduceYaml, TINY, tmpDir } from '../helpers.ts';
 
 const LADDER = `
 name: openvino-genai-peer
@@ -43,21 +37,7 @@ describe('OpenVINO GenAI peer (synthetic:tiny)', () => {
   let byId: Record<string, any>;
 
   beforeAll(async () => {
-    const file = path.join(out, 'genai.yaml');
-    writeFileSync(file, LADDER);
-    result = await ladder([
-      'reproduce',
-      '--ladder',
-      file,
-      ...TINY,
-      '--passes',
-      '2',
-      '--no-roofline',
-      '--out',
-      path.join(out, 'run'),
-    ]);
-    const run = JSON.parse(readFileSync(path.join(out, 'run', 'run.json'), 'utf8'));
-    byId = Object.fromEntries(run.rungs.map((r: { id: string }) => [r.id, r]));
+    ({ result, byId } = await reproduceYaml(out, LADDER, [...TINY, '--passes', '2', '--no-roofline']));
   }, 900_000);
 
   const eff = (id: string) => byId[id].effective;

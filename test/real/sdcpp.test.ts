@@ -1,16 +1,9 @@
-// stable-diffusion.cpp as a peer, on synthetic:sd15 at the smoke shapes (64x64, 2 steps): sd.cpp hard-codes
-// SD 1.x's UNet, CLIP and VAE widths, so synthetic:tiny cannot load. The model folder is converted once by
-// sd.cpp into q8_0 and f16 gguf files, run with its sampler knobs, each proven from inside the worker (the file
-// sd.cpp logged loading and its tensor types, ggml's ISA, the threads that ran, the sampler it logged). Then
-// the proofs, fed the real reports with an ask the context did not get, must catch each toggle that did not
-// take effect.
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackend } from '../../src/backends/registry.ts';
 import type { LaunchConfig } from '../../src/launcher/config.ts';
 import { compareImages, readNpy } from '../../src/results/quality.ts';
-import { ladder, tmpDir } from '../helpers.ts';
+import { type ladder, reproduceYaml, tmpDir } from '../helpers.ts';
 
 const LADDER = `
 name: sdcpp-peer
@@ -45,12 +38,7 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
   let byId: Record<string, any>;
 
   beforeAll(async () => {
-    const file = path.join(out, 'sdcpp.yaml');
-    writeFileSync(file, LADDER);
-    result = await ladder([
-      'reproduce',
-      '--ladder',
-      file,
+    ({ result, run, byId } = await reproduceYaml(out, LADDER, [
       '--profile',
       'smoke',
       '--no-machine-probe',
@@ -67,11 +55,7 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
       '--width',
       '64',
       '--no-roofline',
-      '--out',
-      path.join(out, 'run'),
-    ]);
-    run = JSON.parse(readFileSync(path.join(out, 'run', 'run.json'), 'utf8'));
-    byId = Object.fromEntries(run.rungs.map((r: { id: string }) => [r.id, r]));
+    ]));
   }, 1_800_000);
 
   const eff = (id: string) => byId[id].effective;
