@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from .scenario import call_args
+
 # The op kinds, in the order they are shown (src/results/explain.ts has the same list).
 KINDS = ("convolution", "matmul", "attention", "normalization", "elementwise", "layout", "other")
 # The ISA classes of a kernel.
@@ -186,19 +188,8 @@ def captured_call(module):
 
 def unet_inputs(backend, scenario: dict):
     """The (args, kwargs) of the UNet's first call in a one-step pipeline call of the run's scenario."""
-    sc = scenario
-    latents = backend.initial_latents(sc["seed"], sc["height"], sc["width"])
     with captured_call(backend.pipe.unet) as seen:
-        backend.generate(
-            prompt=sc["prompt"],
-            height=sc["height"],
-            width=sc["width"],
-            latents=latents,
-            guidance_scale=sc["guidance_scale"],
-            output_type=sc["output_type"],
-            num_inference_steps=1,
-            seed=sc["seed"],
-        )
+        backend.generate(**call_args(backend, scenario), num_inference_steps=1, seed=scenario["seed"])
     if not seen:
         raise RuntimeError(f"{backend.name}: the pipeline never called its UNet")
     return seen[0]

@@ -35,18 +35,23 @@ def wait_at_barrier(barrier: dict) -> float:
     return time.perf_counter() - t0
 
 
-def run(backend, scenario: dict, progress) -> dict:
-    sc = {**DEFAULTS, **scenario}
-    clock = backend.clock
-    latents = backend.initial_latents(sc["seed"], sc["height"], sc["width"])
-    call = dict(
+def call_args(backend, sc: dict) -> dict:
+    """The arguments of every generate() call of a scenario but its steps and seed: the same in the warm-up,
+    the passes and the call `ladder explain` profiles."""
+    return dict(
         prompt=sc["prompt"],
         height=sc["height"],
         width=sc["width"],
-        latents=latents,
+        latents=backend.initial_latents(sc["seed"], sc["height"], sc["width"]),
         guidance_scale=sc["guidance_scale"],
         output_type=sc["output_type"],
     )
+
+
+def run(backend, scenario: dict, progress) -> dict:
+    sc = {**DEFAULTS, **scenario}
+    clock = backend.clock
+    call = call_args(backend, sc)
     # The first call (warm-up, or the first pass without one) also proves the runtime toggles:
     # the dtype the UNet really computes in.
     timers = backend.timers()
