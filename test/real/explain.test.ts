@@ -1,13 +1,16 @@
-// `ladder explain` on real backends, synthetic:tiny: one load per backend, one UNet call profiled by
+// `ladder explain` on real backends (every one but sleep, in the mock tier, and sdcpp, which refuses:
+// python/tests/test_sdcpp.py), synthetic:tiny: one load per backend, one UNet call profiled by
 // the runtime's own profiler. Its groups must add up to the measured call within 10%, its convolutions
 // and matrix products carry FLOPs and a rate, and its kernels are classified. 256x256 (32x32 latents):
 // at 64x64 the tiny UNet is so small that the framework between ops is most of a call. Eager PyTorch and
 // ONNX Runtime at 512x512: diffusers' Python between eager ops was 12% of a 256x256 call, and ONNX
 // Runtime's session between each of the UNet's 751 nodes reached 19% of one on a busy machine.
 import { describe, expect, it } from 'vitest';
+import { machine } from '../../src/machine.ts';
 import { OP_KINDS } from '../../src/results/explain.ts';
 import { ladder, TINY } from '../helpers.ts';
 
+const AMD = machine().cpu_vendor === 'AuthenticAMD';
 const SIZE = ['--height', '256', '--width', '256'];
 const LARGE = ['--height', '512', '--width', '512'];
 
@@ -88,6 +91,21 @@ describe('ladder explain on real backends (synthetic:tiny)', () => {
     expectExplained(doc, /^ONNX Runtime profiler/);
     expect(doc.profile.kernels.every((k: { name: string }) => k.name.startsWith('CPUExecutionProvider '))).toBe(true);
   }, 900_000);
+
+  it('ipex: torch.profiler on the IPEX-optimized bf16 UNet', async () => {
+    const doc = await explain('ipex-bf16', 'article', LARGE);
+    expectExplained(doc, /^torch\.profiler/);
+  }, 900_000);
+
+  // zentorch runs on AMD CPUs only (elsewhere the rung is skipped with its reason, and so is this test).
+  it.skipIf(!AMD)(
+    'zentorch: torch.profiler on the UNet compiled by zentorch',
+    async () => {
+      const doc = await explain('zentorch-bf16', 'beyond');
+      expectExplained(doc, /^torch\.profiler/);
+    },
+    900_000,
+  );
 
   it('torch-compile: the kernels inductor generated, each profiled by name', async () => {
     const doc = await explain('torch-compile-bf16', 'beyond');
