@@ -52,9 +52,10 @@ def test_timers_read_genais_metrics_in_seconds():
 
 def test_busy_threads_counts_the_threads_a_call_works_on():
     # Pure Python holds the GIL: one thread does the work, whatever else the process runs.
-    seen = busy_threads(lambda: sum(range(200_000)), seconds=0.3)
-    assert seen["busy_threads"] == 1
+    seen = busy_threads(lambda: sum(range(200_000)), want=2, seconds=0.3, tries=2)
+    assert seen["busy_threads"] == 1, seen
     assert seen["busy_calls"] >= 1 and seen["busy_ticks"][0] > 0
+    assert seen["busy_windows"] == 2  # one thread of the 2 wanted: every window read
 
 
 @pytest.mark.parametrize("check", [None, {"max_abs_diff": 0.25}])
