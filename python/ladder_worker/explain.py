@@ -27,7 +27,8 @@ ISAS = ("amx", "avx512", "avx2", "reference", "other")
 _KIND_RULES = (
     ("attention", r"attention|sdpa|softmax"),
     ("convolution", r"conv(?!ert)"),
-    ("matmul", r"matmul|(^|[^a-z])(b?mm|addmm|baddbmm|_int_mm|linear|gemm|inner_product|fullyconnected|fc)([^a-z]|$)"),
+    # fullyconnected with any tail: OpenVINO's weight-only int8 layers are FullyConnectedCompressed nodes.
+    ("matmul", r"matmul|fullyconnected|(^|[^a-z])(b?mm|addmm|baddbmm|_int_mm|linear|gemm|inner_product|fc)([^a-z]|$)"),
     ("normalization", r"norm|mvn"),
     (
         "layout",

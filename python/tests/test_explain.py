@@ -17,6 +17,7 @@ KINDS = {
     "aten::addmm": "matmul",
     "mkldnn::_linear_pointwise": "matmul",
     "FullyConnected": "matmul",
+    "FullyConnectedCompressed": "matmul",  # OpenVINO's weight-only int8 linear layer
     "MatMulInteger": "matmul",
     "Gemm": "matmul",
     "inner_product": "matmul",

@@ -64,11 +64,13 @@ describe('ladder reproduce --ladder beyond (synthetic:tiny)', () => {
       'torch-compile-bf16',
       'openvino-int8-hybrid',
       'combined',
+      'combined-int8',
     ]) {
       expect(byId[id].quality, id).toBeDefined();
       expect(byId[id].quality.max_abs_diff, id).toBeGreaterThanOrEqual(0);
     }
     expect(byId.combined.quality.reference).toBe('images/reference-dpm.npy');
+    expect(byId['combined-int8'].quality.reference).toBe('images/reference-dpm.npy');
   });
 
   it('places the int8 rungs on the int8 peak, probed beside fp32 and bf16', () => {
