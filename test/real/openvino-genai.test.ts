@@ -37,7 +37,13 @@ describe('OpenVINO GenAI peer (synthetic:tiny)', () => {
   let byId: Record<string, any>;
 
   beforeAll(async () => {
-    ({ result, byId } = await reproduceYaml(out, LADDER, [...TINY, '--passes', '2', '--no-roofline']));
+    // 256x256, not the smoke 64x64: at 8x8 latents GenAI's UNet nodes mostly finish on the calling thread
+    // while the pool thread wakes, so on a busy machine (CI runs pytest beside) its second thread could
+    // show no work and the threads proof fail for the test's sake, not GenAI's.
+    ({ result, byId } = await reproduceYaml(out, LADDER, [
+      ...TINY,
+      ...['--height', '256', '--width', '256', '--passes', '2', '--no-roofline'],
+    ]));
   }, 900_000);
 
   const eff = (id: string) => byId[id].effective;
@@ -74,12 +80,12 @@ describe('OpenVINO GenAI peer (synthetic:tiny)', () => {
     expect(g('genai-int8').ir_quantization).toEqual({ mode: 'int8', calibration_unet_calls: 4 });
   });
 
-  it('runs static shapes: batch 2 for guidance, the run’s 64x64 (latents 8x8)', () => {
+  it('runs static shapes: batch 2 for guidance, the run’s 256x256 (latents 32x32)', () => {
     for (const id of GENAI) {
       const shapes = (name: string) => g(id).networks[name].inputs.map((i: { shape: string }) => i.shape);
-      expect(shapes('unet'), id).toEqual(['[2,4,8,8]', '[1]', '[2,77,32]']);
+      expect(shapes('unet'), id).toEqual(['[2,4,32,32]', '[1]', '[2,77,32]']);
       expect(shapes('text_encoder'), id).toEqual(['[2,77]']);
-      expect(shapes('vae_decoder'), id).toEqual(['[1,4,8,8]']);
+      expect(shapes('vae_decoder'), id).toEqual(['[1,4,32,32]']);
     }
   });
 
@@ -119,7 +125,7 @@ describe('OpenVINO GenAI peer (synthetic:tiny)', () => {
   });
 
   it('starts from the shared latents: GenAI’s f32 image is the openvino rung’s f32 image', () => {
-    for (const id of GENAI) expect(eff(id).runtime.latent_draws, id).toEqual([[[1, 4, 8, 8]]]);
+    for (const id of GENAI) expect(eff(id).runtime.latent_draws, id).toEqual([[[1, 4, 32, 32]]]);
     // Same IR, latents, scheduler (GenAI's PNDM against diffusers'), f32: only uint8 rounding apart.
     const same = compareImages(image('genai-f32'), image('openvino-f32'));
     expect(same.psnr_db, JSON.stringify(same)).toBeGreaterThan(45);
