@@ -124,8 +124,13 @@ export class RunStore {
    * were, after the others, so resuming never drops what was measured.
    */
   keepRest(): void {
+    this.run.rungs.push(...this.rest());
+  }
+
+  /** The interrupted run's rungs this one has not run again; one cut off mid-measure has no figure to keep. */
+  private rest(): RungResult[] {
     const ids = new Set(this.run.rungs.map((r) => r.id));
-    for (const r of this.previous) if (!ids.has(r.id)) this.run.rungs.push(r);
+    return this.previous.filter((r) => !ids.has(r.id) && r.status !== 'running');
   }
 
   /** The finished result of `id` from the interrupted run, now part of this one. */
@@ -146,10 +151,14 @@ export class RunStore {
 
   /** run.json and report.md, after every change. */
   save(log?: Log): void {
-    addSpeedups(this.run);
+    // Until keepRest(), the interrupted run's rungs not run again are written too: a resumed run that
+    // is itself cut off must not lose them from its folder.
+    const rest = this.rest();
+    const file = rest.length ? { ...this.run, rungs: [...this.run.rungs, ...rest] } : this.run;
+    addSpeedups(file);
     try {
-      writeRunFile(this.dir, this.run);
-      writeFileAtomic(path.join(this.dir, 'report.md'), renderReport(this.run));
+      writeRunFile(this.dir, file);
+      writeFileAtomic(path.join(this.dir, 'report.md'), renderReport(file));
       this.saveError = undefined;
     } catch (err) {
       if (!this.saveError)
