@@ -40,10 +40,8 @@ describe('OpenVINO GenAI peer (synthetic:tiny)', () => {
     // 256x256, not the smoke 64x64: at 8x8 latents GenAI's UNet nodes mostly finish on the calling thread
     // while the pool thread wakes, so on a busy machine (CI runs pytest beside) its second thread could
     // show no work and the threads proof fail for the test's sake, not GenAI's.
-    ({ result, byId } = await reproduceYaml(out, LADDER, [
-      ...TINY,
-      ...['--height', '256', '--width', '256', '--passes', '2', '--no-roofline'],
-    ]));
+    const size = ['--height', '256', '--width', '256'];
+    ({ result, byId } = await reproduceYaml(out, LADDER, [...TINY, ...size, '--passes', '2', '--no-roofline']));
   }, 900_000);
 
   const eff = (id: string) => byId[id].effective;
