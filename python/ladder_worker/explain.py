@@ -15,12 +15,14 @@ import sys
 import tempfile
 import time
 
+from .protocol import shared_file
 from .scenario import call_args
 
-# The op kinds, in the order they are shown (src/results/explain.ts has the same list).
-KINDS = ("convolution", "matmul", "attention", "normalization", "elementwise", "layout", "other")
-# The ISA classes of a kernel.
-ISAS = ("amx", "avx512", "avx2", "reference", "other")
+# The op kinds (in the order they are shown) and a kernel's ISA classes: defined once, in
+# src/results/explain.ts, and generated into protocol/explain.json.
+_SHARED = shared_file("explain.json", "LADDER_EXPLAIN")
+KINDS: tuple[str, ...] = tuple(_SHARED["kinds"])
+ISAS: tuple[str, ...] = tuple(_SHARED["isas"])
 
 # First match wins: attention before matmul (an SDPA is not a linear layer), normalization before
 # elementwise (inductor names a fused kernel after every op in it: cpp_fused_native_group_norm_silu).

@@ -21,12 +21,15 @@ function backends() {
 
 /** Each backend: what it is, its default environment, and its options with their values and defaults. */
 function printBackends(): void {
-  for (const b of backends()) {
-    console.log(`${b.name.padEnd(10)} ${b.title} (environment '${b.env}')`);
+  const all = backends();
+  // The column is as wide as the longest name (openvino-genai), so every line stays aligned.
+  const w = Math.max(...all.map((b) => b.name.length));
+  for (const b of all) {
+    console.log(`${b.name.padEnd(w)} ${b.title} (environment '${b.env}')`);
     for (const [k, p] of Object.entries(b.options)) {
       const values = p.enum ? p.enum.map(String).join('|') : (p.type ?? 'value');
       console.log(
-        `${''.padEnd(10)} options.${k}: ${values}, default ${JSON.stringify(p.default)}${p.description ? `: ${p.description}` : ''}`,
+        `${''.padEnd(w)} options.${k}: ${values}, default ${JSON.stringify(p.default)}${p.description ? `: ${p.description}` : ''}`,
       );
     }
   }
@@ -74,6 +77,7 @@ export const rungsCommand = {
         : printDryRun(rungs, a.threads);
     if (a.json) return printJson({ ladder: { name: ladder.name, file: ladder.file }, rungs });
     console.log(`ladder ${ladder.name} (${ladder.file})`);
+    const w = Math.max(...rungs.map((r) => r.id.length));
     for (const r of rungs) {
       const launcher = Object.entries(r.launcher)
         .filter(([, v]) => v !== undefined)
@@ -86,9 +90,9 @@ export const rungsCommand = {
       const fig = r.article
         ? `article ${r.article.seed_s ?? '–'} s (seed) / ${r.article.published_s ?? '–'} s (published)`
         : 'no article figure';
-      console.log(`${r.id.padEnd(17)} ${r.description}`);
+      console.log(`${r.id.padEnd(w)} ${r.description}`);
       console.log(
-        `${''.padEnd(17)} backend=${r.backend} env=${r.env} ${launcher}; options: ${options}${r.extends ? `; extends ${r.extends}` : ''}; ${fig}`,
+        `${''.padEnd(w)} backend=${r.backend} env=${r.env} ${launcher}; options: ${options}${r.extends ? `; extends ${r.extends}` : ''}; ${fig}`,
       );
     }
   },

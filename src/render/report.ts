@@ -77,7 +77,7 @@ export function roundsParts(
         `Machine probe per round (GFLOP/s): ${Object.keys(probes[0]!.probe!)
           .map(
             (d) =>
-              `${mdText(d)} ${[run.machine_probe?.start?.gflops[d], ...probes.map((x) => x.probe![d])]
+              `${d} ${[run.machine_probe?.start?.gflops[d], ...probes.map((x) => x.probe![d])]
                 .filter((x): x is number => x !== undefined)
                 .map((x) => x.toFixed(0))
                 .join(' → ')}`,
@@ -95,7 +95,7 @@ export function roundsParts(
   return {
     heading: `Rounds (${rd.done.length}, interleaved; stopped: ${stopped})`,
     notes: [
-      `Each round ran every rung once, in a fresh worker, in its own order (round 1 in the ladder's order, the others shuffled with seed ${rd.seed}): ${rd.done.map((d) => d.order.map(mdText).join(' → ')).join('; ')}. A ratio is taken within each round and combined over the rounds (Hodges-Lehmann, with a signed-rank interval); "sequential" is round 1's ratio alone, as measuring each rung once, one after the other, would have given it.${rd.peak_rss_bytes ? ` Peak RSS of the workers alive at once: ${(rd.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB.` : ''}`,
+      `Each round ran every rung once, in a fresh worker, in its own order (round 1 in the ladder's order, the others shuffled with seed ${rd.seed}): ${rd.done.map((d) => d.order.join(' → ')).join('; ')}. A ratio is taken within each round and combined over the rounds (Hodges-Lehmann, with a signed-rank interval); "sequential" is round 1's ratio alone, as measuring each rung once, one after the other, would have given it.${rd.peak_rss_bytes ? ` Peak RSS of the workers alive at once: ${(rd.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB.` : ''}`,
       ...probeNote,
     ],
     table: rows.length

@@ -3,10 +3,11 @@
 // of the call, its FLOPs and its rate against the measured peak of the dtype it ran in. Pure, so a
 // report recomputes it from run.json with the run's own peaks.
 import { z } from 'zod';
+import { RunError } from '../errors.ts';
 import { runPeaks } from './roofline.ts';
 import type { RunFile } from './run-file.ts';
 
-/** The op kinds, in the order they are shown (explain.py's KINDS). */
+/** The op kinds, in the order they are shown (the worker reads them from protocol/explain.json). */
 export const OP_KINDS = [
   'convolution',
   'matmul',
@@ -27,7 +28,7 @@ export const KIND_LABELS: Record<OpKind, string> = {
   layout: 'layout and reorders',
   other: 'other',
 };
-/** The ISA classes of a kernel (explain.py's ISAS). */
+/** The ISA classes of a kernel (protocol/explain.json too). */
 export const ISAS = ['amx', 'avx512', 'avx2', 'reference', 'other'] as const;
 export type Isa = (typeof ISAS)[number];
 export const ISA_LABELS: Record<Isa, string> = {
@@ -112,12 +113,15 @@ export interface ExplainSummary {
   notes: string[];
 }
 
-/** The one-line error of a worker result that is not a profile. */
+/** The worker's profile, or the one-line error of a result that is not one (a worker fault: RunError). */
 export function parseExplainProfile(data: unknown): ExplainProfile {
   const parsed = explainProfileSchema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`explain: not a profile: ${issue.path.join('.')}: ${issue.message}`);
+    throw new RunError(`explain: not a profile: ${issue.path.join('.')}: ${issue.message}`, {
+      cause: parsed.error,
+      stage: 'bench',
+    });
   }
   return parsed.data;
 }

@@ -126,6 +126,26 @@ describe('the config file sets defaults only for the commands that take each key
   });
 });
 
+describe('plain text lists', () => {
+  // Each column starts where the longest name ends (openvino-genai-bf16 is 19 characters).
+  it('rungs and backends keep their second column aligned, whatever the longest name', async () => {
+    const starts = (stdout: string, names: string[]) =>
+      stdout
+        .split('\n')
+        .filter((l) => names.some((n) => l.startsWith(`${n} `)))
+        .map((l) => l.search(/ \S/));
+    const rungs = await ladder(['rungs', '--ladder', 'peers']);
+    expect(rungs.exitCode, rungs.all).toBe(0);
+    const ids = ['openvino-static', 'openvino-genai-bf16', 'sdcpp-q8_0'];
+    expect(new Set(starts(rungs.stdout, ids))).toEqual(new Set(['openvino-genai-bf16'.length]));
+    const backends = await ladder(['rungs', '--backends']);
+    expect(backends.exitCode, backends.all).toBe(0);
+    expect(new Set(starts(backends.stdout, ['torch', 'openvino-genai', 'sdcpp']))).toEqual(
+      new Set(['openvino-genai'.length]),
+    );
+  });
+});
+
 describe('--json: one document on stdout, on every command that reports something', () => {
   const json = (r: { stdout: string; exitCode: number; all: string }) => {
     expect(r.exitCode, r.all).toBe(0);

@@ -1,6 +1,7 @@
 // `ladder explain` as data and text: ops grouped by kind, the groups against the call and the peaks,
 // kernels by ISA class, and the section a run's reports get for a rung run with --explain.
 import { describe, expect, it } from 'vitest';
+import { RunError } from '../../src/errors.ts';
 import { explainTable } from '../../src/render/explain.ts';
 import { renderHtml } from '../../src/render/html.ts';
 import { renderReport } from '../../src/render/report.ts';
@@ -108,6 +109,16 @@ describe('explainSummary', () => {
 
   it('refuses a worker result that is not a profile, in one line', () => {
     expect(() => parseExplainProfile({ ...profile(), call_s: 0 })).toThrow(/^explain: not a profile: call_s/);
+    // A worker fault, not the user's input: a RunError (exit 1) that keeps zod's issues as its cause.
+    const err = (() => {
+      try {
+        parseExplainProfile({ ...profile(), call_s: 0 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(RunError);
+    expect((err as RunError).cause).toBeDefined();
     expect(() =>
       parseExplainProfile({ ...profile(), ops: [{ name: 'x', kind: 'fusion', calls: 1, time_s: 1 }] }),
     ).toThrow(/ops\.0\.kind/);

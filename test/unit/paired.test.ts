@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { workerVerdict } from '../../src/commands/overhead.ts';
 import { attributeChanges, judge } from '../../src/nightly/judge.ts';
+import { renderRounds } from '../../src/render/report.ts';
 import {
   hodgesLehmann,
   pairedRatio,
@@ -166,6 +167,19 @@ describe('nights of interleaved rounds', () => {
     expect(v.find((x) => x.id === 'a')).toMatchObject({ verdict: 'regressed', by: 'ratio' });
     expect(v.find((x) => x.id === 'a')!.ratio).toBeCloseTo(1.3, 2);
     expect(v.find((x) => x.id === 'ref')!.verdict).toBe('unstable');
+  });
+});
+
+describe("an interleaved run's rounds in report.md", () => {
+  it("names each round's order once escaped, as Markdown shows the ids (sdcpp-q8_0)", () => {
+    const run = night({ ref: 2, 'sdcpp-q8_0': 1 }, [1, 1]);
+    run.rounds!.done = [
+      { round: 0, order: ['ref', 'sdcpp-q8_0'], started: '' },
+      { round: 1, order: ['sdcpp-q8_0', 'ref'], started: '' },
+    ];
+    const md = renderRounds(run).join('\n');
+    expect(md).toContain('ref → sdcpp-q8\\_0; sdcpp-q8\\_0 → ref.');
+    expect(md).not.toContain('\\\\');
   });
 });
 
