@@ -69,6 +69,8 @@ export const backend: Backend<typeof options, Effective> = {
   name: 'onnxruntime',
   title: 'ONNX Runtime (CPU execution provider) running the diffusers pipeline’s networks exported to ONNX',
   env: 'onnxruntime',
+  // The ONNX export, and apart from it the int8 UNet's quantize_dynamic.
+  oneOffTimings: ['export_s', 'quantize_s'],
   options,
   proveLoaded(o, eff, launcher) {
     const problems = proveScheduler(o.scheduler, eff);

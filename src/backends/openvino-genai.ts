@@ -82,6 +82,8 @@ export const backend: Backend<typeof options, Effective> = {
   name: 'openvino-genai',
   title: 'OpenVINO GenAI’s C++ Text2ImagePipeline on the openvino backend’s IR, static shapes',
   env: 'openvino',
+  // The openvino backend's IR, exported (and quantized) on first use.
+  oneOffTimings: ['export_s'],
   options,
   proveLoaded(o, eff, launcher) {
     const g = eff.openvino_genai;

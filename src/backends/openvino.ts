@@ -94,6 +94,8 @@ export const backend: Backend<typeof options, Effective> = {
   name: 'openvino',
   title: 'optimum-intel OVStableDiffusionPipeline on OpenVINO',
   env: 'openvino',
+  // export_s includes the int8 calibration and quantization (calibration_s, quantize_s are its parts).
+  oneOffTimings: ['export_s'],
   options,
   proveLoaded(o, eff, launcher) {
     const problems = proveScheduler(o.scheduler, eff);

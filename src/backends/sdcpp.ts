@@ -93,6 +93,8 @@ export const backend: Backend<typeof options, Effective> = {
   name: 'sdcpp',
   title: 'stable-diffusion.cpp (ggml, built for this CPU) on a q8_0 or f16 gguf converted from the model folder',
   env: 'sdcpp',
+  // sd.cpp's conversion of the model folder to the gguf of the asked weight type.
+  oneOffTimings: ['convert_s'],
   options,
   proveLoaded(o, eff, launcher) {
     const s = eff.sdcpp;

@@ -74,4 +74,10 @@ export interface Backend<S extends z.ZodObject = z.ZodObject, E extends CommonEf
   unsupported?(machine: Machine): string | undefined;
   /** How the report shows what the rung really ran with ("bf16 (OpenVINO), static shapes"). */
   describe(eff: E): string;
+  /**
+   * Load timings (seconds, keys of the worker's `timings`) spent once per machine and cached after:
+   * exports, quantization, conversions. A round's cost estimate (--budget, the time left) leaves them
+   * out of the round they were spent in. Keys must not overlap (one that includes another: only it).
+   */
+  oneOffTimings?: readonly string[];
 }

@@ -16,7 +16,7 @@ import { type Ladder, type Rung, withThreads } from '../rungs/ladder.ts';
 import { probeMachine, probeRound } from './machine-probe.ts';
 import { DEFAULT_MIN_PSNR_DB, qualityGuard } from './quality-guard.ts';
 import { roofline } from './roofline-step.ts';
-import { roundOrder } from './rounds.ts';
+import { oneOffSeconds, roundOrder } from './rounds.ts';
 import { type Log, type RungSettings, runRung } from './rung.ts';
 import { RunStore } from './store.ts';
 
@@ -190,7 +190,9 @@ export async function executeRun(
   // The reference every ratio is taken against: the ladder's first rung, when it runs here.
   const reference = byId.has(ladder.rungs[0]!.id) ? ladder.rungs[0]!.id : undefined;
   const started = Date.now();
+  // Each round's time without its one-off costs, and the time spent in all (elapsed time for --budget).
   const roundTimes: number[] = [];
+  let spentMs = 0;
   // An interrupted run continues in its last unfinished round, with that round's recorded order.
   let round = rounds.done.length && !rounds.done.at(-1)!.finished ? rounds.done.length - 1 : rounds.done.length;
   /** Rounds the run will have at most. */
@@ -202,7 +204,9 @@ export async function executeRun(
       break;
     }
     await runRound(round);
-    roundTimes.push(Date.now() - started - roundTimes.reduce((a, b) => a + b, 0));
+    const roundMs = Date.now() - started - spentMs;
+    spentMs += roundMs;
+    roundTimes.push(Math.max(0, roundMs - 1000 * oneOffSeconds(run, round, started)));
     store.save(log);
   }
   if (plan.precision !== undefined) {

@@ -1,6 +1,9 @@
 // The order of the rungs in each round. Round 0 keeps the ladder's order, so its ratios are what a
 // run of one round (today's order) would have measured; every later round is shuffled, seeded, and
-// the reference's position cycles through every slot, so it is never always first or last.
+// the reference's position cycles through every slot, so it is never always first or last. And what a
+// round costs, for the time left.
+import { BACKENDS } from '../backends/registry.ts';
+import type { RunFile } from '../results/run-file.ts';
 
 /** mulberry32: a small, well-mixed 32-bit generator; the same seed gives the same orders. */
 export function rng(seed: number): () => number {
@@ -49,4 +52,22 @@ export function roundOrder(ids: string[], round: number, seed: number, reference
   const slot = slots[(round - 1) % k]!;
   others.splice(slot, 0, reference);
   return others;
+}
+
+/**
+ * Seconds of round `r` spent once per machine (exports, quantization, conversions, cached after): the
+ * backends' oneOffTimings of every rung whose first process ran in that round, since `sinceMs` (a
+ * rung's timings keep its first process's load fields; one kept from an interrupted run spent them
+ * before). A round's cost estimate leaves them out: else a run on fresh caches reads its first round's
+ * 17-minute int8 export as the cost of every round, and --budget stops it after one.
+ */
+export function oneOffSeconds(run: Pick<RunFile, 'rungs'>, r: number, sinceMs: number): number {
+  let s = 0;
+  for (const x of run.rungs) {
+    const first = x.rounds?.[0];
+    if (first?.round !== r || !(Date.parse(first.started) >= sinceMs)) continue;
+    const keys = BACKENDS.get(String(x.config?.backend))?.oneOffTimings ?? [];
+    for (const k of keys) s += x.timings?.[k] ?? 0;
+  }
+  return s;
 }

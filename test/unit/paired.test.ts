@@ -12,7 +12,7 @@ import {
 } from '../../src/results/paired.ts';
 import type { RunFile } from '../../src/results/run-file.ts';
 import { addSpeedups } from '../../src/results/speedups.ts';
-import { roundOrder } from '../../src/run/rounds.ts';
+import { oneOffSeconds, roundOrder } from '../../src/run/rounds.ts';
 
 const rounds = (medians: number[]) => medians.map((m, round) => ({ round, samples_s: [m * 0.99, m, m * 1.01] }));
 
@@ -107,6 +107,35 @@ describe('round orders', () => {
     }
     // Two rungs, two rounds: first, then last.
     expect(roundOrder(['ref', 'a'], 1, 5, 'ref')).toEqual(['a', 'ref']);
+  });
+});
+
+describe("a round's one-off costs (what the time-left estimate leaves out)", () => {
+  const at = (round: number, started: string) => ({ round, started });
+  const rung = (backend: string, timings: Record<string, number>, rounds: { round: number; started: string }[]) =>
+    ({ id: backend, config: { backend }, timings, rounds }) as unknown as RunFile['rungs'][number];
+  const since = Date.parse('2026-12-05T10:00:00Z');
+  const run = {
+    rungs: [
+      // export_s includes quantize_s and calibration_s in openvino: counted once.
+      rung('openvino', { export_s: 1024, quantize_s: 963, calibration_s: 100, compile_s: 6 }, [
+        at(0, '2026-12-05T10:01:00Z'),
+        at(1, '2026-12-05T10:30:00Z'),
+      ]),
+      // onnxruntime's quantize_dynamic is apart from its export.
+      rung('onnxruntime', { export_s: 32, quantize_s: 40 }, [at(0, '2026-12-05T10:20:00Z')]),
+      rung('sdcpp', { convert_s: 50 }, [at(0, '2026-12-05T10:25:00Z')]),
+      // torch.compile compiles in every process: not one-off.
+      rung('torch-compile', { compile_s: 40 }, [at(0, '2026-12-05T10:26:00Z')]),
+      // Kept from an interrupted run: its export was spent before this run started.
+      rung('openvino', { export_s: 70 }, [at(0, '2026-12-05T09:00:00Z')]),
+    ],
+  };
+
+  it("counts each backend's one-off load timings, in the round of the rung's first process, since the run started", () => {
+    expect(oneOffSeconds(run, 0, since)).toBe(1024 + 32 + 40 + 50);
+    expect(oneOffSeconds(run, 1, since)).toBe(0);
+    expect(oneOffSeconds(run, 0, Date.parse('2026-12-05T08:00:00Z'))).toBe(1024 + 32 + 40 + 50 + 70);
   });
 });
 
