@@ -190,9 +190,8 @@ export async function executeRun(
   // The reference every ratio is taken against: the ladder's first rung, when it runs here.
   const reference = byId.has(ladder.rungs[0]!.id) ? ladder.rungs[0]!.id : undefined;
   const started = Date.now();
-  // Each round's time without its one-off costs, and the time spent in all (elapsed time for --budget).
+  // Each round's time without its one-off costs (exports...): what a further round costs.
   const roundTimes: number[] = [];
-  let spentMs = 0;
   // An interrupted run continues in its last unfinished round, with that round's recorded order.
   let round = rounds.done.length && !rounds.done.at(-1)!.finished ? rounds.done.length - 1 : rounds.done.length;
   /** Rounds the run will have at most. */
@@ -203,10 +202,9 @@ export async function executeRun(
       rounds.stopped = stop;
       break;
     }
+    const roundStarted = Date.now();
     await runRound(round);
-    const roundMs = Date.now() - started - spentMs;
-    spentMs += roundMs;
-    roundTimes.push(Math.max(0, roundMs - 1000 * oneOffSeconds(run, round, started)));
+    roundTimes.push(Math.max(0, Date.now() - roundStarted - 1000 * oneOffSeconds(run, round, started)));
     store.save(log);
   }
   if (plan.precision !== undefined) {
