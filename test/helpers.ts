@@ -1,10 +1,10 @@
 import { Console } from 'node:console';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { main } from '../src/cli.ts';
 import { repoRoot } from '../src/paths.ts';
+import { sessionRoot } from './session.ts';
 
 export const BIN = path.join(repoRoot, 'bin', 'ladder.js');
 /** Small shapes and few steps: the real pipeline structure, seconds per run. */
@@ -40,8 +40,9 @@ export const MOCK = [
   '--no-roofline',
 ];
 
+/** A fresh folder under this test session's root (test/session.ts prunes old sessions). */
 export function tmpDir(prefix = 'ladder-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  return mkdtempSync(path.join(sessionRoot(), prefix));
 }
 
 export interface CliResult {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describeStack } from '../envs/stacks.ts';
 import { writeJsonAtomic } from '../files.ts';
 import type { Machine } from '../machine.ts';
-import { cacheRoot } from '../paths.ts';
+import { peaksDir } from '../paths.ts';
 import { abovePeak, placeOnRoofline, runPeaks } from '../results/roofline.ts';
 import type { RunFile } from '../results/run-file.ts';
 import { type Rung, resolvedOptions } from '../rungs/ladder.ts';
@@ -55,7 +55,7 @@ export async function peakCacheFile(m: Machine): Promise<string> {
   const key = createHash('sha256')
     .update(JSON.stringify([m.cpu_model, m.logical_cpus, m.isa, m.memory_bytes]))
     .digest('hex');
-  return path.join(cacheRoot(), 'peaks', `${key.slice(0, 12)}-torch-${stack.key}.json`);
+  return path.join(peaksDir(), `${key.slice(0, 12)}-torch-${stack.key}.json`);
 }
 
 export async function roofline(run: RunFile, settings: RungSettings & { reprobe?: boolean }, log: Log): Promise<void> {

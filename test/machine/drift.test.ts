@@ -117,26 +117,28 @@ describe('two identical rungs while the machine slows to half a CPU', () => {
   }, 900_000);
 
   it('interleaved in rounds, they read 1.0 ± 0.2, and the probe between rounds saw the cut', async () => {
-    // 4 rounds, the cut before the third: each round starts a worker per rung and one for the probe
-    // (6 rounds took 185 s of the suite's time alone); two rounds a side still show both levels.
-    const rounds = 4;
+    // 3 rounds, the cut before the last: each round starts a worker per rung and one for the probe, and
+    // a round after the cut takes twice as long (4 rounds, two a side, took 77 s of the tier's 118 s).
+    // Two rounds before it give the probe a level to fall from; one after it shows the slow level.
+    const rounds = 3;
+    const cutBefore = rounds - 1;
     const run = await runInCgroup(
       ['--rounds', String(rounds), '--passes', '3', '--order-seed', '3'],
-      (run) => (run.rounds?.done.length ?? 0) > rounds / 2,
+      (run) => (run.rounds?.done.length ?? 0) > cutBefore,
     );
     expect(run.rounds.done).toHaveLength(rounds);
     // The cut came between two rounds (the round's order is saved before its first rung runs).
     const cutAt = run.rounds.done.findIndex(
       (d: { probe?: { fp32: number } }, i: number) => i > 0 && d.probe!.fp32 < 0.7 * run.rounds.done[1].probe.fp32,
     );
-    expect(cutAt).toBe(rounds / 2);
+    expect(cutAt).toBe(cutBefore);
     const ratio = b(run).paired.vs_baseline.ratio;
     expect(ratio).toBeGreaterThan(0.8);
     expect(ratio).toBeLessThan(1.2);
     // Both rungs did slow down: their rounds after the cut are well below those before it.
     for (const id of ['a', 'b']) {
       const level = run.rungs.find((r: { id: string }) => r.id === id).rounds.map((x: any) => x.median_s);
-      expect(median(level.slice(rounds / 2)) / median(level.slice(0, rounds / 2)), id).toBeGreaterThan(1.5);
+      expect(median(level.slice(cutBefore)) / median(level.slice(0, cutBefore)), id).toBeGreaterThan(1.5);
     }
   }, 900_000);
 });

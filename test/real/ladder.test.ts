@@ -1,7 +1,7 @@
 // The article's whole ladder on synthetic:tiny: every rung in its own real worker and environment
 // (real jemalloc/tcmalloc, real OpenVINO export, real IPEX), each toggle proven from inside. The
 // beyond-the-article ladder is beyond.test.ts (a file of its own: the two run side by side).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { machine } from '../../src/machine.ts';
@@ -19,11 +19,14 @@ describe('ladder reproduce --profile smoke (every rung)', () => {
   let byId: Record<string, any>;
 
   beforeAll(async () => {
-    // A peak cached in a slow moment: every rung runs above it, so the run must probe it again.
-    const cache = await peakCacheFile(machine());
-    mkdirSync(path.dirname(cache), { recursive: true });
+    // A peak cached in a slow moment: every rung runs above it, so the run must probe it again. Planted
+    // in a peak cache of this run's own: the machine's, which the tests running beside read, stays as it is.
+    const peaks = tmpDir();
+    const cache = path.join(peaks, path.basename(await peakCacheFile(machine())));
     writeFileSync(cache, JSON.stringify({ fp32: 0.001, bf16: 0.001 }));
-    result = await ladder(['reproduce', '--profile', 'smoke', '--model', 'synthetic:tiny', '--out', out]);
+    result = await ladder(['reproduce', '--profile', 'smoke', '--model', 'synthetic:tiny', '--out', out], {
+      LADDER_PEAKS_DIR: peaks,
+    });
     byId = Object.fromEntries(readRun(out).rungs.map((r: { id: string }) => [r.id, r]));
   }, 1_200_000);
 

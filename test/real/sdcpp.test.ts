@@ -1,8 +1,6 @@
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackend } from '../../src/backends/registry.ts';
 import type { LaunchConfig } from '../../src/launcher/config.ts';
-import { compareImages, readNpy } from '../../src/results/quality.ts';
 import { type ladder, reproduceYaml, tmpDir } from '../helpers.ts';
 
 const LADDER = `
@@ -14,20 +12,15 @@ rungs:
   - id: sdcpp-f16
     extends: sdcpp-q8_0
     options: { weight_type: f16 }
+  # Every knob in one rung (each has its own proof): one worker loading a gguf of SD 1.5's size, not two.
   - id: sdcpp-knobs
     extends: sdcpp-q8_0
-    options: { threads: 1, scheduler: dpm }
-  - id: sdcpp-fast
-    extends: sdcpp-q8_0
-    options: { flash_attn: true, conv_direct: true }
+    options: { threads: 1, scheduler: dpm, flash_attn: true, conv_direct: true }
   - id: sdcpp-f32
     extends: sdcpp-q8_0
     options: { weight_type: f32 }
-  - id: torch
-    backend: torch
-    launcher: { threads: 2 }
 `;
-const SDCPP = ['sdcpp-q8_0', 'sdcpp-f16', 'sdcpp-knobs', 'sdcpp-fast', 'sdcpp-f32'];
+const SDCPP = ['sdcpp-q8_0', 'sdcpp-f16', 'sdcpp-knobs', 'sdcpp-f32'];
 
 const sdcpp = getBackend('sdcpp');
 
@@ -68,7 +61,7 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
 
   it('runs every rung with its toggles proven', () => {
     expect(result.exitCode, result.all).toBe(0);
-    expect(Object.keys(byId)).toEqual([...SDCPP, 'torch']);
+    expect(Object.keys(byId)).toEqual(SDCPP);
     for (const r of Object.values(byId))
       expect(r.status, `${r.id}: ${r.error ?? JSON.stringify(r.toggle_problems)}`).toBe('ok');
   });
@@ -163,7 +156,7 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
   });
 
   it('turned on flash attention and direct convolutions where asked, as sd.cpp logged; catches them off', () => {
-    expect(eff('sdcpp-fast').sdcpp.knobs_logged).toEqual({
+    expect(eff('sdcpp-knobs').sdcpp.knobs_logged).toEqual({
       flash_attn: { text_encoder_vae: true, diffusion_model: true },
       conv_direct: { diffusion_model: true, vae: true },
     });
@@ -177,12 +170,12 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
       'flash_attn: asked on, sd.cpp logged it off in the text_encoder_vae',
       'flash_attn: asked on, sd.cpp logged it off in the diffusion_model',
     ]);
-    expect(proveLoaded('sdcpp-fast', { conv_direct: false })).toEqual([
+    expect(proveLoaded('sdcpp-knobs', { conv_direct: false })).toEqual([
       'conv_direct: asked off, sd.cpp logged it on in the diffusion_model',
       'conv_direct: asked off, sd.cpp logged it on in the vae',
     ]);
     // Same noise and weights: the knobs change the arithmetic's order, not the image.
-    expect(byId['sdcpp-fast'].quality.psnr_db).toBeGreaterThan(30);
+    expect(byId['sdcpp-knobs'].quality.psnr_db).toBeGreaterThan(30);
   });
 
   it('times text encoding, each step and the VAE decode from sd.cpp itself', () => {
@@ -195,7 +188,10 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
     }
   });
 
-  it('judges its image against sd.cpp’s own f32 image of the same scheduler; PyTorch’s has another noise', () => {
+  // Not against PyTorch's fp32 image: sd.cpp draws its own noise and runs its own text pipeline, so the
+  // two differ from the first step (13 dB apart at 64x64, 2 steps, in stop 27's runs of this file, which
+  // had a torch rung for it: a 40-second worker of SD 1.5's size, dropped to keep the suite in time).
+  it('judges its image against sd.cpp’s own f32 image of the same scheduler', () => {
     expect(byId['sdcpp-f32'].quality.reference).toBe('images/sdcpp-f32.npy');
     expect(byId['sdcpp-q8_0'].quality.reference).toBe('images/sdcpp-f32.npy');
     expect(byId['sdcpp-f16'].quality.reference).toBe('images/sdcpp-f32.npy');
@@ -203,13 +199,10 @@ describe('stable-diffusion.cpp peer (synthetic:sd15, 64x64, 2 steps)', () => {
     expect(eff('sdcpp-f32').sdcpp.file_types.diffusion_model).toEqual({
       f32: expect.any(Number),
     });
-    const image = (id: string) => readNpy(path.join(out, 'run', byId[id].image)).data;
-    const q8VsF32 = byId['sdcpp-q8_0'].quality.psnr_db;
-    const vsTorch = compareImages(image('sdcpp-f32'), image('torch')).psnr_db;
-    console.log(
-      `PSNR: q8_0 vs sd.cpp f32 ${q8VsF32} dB, f16 vs f32 ${byId['sdcpp-f16'].quality.psnr_db} dB, sd.cpp f32 vs PyTorch fp32 ${vsTorch.toFixed(1)} dB`,
-    );
-    // Same weights, another noise and text pipeline: far from PyTorch's image, closer to its own.
-    expect(vsTorch).toBeLessThan(q8VsF32);
+    // q8_0 and f16 weights, the same noise: close to the f32 image, never identical to it.
+    for (const id of ['sdcpp-q8_0', 'sdcpp-f16']) {
+      expect(byId[id].quality.psnr_db, id).toBeGreaterThan(30);
+      expect(byId[id].quality.max_abs_diff, id).toBeGreaterThan(0);
+    }
   });
 });
