@@ -203,8 +203,9 @@ export async function executeRun(
       break;
     }
     const roundStarted = Date.now();
-    await runRound(round);
-    roundTimes.push(Math.max(0, Date.now() - roundStarted - 1000 * oneOffSeconds(run, round, started)));
+    // A resumed round whose rungs were all kept (or left out) measured nothing: it says nothing of a round's cost.
+    if (await runRound(round))
+      roundTimes.push(Math.max(0, Date.now() - roundStarted - 1000 * oneOffSeconds(run, round, started)));
     store.save(log);
   }
   if (plan.precision !== undefined) {
@@ -248,7 +249,8 @@ export async function executeRun(
     return undefined;
   }
 
-  async function runRound(r: number): Promise<void> {
+  /** Runs round `r`; whether any rung of it ran a worker here. */
+  async function runRound(r: number): Promise<boolean> {
     let entry = rounds.done.find((d) => d.round === r);
     const active = rungs
       .map((x) => x.id)
@@ -264,17 +266,20 @@ export async function executeRun(
       }
     }
     const total = want();
-    if (total > 1 || r > 0)
-      log(`round ${r + 1}${plan.precision === undefined ? `/${total}` : ''}: ${entry.order.join(', ')}`);
+    // A rung of the interrupted run not selected now keeps its place in the round's order, unrun.
+    const here = entry.order.filter((id) => byId.has(id));
+    if (total > 1 || r > 0) log(`round ${r + 1}${plan.precision === undefined ? `/${total}` : ''}: ${here.join(', ')}`);
+    let ran = false;
     for (const [i, id] of entry.order.entries()) {
       const rung = byId.get(id);
-      if (!rung) continue; // a rung of the interrupted run not selected now: kept as it was
-      await runOne(rung, r, i, entry.order.length);
+      if (rung) ran = (await runOne(rung, r, i, entry.order.length)) || ran;
     }
     entry.finished = new Date().toISOString();
+    return ran;
   }
 
-  async function runOne(rung: Rung, r: number, i: number, n: number): Promise<void> {
+  /** Runs `rung` in round `r` at position `i` of `n`; whether a worker ran (not kept, left out or skipped). */
+  async function runOne(rung: Rung, r: number, i: number, n: number): Promise<boolean> {
     const where = r === 0 && want() === 1 ? `${i + 1}/${n}` : `round ${r + 1}, ${i + 1}/${n}`;
     // Rungs differ a lot in cost; the average so far is still the best guess a user gets.
     const eta =
@@ -282,10 +287,12 @@ export async function executeRun(
         ? `; about ${Math.ceil((((Date.now() - started) / 1000 / i) * (n - i)) / 60)} min left in the ${want() === 1 ? 'run' : 'round'}`
         : '';
     log(`rung ${rung.id} (${where}${eta}): ${rung.description}`);
-    if (r === 0 && store.keep(rung.id)) return log('  kept from the interrupted run');
     const existing = run.rungs.find((x) => x.id === rung.id);
-    if (existing?.rounds?.some((x) => x.round === r)) return log('  kept from the interrupted run');
-    if (r > 0 && existing?.status !== 'ok') return;
+    if ((r === 0 && store.keep(rung.id)) || existing?.rounds?.some((x) => x.round === r)) {
+      log('  kept from the interrupted run');
+      return false;
+    }
+    if (r > 0 && existing?.status !== 'ok') return false;
     const part: RungResult = {
       id: rung.id,
       status: 'running',
@@ -304,7 +311,7 @@ export async function executeRun(
       slot.skipped = skip;
       log(`  skipped: ${skip}`);
       store.save(log);
-      return;
+      return false;
     }
     const t0 = new Date();
     try {
@@ -343,9 +350,10 @@ export async function executeRun(
       if (!(err instanceof LadderError) || err instanceof UserError) throw err;
       log(`  FAILED: ${target.error}`);
       for (const line of err.details.stderrTail ?? []) log(`    | ${line}`);
-      return;
+      return true;
     }
     store.save(log);
+    return true;
   }
 }
 

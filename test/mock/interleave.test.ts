@@ -151,27 +151,30 @@ describe('--precision', () => {
 });
 
 describe('reproduce --resume in an interleaved run', () => {
-  it('continues in the round it was killed in: no measured round is repeated or lost', async () => {
+  const RUNGS = [
+    '  - {id: base, backend: sleep, options: {pass_s: 0.02}}',
+    '  - {id: fast, extends: base, options: {pass_s: 0.01}}',
+    '  - {id: slow, extends: base, options: {pass_s: 0.03}}',
+  ];
+  /** A run of the first `n` rungs in `rounds` rounds, SIGKILLed once its output matches `killAt`. */
+  async function killedRun(n: number, rounds: number, killAt: RegExp) {
     const dir = tmpDir();
-    const file = path.join(dir, 'two.yaml');
-    writeFileSync(
-      file,
-      [
-        'name: two',
-        'rungs:',
-        '  - {id: base, backend: sleep, options: {pass_s: 0.02}}',
-        '  - {id: fast, extends: base, options: {pass_s: 0.01}}',
-      ].join('\n'),
-    );
+    const file = path.join(dir, 'ladder.yaml');
+    writeFileSync(file, ['name: resumed', 'rungs:', ...RUNGS.slice(0, n)].join('\n'));
     const out = path.join(dir, 'run');
-    const args = ['reproduce', '--ladder', file, ...RUN, '--passes', '2', '--rounds', '3'];
+    const args = ['reproduce', '--ladder', file, ...RUN, '--passes', '2', '--rounds', String(rounds)];
     const child = ladderProcess([...args, '--out', out]);
     let seen = '';
     child.stdout?.on('data', (d: Buffer) => {
       seen += d.toString();
-      if (/rung \S+ \(round 2, 2\/2/.test(seen)) child.kill('SIGKILL'); // killed in round 2's second rung
+      if (killAt.test(seen)) child.kill('SIGKILL');
     });
     await child;
+    return { out, args };
+  }
+
+  it('continues in the round it was killed in: no measured round is repeated or lost', async () => {
+    const { out, args } = await killedRun(2, 3, /rung \S+ \(round 2, 2\/2/); // in round 2's second rung
     const killed = read(out) as any;
     expect(killed.finished).toBeUndefined();
     const before = Object.fromEntries(
@@ -192,5 +195,26 @@ describe('reproduce --resume in an interleaved run', () => {
       ).toEqual([0, 1, 2]); // none twice
       expect(rung.samples_s, rung.id).toHaveLength(6);
     }
+  }, 300_000);
+
+  it('resumed with a rung left out: its round lists only what runs, and a round that ran nothing is not timed', async () => {
+    const { out, args } = await killedRun(3, 2, /rung slow \(round 1, /); // as slow starts in round 1
+    const order = (read(out) as any).rounds.done[0].order as string[];
+    expect(order).toContain('slow');
+    // Round 1's other rungs are kept, slow is left out: round 1 runs no worker, round 2 runs two.
+    const r = await ladder([...args, '--skip', 'slow', '--resume', out]);
+    expect(r.exitCode, r.all).toBe(0);
+    const kept = order.filter((id) => id !== 'slow');
+    expect(r.stdout).toContain(`round 1/2: ${kept.join(', ')}\n`);
+    expect(r.stdout).not.toMatch(/^round \d\/2: .*\bslow\b/m);
+    // No estimate from a round that measured nothing ("about 0 s a round"), none needed before the last.
+    expect(r.stdout).not.toMatch(/^rounds: about/m);
+    const run = read(out) as any;
+    expect(run.rungs.map((x: { id: string }) => x.id).sort()).toEqual(['base', 'fast']);
+    for (const rung of run.rungs)
+      expect(
+        rung.rounds.map((x: { round: number }) => x.round),
+        rung.id,
+      ).toEqual([0, 1]);
   }, 300_000);
 });
