@@ -5,6 +5,16 @@
 import { closeSync, linkSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** Whether a process with this pid exists (EPERM: it does, another user's). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 interface Owner {
   pid: number;
   /** Start time of the process in clock ticks since boot (/proc/<pid>/stat field 22). */

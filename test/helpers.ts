@@ -105,15 +105,6 @@ export async function ladder(args: string[], env: Record<string, string> = {}): 
   return { exitCode, stdout: text(streams.stdout), stderr: text(streams.stderr), all: text(streams.all) };
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {

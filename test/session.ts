@@ -5,18 +5,10 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { alive } from '../src/lock.ts';
 
 const VARIABLE = 'LADDER_TEST_SESSION';
 const KEEP = 2;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes the roots under `base` of sessions whose process is gone, but the `KEEP` newest. */
 export function pruneSessions(base: string): string[] {

@@ -5,6 +5,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import PQueue from 'p-queue';
 import { writeFileAtomic } from '../files.ts';
+import { alive } from '../lock.ts';
 import type { Fleet, MachineClass } from './config.ts';
 import type { Engine, FleetJob, JobState, JobStatus } from './engine.ts';
 
@@ -73,15 +74,7 @@ export class LocalEngine implements Engine {
       }
       const s = JSON.parse(readFileSync(file, 'utf8')) as StateFile;
       // A job whose submitting process died never ends by itself: say so.
-      const alive = (() => {
-        try {
-          process.kill(s.pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      })();
-      const state = (s.state === 'running' || s.state === 'pending') && !alive ? 'failed' : s.state;
+      const state = (s.state === 'running' || s.state === 'pending') && !alive(s.pid) ? 'failed' : s.state;
       out.set(id, {
         state,
         node: s.node,

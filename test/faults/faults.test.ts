@@ -6,9 +6,10 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it, vi } from 'vitest';
 import { launchPlan } from '../../src/launcher/launch.ts';
+import { alive } from '../../src/lock.ts';
 import { WorkerSession } from '../../src/worker/session.ts';
 import { fixtureRun } from '../fixtures/run.ts';
-import { alive, BIN, ladderProcess as ladder, tmpDir, waitFor } from '../helpers.ts';
+import { BIN, ladderProcess as ladder, tmpDir, waitFor } from '../helpers.ts';
 import { fault } from './ledger.ts';
 
 const RUN = [

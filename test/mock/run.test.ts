@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alive, ladder, ladderProcess, MOCK, TINY, tmpDir, waitFor } from '../helpers.ts';
+import { alive } from '../../src/lock.ts';
+import { ladder, ladderProcess, MOCK, TINY, tmpDir, waitFor } from '../helpers.ts';
 
 describe('ladder run (real worker, sleep backend; bad input refused before any worker)', () => {
   it('prints only the run document on stdout with --json', async () => {

@@ -5,8 +5,6 @@
 // (--skip, below): each is a worker of 10-50 s of CPU in a suite bound by its 2 cores. The rest still
 // covers every backend and every combination the ladder makes. OpenVINO's own proofs, and the proofs
 // catching a toggle that did not take effect, are in torch-compile.test.ts and openvino-beyond.test.ts.
-// (The article ladder's test plants a low cached peak meanwhile: a run above a cached peak probes it
-// again, so this file's roofline figures hold either way.)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -101,36 +99,39 @@ describe('ladder reproduce --ladder beyond (synthetic:tiny)', () => {
   });
 
   // torch-compile (torch.compile max-autotune, bf16, freezing) on this ladder's autotune rung.
-  it.each([['torch-compile-bf16-autotune', 'max-autotune']])(
-    '%s compiles the UNet in one graph at load, and never again',
-    (id, mode) => {
-      expect(result.exitCode, result.all).toBe(0);
-      const rung = byId[id];
-      expect(rung.status).toBe('ok');
-      const c = rung.effective.compile;
-      expect(c).toMatchObject({ mode, freezing: true, fullgraph: true, dynamic: false, compiled: ['unet'] });
-      expect(c.graphs).toBeGreaterThanOrEqual(1);
-      expect(c.graph_breaks).toBe(0);
-      expect(c.cache_dir).toMatch(/inductor$/);
-      // Frozen graphs hold mkldnn-packed weights the FX graph cache cannot pickle: it is bypassed, and says so.
-      expect(c.fx_graph_cache).toMatchObject({ hit: 0, bypass: 1 });
-      expect(c.aot_autograd_cache.bypass).toBe(1);
-      expect(rung.timings.compile_s).toBeGreaterThan(0);
-      expect(c.compile_s).toBe(rung.timings.compile_s);
-      // The load-time call matched the pipeline's: its warm-up and passes compiled nothing.
-      expect(rung.effective.runtime).toMatchObject({
-        autocast_dtype: 'bfloat16',
-        unet_output_dtype: 'bfloat16',
-        warmup_compiles: 0,
-        recompiles: 0,
-      });
-      expect(rung.effective.components.unet.channels_last_convs).toBe(rung.effective.components.unet.spatial_convs);
-      expect(rung.samples_s).toHaveLength(3);
-      // Judged against a one-pass fp32 torch image of the same scheduler.
-      expect(rung.quality.reference).toMatch(/^images\/reference/);
-      expect(rung.quality.max_abs_diff).toBeGreaterThan(0);
-    },
-  );
+  it('torch-compile-bf16-autotune compiles the UNet in one graph at load, and never again', () => {
+    expect(result.exitCode, result.all).toBe(0);
+    const rung = byId['torch-compile-bf16-autotune'];
+    expect(rung.status).toBe('ok');
+    const c = rung.effective.compile;
+    expect(c).toMatchObject({
+      mode: 'max-autotune',
+      freezing: true,
+      fullgraph: true,
+      dynamic: false,
+      compiled: ['unet'],
+    });
+    expect(c.graphs).toBeGreaterThanOrEqual(1);
+    expect(c.graph_breaks).toBe(0);
+    expect(c.cache_dir).toMatch(/inductor$/);
+    // Frozen graphs hold mkldnn-packed weights the FX graph cache cannot pickle: it is bypassed, and says so.
+    expect(c.fx_graph_cache).toMatchObject({ hit: 0, bypass: 1 });
+    expect(c.aot_autograd_cache.bypass).toBe(1);
+    expect(rung.timings.compile_s).toBeGreaterThan(0);
+    expect(c.compile_s).toBe(rung.timings.compile_s);
+    // The load-time call matched the pipeline's: its warm-up and passes compiled nothing.
+    expect(rung.effective.runtime).toMatchObject({
+      autocast_dtype: 'bfloat16',
+      unet_output_dtype: 'bfloat16',
+      warmup_compiles: 0,
+      recompiles: 0,
+    });
+    expect(rung.effective.components.unet.channels_last_convs).toBe(rung.effective.components.unet.spatial_convs);
+    expect(rung.samples_s).toHaveLength(3);
+    // Judged against a one-pass fp32 torch image of the same scheduler.
+    expect(rung.quality.reference).toMatch(/^images\/reference/);
+    expect(rung.quality.max_abs_diff).toBeGreaterThan(0);
+  });
 
   it('torch-compile says in the report what it ran with, cache bypass included', () => {
     const eff = byId['torch-compile-bf16-autotune'].effective;
